@@ -1,0 +1,345 @@
+//! The logical Phoenix message: `join_ref`, `ref`, `topic`, `event` and `payload`.
+
+use std::fmt;
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+
+/// A `ref` or `join_ref`, kept exactly as it travelled.
+///
+/// Clients send decimal strings, but Phoenix echoes whatever JSON value it received,
+/// so a number stays a number (`Ref::Json("4.5")`) and a string stays a string.
+///
+/// ```
+/// use slipstream_protocol::Ref;
+/// let r = Ref::from("7");
+/// assert_eq!(r.as_str(), Some("7"));
+/// assert_eq!(r.to_string(), "7");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ref {
+    /// A JSON string (the normal case), or a length-prefixed string of a binary frame.
+    Str(String),
+    /// Any other JSON value except `null`, as its compact JSON text (e.g. `4.5`, `true`).
+    Json(String),
+}
+
+impl Ref {
+    /// The string value, if this ref is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Ref::Str(s) => Some(s),
+            Ref::Json(_) => None,
+        }
+    }
+
+    /// The text that stands for this ref in a V2 binary frame (a number keeps its JSON text).
+    pub fn as_text(&self) -> &str {
+        match self {
+            Ref::Str(s) | Ref::Json(s) => s,
+        }
+    }
+}
+
+impl From<&str> for Ref {
+    fn from(s: &str) -> Self {
+        Ref::Str(s.to_owned())
+    }
+}
+
+impl From<String> for Ref {
+    fn from(s: String) -> Self {
+        Ref::Str(s)
+    }
+}
+
+impl From<u64> for Ref {
+    /// A counter rendered as a decimal string, as phoenix.js does.
+    fn from(n: u64) -> Self {
+        Ref::Str(n.to_string())
+    }
+}
+
+impl fmt::Display for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_text())
+    }
+}
+
+/// An event name. Phoenix's reserved names get their own variant; every other name is carried as is.
+///
+/// ```
+/// use slipstream_protocol::Event;
+/// assert_eq!(Event::from("phx_join"), Event::Join);
+/// assert_eq!(Event::from("push to me").as_str(), "push to me");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// `phx_join`: join a topic.
+    Join,
+    /// `phx_leave`: leave a topic.
+    Leave,
+    /// `phx_reply`: the server's reply to a request.
+    Reply,
+    /// `phx_error`: the channel crashed.
+    Error,
+    /// `phx_close`: the channel was closed on purpose.
+    Close,
+    /// `heartbeat`: keep-alive on topic `phoenix`.
+    Heartbeat,
+    /// Any application event.
+    Custom(String),
+}
+
+impl Event {
+    /// The event's name on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Event::Join => "phx_join",
+            Event::Leave => "phx_leave",
+            Event::Reply => "phx_reply",
+            Event::Error => "phx_error",
+            Event::Close => "phx_close",
+            Event::Heartbeat => "heartbeat",
+            Event::Custom(name) => name,
+        }
+    }
+}
+
+impl From<&str> for Event {
+    fn from(name: &str) -> Self {
+        match name {
+            "phx_join" => Event::Join,
+            "phx_leave" => Event::Leave,
+            "phx_reply" => Event::Reply,
+            "phx_error" => Event::Error,
+            "phx_close" => Event::Close,
+            "heartbeat" => Event::Heartbeat,
+            other => Event::Custom(other.to_owned()),
+        }
+    }
+}
+
+impl From<String> for Event {
+    fn from(name: String) -> Self {
+        match Event::from(name.as_str()) {
+            Event::Custom(_) => Event::Custom(name),
+            reserved => reserved,
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The topic Phoenix reserves for heartbeats.
+pub const PHOENIX_TOPIC: &str = "phoenix";
+
+/// What a message carries.
+///
+/// JSON stays raw (unparsed) until someone asks for it, so routing a frame costs no payload parsing.
+///
+/// ```
+/// use slipstream_protocol::Payload;
+/// let p = Payload::json(&serde_json::json!({"body": "hi"}));
+/// assert_eq!(p.to_value().unwrap()["body"], "hi");
+/// ```
+#[derive(Clone, Debug)]
+pub enum Payload {
+    /// A JSON value, as raw text.
+    Json(Box<RawValue>),
+    /// Raw bytes, sent as a V2 binary frame.
+    Binary(Bytes),
+    /// The payload of a `phx_reply`: a status and a response.
+    Reply(Box<Reply>),
+}
+
+impl Payload {
+    /// The empty JSON object `{}`.
+    pub fn empty() -> Self {
+        Payload::Json(RawValue::from_string("{}".to_owned()).expect("{} is valid JSON"))
+    }
+
+    /// Serializes any `serde` value into a JSON payload.
+    ///
+    /// Panics never: a value that fails to serialize (a map with non-string keys) becomes `null`.
+    /// Use [`Payload::try_json`] to see that error.
+    pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Self {
+        Self::try_json(value).unwrap_or_else(|_| Payload::Json(raw_null()))
+    }
+
+    /// Serializes any `serde` value into a JSON payload, reporting serialization errors.
+    pub fn try_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        serde_json::value::to_raw_value(value).map(Payload::Json)
+    }
+
+    /// Parses JSON text into a payload, checking that it is valid JSON.
+    pub fn from_json_str(text: &str) -> Result<Self, serde_json::Error> {
+        RawValue::from_string(text.to_owned()).map(Payload::Json)
+    }
+
+    /// Wraps bytes as a binary payload.
+    pub fn binary(bytes: impl Into<Bytes>) -> Self {
+        Payload::Binary(bytes.into())
+    }
+
+    /// A reply payload with the given status and response.
+    pub fn reply(status: impl Into<String>, response: Payload) -> Self {
+        Payload::Reply(Box::new(Reply {
+            status: status.into(),
+            response,
+        }))
+    }
+
+    /// The raw JSON text, for a JSON payload.
+    pub fn as_json_str(&self) -> Option<&str> {
+        match self {
+            Payload::Json(raw) => Some(raw.get()),
+            _ => None,
+        }
+    }
+
+    /// The bytes, for a binary payload.
+    pub fn as_binary(&self) -> Option<&Bytes> {
+        match self {
+            Payload::Binary(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// The reply, for a `phx_reply` payload.
+    pub fn as_reply(&self) -> Option<&Reply> {
+        match self {
+            Payload::Reply(reply) => Some(reply),
+            _ => None,
+        }
+    }
+
+    /// Parses the payload into a `serde_json::Value`.
+    ///
+    /// A binary payload becomes an error; a reply becomes `{"status": …, "response": …}`
+    /// (binary responses appear as an array of byte values).
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            Payload::Json(raw) => serde_json::from_str(raw.get()),
+            Payload::Binary(bytes) => Ok(serde_json::Value::from(bytes.to_vec())),
+            Payload::Reply(reply) => Ok(serde_json::json!({
+                "status": reply.status,
+                "response": reply.response.to_value()?,
+            })),
+        }
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Payload::Json(a), Payload::Json(b)) => a.get() == b.get(),
+            (Payload::Binary(a), Payload::Binary(b)) => a == b,
+            (Payload::Reply(a), Payload::Reply(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl From<serde_json::Value> for Payload {
+    fn from(value: serde_json::Value) -> Self {
+        Payload::json(&value)
+    }
+}
+
+/// The content of a `phx_reply`: any status string and any JSON or binary response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    /// `"ok"`, `"error"`, or any other status the application chose.
+    pub status: String,
+    /// The response: JSON (any value) or binary. Never itself a reply.
+    pub response: Payload,
+}
+
+impl Reply {
+    /// Whether the status is `"ok"`.
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// One Phoenix message, in either direction.
+///
+/// ```
+/// use slipstream_protocol::{Event, Message, Payload};
+/// let join = Message::new(Some("1".into()), Some("1".into()), "rooms:lobby", Event::Join, Payload::empty());
+/// assert_eq!(join.topic, "rooms:lobby");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    /// The join this message belongs to; `None` for heartbeats, broadcasts and unmatched-topic replies.
+    pub join_ref: Option<Ref>,
+    /// The request reference; `None` for server pushes and broadcasts.
+    pub msg_ref: Option<Ref>,
+    /// The routing key, e.g. `rooms:lobby`.
+    pub topic: String,
+    /// The event name.
+    pub event: Event,
+    /// The data.
+    pub payload: Payload,
+}
+
+impl Message {
+    /// Builds a message from its five fields.
+    pub fn new(
+        join_ref: Option<Ref>,
+        msg_ref: Option<Ref>,
+        topic: impl Into<String>,
+        event: impl Into<Event>,
+        payload: Payload,
+    ) -> Self {
+        Message {
+            join_ref,
+            msg_ref,
+            topic: topic.into(),
+            event: event.into(),
+            payload,
+        }
+    }
+
+    /// A heartbeat request with the given ref.
+    pub fn heartbeat(msg_ref: Ref) -> Self {
+        Message::new(
+            None,
+            Some(msg_ref),
+            PHOENIX_TOPIC,
+            Event::Heartbeat,
+            Payload::empty(),
+        )
+    }
+
+    /// A `phx_reply` to a request.
+    pub fn reply(
+        join_ref: Option<Ref>,
+        msg_ref: Option<Ref>,
+        topic: impl Into<String>,
+        status: impl Into<String>,
+        response: Payload,
+    ) -> Self {
+        Message::new(
+            join_ref,
+            msg_ref,
+            topic,
+            Event::Reply,
+            Payload::reply(status, response),
+        )
+    }
+
+    /// Whether this is a broadcast (neither join_ref nor ref), as seen from the client.
+    pub fn is_broadcast(&self) -> bool {
+        self.join_ref.is_none() && self.msg_ref.is_none()
+    }
+}
+
+fn raw_null() -> Box<RawValue> {
+    RawValue::from_string("null".to_owned()).expect("null is valid JSON")
+}

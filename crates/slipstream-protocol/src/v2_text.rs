@@ -1,0 +1,120 @@
+//! The V2 JSON serializer: `[join_ref, ref, topic, event, payload]` text frames.
+
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::{DecodeError, EncodeError, Field};
+use crate::json::{self, kind_of_document};
+use crate::message::{Event, Message, Payload};
+
+/// Decodes a V2 text frame. `parse_replies` turns `phx_reply` payloads into [`Payload::Reply`]
+/// (what a client wants); a server keeps every payload as sent.
+pub(crate) fn decode(text: &[u8], parse_replies: bool) -> Result<Message, DecodeError> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let elements = match de.deserialize_seq(ElementsVisitor) {
+        Ok(elements) => elements,
+        Err(err) if err.is_data() => {
+            return Err(DecodeError::NotAnArray {
+                found: kind_of_document(text),
+            });
+        }
+        Err(err) => return Err(DecodeError::from_json(&err)),
+    };
+    de.end().map_err(|e| DecodeError::from_json(&e))?;
+    let [join_ref, msg_ref, topic, event, payload] = match elements {
+        Elements::Five(parts) => parts,
+        Elements::Short(len) => return Err(DecodeError::WrongArity { len }),
+    };
+    let join_ref = json::read_ref(join_ref)?;
+    let msg_ref = json::read_ref(msg_ref)?;
+    let topic = json::read_topic(topic, &join_ref, &msg_ref)?;
+    let event = Event::from(json::read_string_field(event, Field::Event)?);
+    let payload = if parse_replies && event == Event::Reply {
+        json::read_reply(payload)?
+    } else {
+        Payload::Json(payload.to_owned())
+    };
+    Ok(Message {
+        join_ref,
+        msg_ref,
+        topic,
+        event,
+        payload,
+    })
+}
+
+/// Encodes a message whose payload is JSON (or a reply with a JSON response) as a V2 text frame.
+pub(crate) fn encode(message: &Message) -> Result<String, EncodeError> {
+    let mut out = String::with_capacity(48 + message.topic.len() + payload_len(&message.payload));
+    out.push('[');
+    json::write_ref(&mut out, &message.join_ref);
+    out.push(',');
+    json::write_ref(&mut out, &message.msg_ref);
+    out.push(',');
+    json::write_string(&mut out, &message.topic);
+    out.push(',');
+    json::write_string(&mut out, message.event.as_str());
+    out.push(',');
+    write_payload(&mut out, &message.payload)?;
+    out.push(']');
+    Ok(out)
+}
+
+/// Appends a JSON payload; a reply is written as `{"response": …, "status": …}` (Phoenix's key order).
+pub(crate) fn write_payload(out: &mut String, payload: &Payload) -> Result<(), EncodeError> {
+    match payload {
+        Payload::Json(raw) => out.push_str(raw.get()),
+        Payload::Reply(reply) => {
+            out.push_str("{\"response\":");
+            match &reply.response {
+                Payload::Json(raw) => out.push_str(raw.get()),
+                Payload::Binary(_) => return Err(EncodeError::BinaryUnsupported),
+                Payload::Reply(_) => return Err(EncodeError::MisplacedReply),
+            }
+            out.push_str(",\"status\":");
+            json::write_string(out, &reply.status);
+            out.push('}');
+        }
+        Payload::Binary(_) => return Err(EncodeError::BinaryUnsupported),
+    }
+    Ok(())
+}
+
+fn payload_len(payload: &Payload) -> usize {
+    match payload {
+        Payload::Json(raw) => raw.get().len(),
+        Payload::Reply(reply) => 32 + payload_len(&reply.response),
+        Payload::Binary(bytes) => bytes.len(),
+    }
+}
+
+enum Elements<'a> {
+    Five([&'a RawValue; 5]),
+    Short(usize),
+}
+
+struct ElementsVisitor;
+
+impl<'de> Visitor<'de> for ElementsVisitor {
+    type Value = Elements<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array [join_ref, ref, topic, event, payload]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut parts: [Option<&'de RawValue>; 5] = [None; 5];
+        for (i, slot) in parts.iter_mut().enumerate() {
+            match seq.next_element::<&'de RawValue>()? {
+                Some(raw) => *slot = Some(raw),
+                None => return Ok(Elements::Short(i)),
+            }
+        }
+        // Phoenix matches [join_ref, ref, topic, event, payload | _]: extra elements are ignored.
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        let parts = parts.map(|p| p.expect("all five slots were filled"));
+        Ok(Elements::Five(parts))
+    }
+}
