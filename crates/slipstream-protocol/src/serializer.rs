@@ -86,9 +86,9 @@ impl Serializer {
     /// V1 reads a binary websocket frame as JSON text, as Phoenix's V1 serializer does.
     pub fn decode_from_client(self, frame: FrameRef<'_>) -> Result<Message, DecodeError> {
         match (self, frame) {
-            (Serializer::V1, FrameRef::Text(text)) => v1_text::decode(text.as_bytes(), false),
-            (Serializer::V1, FrameRef::Binary(bytes)) => v1_text::decode(bytes, false),
-            (Serializer::V2, FrameRef::Text(text)) => v2_text::decode(text.as_bytes(), false),
+            (Serializer::V1, FrameRef::Text(text)) => v1_text::decode_text(text, false),
+            (Serializer::V1, FrameRef::Binary(bytes)) => v1_text::decode_bytes(bytes, false),
+            (Serializer::V2, FrameRef::Text(text)) => v2_text::decode(text, false),
             (Serializer::V2, FrameRef::Binary(bytes)) => binary::decode_from_client(bytes),
         }
     }
@@ -117,9 +117,9 @@ impl Serializer {
     /// Decodes a server's frame, as a client does. `phx_reply` payloads become [`Payload::Reply`].
     pub fn decode_from_server(self, frame: FrameRef<'_>) -> Result<Message, DecodeError> {
         match (self, frame) {
-            (Serializer::V1, FrameRef::Text(text)) => v1_text::decode(text.as_bytes(), true),
-            (Serializer::V1, FrameRef::Binary(bytes)) => v1_text::decode(bytes, true),
-            (Serializer::V2, FrameRef::Text(text)) => v2_text::decode(text.as_bytes(), true),
+            (Serializer::V1, FrameRef::Text(text)) => v1_text::decode_text(text, true),
+            (Serializer::V1, FrameRef::Binary(bytes)) => v1_text::decode_bytes(bytes, true),
+            (Serializer::V2, FrameRef::Text(text)) => v2_text::decode(text, true),
             (Serializer::V2, FrameRef::Binary(bytes)) => binary::decode_from_server(bytes),
         }
     }

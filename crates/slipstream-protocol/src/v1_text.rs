@@ -13,9 +13,30 @@ use crate::json::{self, kind_of_document};
 use crate::message::{Event, Message, Payload};
 use crate::v2_text::write_payload;
 
-/// Decodes a V1 object frame (the bytes of a text frame, or of a binary one: V1 ignores the opcode).
-pub(crate) fn decode(text: &[u8], parse_replies: bool) -> Result<Message, DecodeError> {
-    let mut de = serde_json::Deserializer::from_slice(text);
+/// Decodes a V1 object frame from a text frame.
+pub(crate) fn decode_text(text: &str, parse_replies: bool) -> Result<Message, DecodeError> {
+    // From `&str`, serde_json need not re-validate UTF-8 (see `v2_text::decode`).
+    decode(
+        serde_json::Deserializer::from_str(text),
+        text.as_bytes(),
+        parse_replies,
+    )
+}
+
+/// Decodes a V1 object frame from the bytes of a binary frame (V1 ignores the opcode).
+pub(crate) fn decode_bytes(bytes: &[u8], parse_replies: bool) -> Result<Message, DecodeError> {
+    decode(
+        serde_json::Deserializer::from_slice(bytes),
+        bytes,
+        parse_replies,
+    )
+}
+
+fn decode<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    text: &'de [u8],
+    parse_replies: bool,
+) -> Result<Message, DecodeError> {
     let keys = match de.deserialize_map(KeysVisitor) {
         Ok(keys) => keys,
         Err(err) if err.is_data() => {
