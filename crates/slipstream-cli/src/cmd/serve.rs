@@ -1,0 +1,72 @@
+//! `slipstream serve`: runs the demo app until Ctrl-C or SIGTERM.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use slipstream_server::{ServerConfig, spawn_demo};
+use tracing_subscriber::EnvFilter;
+
+/// Options of `slipstream serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// TCP port (0 picks a free one; the real port is printed).
+    #[arg(long, default_value_t = 4000)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Close a websocket that sent nothing for this many milliseconds (Phoenix: 60000).
+    #[arg(long, value_name = "N")]
+    idle_timeout_ms: Option<u64>,
+}
+
+/// Runs the server; prints `listening on http://ADDR:PORT` on stdout once bound.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,slipstream_server=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = ServerConfig::default();
+    if let Some(ms) = args.idle_timeout_ms {
+        config = config.with_idle_timeout(Duration::from_millis(ms));
+    }
+    let addr = SocketAddr::new(args.bind, args.port);
+    let server = spawn_demo(addr, config)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on http://{}", server.local_addr())?;
+    stdout.flush()?;
+    drop(stdout);
+    shutdown_signal().await?;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn shutdown_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn shutdown_signal() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
+}

@@ -1,0 +1,457 @@
+//! One websocket connection: reads frames, routes messages to channels, and keeps Phoenix's
+//! socket-level rules (heartbeat, join/leave bookkeeping, unmatched topics, idle timeout).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use slipstream_protocol::{
+    DecodeError, Event, FrameRef, Message, PHOENIX_TOPIC, Payload, Ref, Serializer,
+};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::channel::{JoinResult, TerminateReason};
+use crate::outbound::{self, Out, OutTx};
+use crate::pubsub::Subscriber;
+use crate::runner::{ChannelMsg, ChannelStart};
+use crate::shared::{ConnHandle, Control, Shared};
+use crate::socket::SocketInfo;
+use crate::ws::{self, WsError, WsMessage, WsReader};
+
+/// How long to wait for the client's answer after we sent a close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
+/// A joined channel, as the connection tracks it.
+struct Joined {
+    channel_id: u64,
+    /// The join_ref the client joined with (checked on `phx_leave`).
+    join_ref: Option<Ref>,
+    mailbox: mpsc::UnboundedSender<ChannelMsg>,
+}
+
+/// Runs a connection on an upgraded stream until it closes.
+pub(crate) async fn run<S>(io: S, shared: Arc<Shared>, socket: Arc<SocketInfo>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let conn_id = shared.next_id();
+    let (read_half, write_half) = tokio::io::split(io);
+    let (out, out_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_loop(write_half, out_rx));
+    let (frames_tx, frames) = mpsc::channel(8);
+    let reader = WsReader::new(BufReader::new(read_half), shared.config.max_frame_size);
+    let reader = tokio::spawn(read_loop(reader, frames_tx));
+    let (control_tx, control) = mpsc::unbounded_channel();
+    shared
+        .connections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(
+            conn_id,
+            ConnHandle {
+                socket_id: socket.socket_id.clone(),
+                control: control_tx,
+            },
+        );
+    let (exit_tx, exits) = mpsc::unbounded_channel();
+    let mut conn = Connection {
+        conn_id,
+        serializer: socket.serializer,
+        shared: shared.clone(),
+        socket,
+        out,
+        channels: HashMap::new(),
+        exit_tx,
+    };
+    conn.main_loop(frames, control, exits).await;
+    shared
+        .connections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&conn_id);
+    for (topic, joined) in conn.channels.drain() {
+        shared.pubsub.unsubscribe(&topic, joined.channel_id);
+        let _ = joined
+            .mailbox
+            .send(ChannelMsg::Shutdown(TerminateReason::Closed));
+    }
+    reader.abort();
+    drop(conn);
+    // The writer ends once it wrote a close frame, or when every sender is gone.
+    if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
+        tracing::debug!(conn_id, "writer did not finish in time");
+    }
+    tracing::debug!(conn_id, "connection ended");
+}
+
+struct Connection {
+    conn_id: u64,
+    serializer: Serializer,
+    shared: Arc<Shared>,
+    socket: Arc<SocketInfo>,
+    out: OutTx,
+    channels: HashMap<String, Joined>,
+    exit_tx: mpsc::UnboundedSender<u64>,
+}
+
+type FrameResult = Result<WsMessage, WsError>;
+
+impl Connection {
+    async fn main_loop(
+        &mut self,
+        mut frames: mpsc::Receiver<FrameResult>,
+        mut control: mpsc::UnboundedReceiver<Control>,
+        mut exits: mpsc::UnboundedReceiver<u64>,
+    ) {
+        let idle = self.shared.config.idle_timeout;
+        let mut deadline = tokio::time::Instant::now() + idle;
+        loop {
+            tokio::select! {
+                frame = frames.recv() => {
+                    let Some(frame) = frame else { return };
+                    deadline = tokio::time::Instant::now() + idle;
+                    if let Some((code, drain)) = self.on_frame(frame).await {
+                        self.close(code, drain.then_some(&mut frames)).await;
+                        return;
+                    }
+                }
+                Some(channel_id) = exits.recv() => {
+                    self.channels.retain(|_, j| j.channel_id != channel_id);
+                }
+                Some(Control::Close(code)) = control.recv() => {
+                    tracing::info!(conn_id = self.conn_id, code, "closing connection on request");
+                    self.close(code, Some(&mut frames)).await;
+                    return;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::info!(conn_id = self.conn_id, ?idle, "idle timeout: no frame from the client; closing with 1002");
+                    self.close(ws::CLOSE_PROTOCOL, Some(&mut frames)).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends a close frame; with `drain`, waits (briefly) for the client's close or EOF.
+    async fn close(&mut self, code: u16, drain: Option<&mut mpsc::Receiver<FrameResult>>) {
+        let _ = self.out.send(Out::Close(code));
+        if let Some(frames) = drain {
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                while let Some(frame) = frames.recv().await {
+                    if matches!(frame, Ok(WsMessage::Close(_))) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+    }
+
+    /// Handles one websocket message; returns `(close code, wait for the client)` to close.
+    async fn on_frame(&mut self, frame: FrameResult) -> Option<(u16, bool)> {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(err) => {
+                tracing::warn!(conn_id = self.conn_id, error = %err, code = err.close_code(), "bad websocket frame; closing the connection");
+                return Some((err.close_code(), err.is_recoverable()));
+            }
+        };
+        let decoded = match &frame {
+            WsMessage::Text(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => self.serializer.decode_from_client(FrameRef::Text(text)),
+                Err(_) => return Some((ws::CLOSE_INVALID_DATA, true)),
+            },
+            WsMessage::Binary(bytes) => self.serializer.decode_from_client(FrameRef::Binary(bytes)),
+            WsMessage::Ping(payload) => {
+                let _ = self
+                    .out
+                    .send(Out::Frame(ws::encode_frame(ws::OP_PONG, payload)));
+                return None;
+            }
+            WsMessage::Pong => return None,
+            WsMessage::Close(code) => {
+                tracing::debug!(
+                    conn_id = self.conn_id,
+                    ?code,
+                    "client closed the connection"
+                );
+                return Some((ws::CLOSE_NORMAL, false));
+            }
+        };
+        match decoded {
+            Ok(message) => {
+                self.on_message(message).await;
+                None
+            }
+            Err(DecodeError::TopicNotString {
+                msg_ref,
+                topic_json,
+                ..
+            }) => {
+                self.send_raw_unmatched(msg_ref, &topic_json);
+                None
+            }
+            Err(err) => {
+                tracing::warn!(conn_id = self.conn_id, error = %err, "malformed frame from the client; closing the connection with 1011");
+                Some((ws::CLOSE_INTERNAL, true))
+            }
+        }
+    }
+
+    async fn on_message(&mut self, message: Message) {
+        let Message {
+            join_ref,
+            msg_ref,
+            topic,
+            event,
+            payload,
+        } = message;
+        if topic == PHOENIX_TOPIC && event == Event::Heartbeat {
+            if self
+                .shared
+                .answer_heartbeats
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                self.reply(None, msg_ref, &topic, "ok", Payload::empty());
+            }
+            return;
+        }
+        match event {
+            Event::Join => self.join(join_ref, msg_ref, topic, payload).await,
+            Event::Leave => self.leave(join_ref, msg_ref, topic),
+            event => {
+                let Some(joined) = self.channels.get(&topic) else {
+                    return self.unmatched(msg_ref, &topic);
+                };
+                let push = ChannelMsg::In {
+                    event: event.as_str().to_owned(),
+                    payload,
+                    msg_ref,
+                };
+                if let Err(mpsc::error::SendError(ChannelMsg::In { msg_ref, .. })) =
+                    joined.mailbox.send(push)
+                {
+                    // The channel has just ended; Phoenix answers as for any unjoined topic.
+                    self.channels.remove(&topic);
+                    self.unmatched(msg_ref, &topic);
+                }
+            }
+        }
+    }
+
+    fn leave(&mut self, join_ref: Option<Ref>, msg_ref: Option<Ref>, topic: String) {
+        match self.channels.get(&topic) {
+            Some(joined) if joined.join_ref == join_ref => {
+                if let Some(joined) = self.channels.remove(&topic) {
+                    self.shared.pubsub.unsubscribe(&topic, joined.channel_id);
+                    if let Err(mpsc::error::SendError(ChannelMsg::Leave { msg_ref })) =
+                        joined.mailbox.send(ChannelMsg::Leave { msg_ref })
+                    {
+                        self.reply(join_ref, msg_ref, &topic, "ok", Payload::empty());
+                    }
+                }
+            }
+            Some(_) => {
+                tracing::debug!(conn_id = self.conn_id, %topic, "phx_leave with a stale join_ref dropped");
+            }
+            None => self.reply(join_ref, msg_ref, &topic, "ok", Payload::empty()),
+        }
+    }
+
+    async fn join(
+        &mut self,
+        join_ref: Option<Ref>,
+        msg_ref: Option<Ref>,
+        topic: String,
+        params: Payload,
+    ) {
+        let Some(starter) = self.shared.socket.route(&topic) else {
+            return self.unmatched(msg_ref, &topic);
+        };
+        let replaced = self.channels.remove(&topic);
+        if let Some(old) = &replaced {
+            self.shared.pubsub.unsubscribe(&topic, old.channel_id);
+            let _ = old
+                .mailbox
+                .send(ChannelMsg::Shutdown(TerminateReason::DuplicateJoin));
+        } else if self.channels.len() >= self.shared.config.max_channels {
+            let reason = Payload::json(&serde_json::json!({"reason": "too many channels joined"}));
+            return self.reply(join_ref, msg_ref, &topic, "error", reason);
+        }
+        let started = Instant::now();
+        let params_log = log_text(&params);
+        let channel_id = self.shared.next_id();
+        let (mailbox, mailbox_rx) = mpsc::unbounded_channel();
+        let (join_tx, join_rx) = oneshot::channel();
+        let (go_tx, go_rx) = oneshot::channel();
+        starter(ChannelStart {
+            topic: topic.clone(),
+            params,
+            join_ref: join_ref.clone(),
+            msg_ref: msg_ref.clone(),
+            channel_id,
+            serializer: self.serializer,
+            out: self.out.clone(),
+            shared: self.shared.clone(),
+            socket: self.socket.clone(),
+            mailbox_tx: mailbox.downgrade(),
+            mailbox_rx,
+            join_tx,
+            go_rx,
+            exit_tx: self.exit_tx.clone(),
+        });
+        match join_rx.await {
+            Ok(JoinResult::Ok(response)) => {
+                self.reply(join_ref.clone(), msg_ref, &topic, "ok", response);
+                self.shared.pubsub.subscribe(
+                    &topic,
+                    Subscriber {
+                        channel_id,
+                        serializer: self.serializer,
+                        out: self.out.clone(),
+                    },
+                );
+                self.channels.insert(
+                    topic.clone(),
+                    Joined {
+                        channel_id,
+                        join_ref,
+                        mailbox,
+                    },
+                );
+                let _ = go_tx.send(());
+                tracing::info!(
+                    conn_id = self.conn_id,
+                    "JOINED {topic} in {:?}\n  Parameters: {params_log}",
+                    started.elapsed()
+                );
+            }
+            Ok(JoinResult::Error(response)) => {
+                tracing::info!(
+                    conn_id = self.conn_id,
+                    "REFUSED JOIN {topic} in {:?}\n  Parameters: {params_log}",
+                    started.elapsed()
+                );
+                self.reply(join_ref, msg_ref, &topic, "error", response);
+            }
+            Ok(JoinResult::Crash(reason)) => {
+                tracing::warn!(conn_id = self.conn_id, %topic, %reason, "join crashed");
+                self.join_crashed(join_ref, msg_ref, &topic);
+            }
+            Err(_) => {
+                tracing::warn!(conn_id = self.conn_id, %topic, "join crashed (the channel panicked)");
+                self.join_crashed(join_ref, msg_ref, &topic);
+            }
+        }
+        if let Some(old) = replaced {
+            let close = Message::new(
+                old.join_ref.clone(),
+                old.join_ref,
+                topic,
+                Event::Close,
+                Payload::empty(),
+            );
+            self.send(&close);
+        }
+    }
+
+    fn join_crashed(&self, join_ref: Option<Ref>, msg_ref: Option<Ref>, topic: &str) {
+        let reason = Payload::json(&serde_json::json!({"reason": "join crashed"}));
+        self.reply(join_ref, msg_ref, topic, "error", reason);
+    }
+
+    fn unmatched(&self, msg_ref: Option<Ref>, topic: &str) {
+        let reason = Payload::json(&serde_json::json!({"reason": "unmatched topic"}));
+        self.reply(None, msg_ref, topic, "error", reason);
+    }
+
+    /// The 'unmatched topic' reply for a frame whose topic is not a string, echoing its JSON.
+    fn send_raw_unmatched(&self, msg_ref: Option<Ref>, topic_json: &str) {
+        let ref_json = match &msg_ref {
+            None => "null".to_owned(),
+            Some(Ref::Str(s)) => serde_json::to_string(s).unwrap_or_else(|_| "null".to_owned()),
+            Some(Ref::Json(text)) => text.clone(),
+        };
+        let reply = r#"{"response":{"reason":"unmatched topic"},"status":"error"}"#;
+        let text = match self.serializer {
+            Serializer::V1 => format!(
+                r#"{{"event":"phx_reply","payload":{reply},"ref":{ref_json},"topic":{topic_json}}}"#
+            ),
+            Serializer::V2 => format!(r#"[null,{ref_json},{topic_json},"phx_reply",{reply}]"#),
+        };
+        let _ = self
+            .out
+            .send(Out::Frame(ws::encode_frame(ws::OP_TEXT, text.as_bytes())));
+    }
+
+    fn reply(
+        &self,
+        join_ref: Option<Ref>,
+        msg_ref: Option<Ref>,
+        topic: &str,
+        status: &str,
+        response: Payload,
+    ) {
+        self.send(&Message::reply(join_ref, msg_ref, topic, status, response));
+    }
+
+    fn send(&self, message: &Message) {
+        match outbound::encode(self.serializer, message) {
+            Ok(frame) => {
+                let _ = self.out.send(Out::Frame(frame));
+            }
+            Err(err) => {
+                tracing::warn!(conn_id = self.conn_id, error = %err, "could not encode a frame")
+            }
+        }
+    }
+}
+
+/// A payload for the log: JSON as text, binary as its length.
+fn log_text(payload: &Payload) -> String {
+    match payload {
+        Payload::Json(raw) => raw.get().to_owned(),
+        Payload::Binary(bytes) => format!("<{} bytes of binary>", bytes.len()),
+        Payload::Reply(_) => "<reply>".to_owned(),
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut reader: WsReader<R>,
+    frames: mpsc::Sender<FrameResult>,
+) {
+    loop {
+        let frame = reader.next().await;
+        let stop = match &frame {
+            Ok(WsMessage::Close(_)) => true,
+            Ok(_) => false,
+            Err(err) => !err.is_recoverable(),
+        };
+        if frames.send(frame).await.is_err() || stop {
+            return;
+        }
+    }
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(io: W, mut queue: mpsc::UnboundedReceiver<Out>) {
+    let mut io = BufWriter::new(io);
+    while let Some(item) = queue.recv().await {
+        let frame: Bytes = match item {
+            Out::Frame(frame) => frame,
+            Out::Close(code) => {
+                let _ = io.write_all(&ws::encode_close(code)).await;
+                let _ = io.flush().await;
+                let _ = io.shutdown().await;
+                return;
+            }
+        };
+        if io.write_all(&frame).await.is_err() {
+            return;
+        }
+        if queue.is_empty() && io.flush().await.is_err() {
+            return;
+        }
+    }
+}

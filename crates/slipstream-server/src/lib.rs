@@ -1,0 +1,77 @@
+//! A Phoenix-Channels-compatible server, and the demo app of `DEMO_SERVER.md`.
+//!
+//! * A [`Socket`] has a connect hook (query params, headers, the Phoenix 1.8 auth token → accept
+//!   with an optional socket id, or refuse with an HTTP status) and channel routes (`"room:lobby"`
+//!   or `"room:*"`, first match wins).
+//! * A [`Channel`] is one joined topic on one connection, running in its own task: `join`,
+//!   `handle_in`, `handle_info`, `terminate`. A panic there errors that channel only (`phx_error`).
+//! * The connection keeps Phoenix's rules as recorded from Phoenix 1.7.24 on Bandit
+//!   (`tests/conformance/`): heartbeat replies, duplicate join (new reply, then `phx_close` of
+//!   the old join_ref), `unmatched topic` replies with a null join_ref, 100 channels at most,
+//!   idle close 1002, malformed frame close 1011, invalid UTF-8 close 1007, oversize close 1009.
+//! * Broadcasts are encoded once per serializer and the same bytes go to every subscriber; the
+//!   [`Endpoint`] broadcasts from anywhere and disconnects sockets by id.
+//! * [`spawn_demo`] runs the demo app (for `slipstream serve` and for other crates' tests).
+//!
+//! # Writing a channel
+//!
+//! ```no_run
+//! use std::net::SocketAddr;
+//! use slipstream_server::{
+//!     Channel, ChannelContext, HandleResult, JoinResult, Payload, Server, ServerConfig, Socket,
+//! };
+//!
+//! struct Room;
+//!
+//! impl Channel for Room {
+//!     async fn join(&mut self, topic: &str, _params: Payload, _ctx: &mut ChannelContext) -> JoinResult {
+//!         JoinResult::Ok(Payload::json(&serde_json::json!({"welcome": topic})))
+//!     }
+//!
+//!     async fn handle_in(&mut self, event: &str, payload: Payload, ctx: &mut ChannelContext) -> HandleResult {
+//!         match event {
+//!             "shout" => {
+//!                 let _ = ctx.broadcast("shout", payload);
+//!                 HandleResult::NoReply
+//!             }
+//!             "ping" => HandleResult::ok(payload),
+//!             _ => HandleResult::error(Payload::json(&serde_json::json!({"reason": "unknown event"}))),
+//!         }
+//!     }
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let socket = Socket::new().channel("room:*", |_topic| Room);
+//! let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+//! let server = Server::new(socket, ServerConfig::default()).bind(addr).await?;
+//! println!("websocket at {}", server.ws_url());
+//! # Ok(()) }
+//! ```
+
+mod channel;
+mod config;
+mod connection;
+mod context;
+pub mod demo;
+mod endpoint;
+mod http;
+pub mod json;
+mod outbound;
+mod presence;
+mod pubsub;
+mod runner;
+mod server;
+mod shared;
+mod socket;
+mod ws;
+
+pub use channel::{
+    Channel, HandleResult, Info, InfoResult, JoinResult, StopReason, TerminateReason,
+};
+pub use config::ServerConfig;
+pub use context::{ChannelContext, InfoSender, PushError};
+pub use demo::spawn_demo;
+pub use endpoint::{BroadcastError, Endpoint};
+pub use server::{RunningServer, Server};
+pub use slipstream_protocol::{Payload, Ref, Serializer};
+pub use socket::{ConnectInfo, ConnectResult, Socket, SocketInfo};

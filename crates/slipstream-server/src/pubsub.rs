@@ -1,0 +1,88 @@
+//! Topic subscriptions and broadcasts ("fastlane"): a broadcast is encoded once per serializer
+//! and the same frame bytes go to every subscriber.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use slipstream_protocol::{EncodeError, Message, Payload, Serializer};
+
+use crate::outbound::{self, Out, OutTx};
+
+/// One joined channel listening on a topic.
+#[derive(Clone)]
+pub(crate) struct Subscriber {
+    pub(crate) channel_id: u64,
+    pub(crate) serializer: Serializer,
+    pub(crate) out: OutTx,
+}
+
+/// Subscribers per topic, in join order (Phoenix delivers in that order).
+#[derive(Default)]
+pub(crate) struct PubSub {
+    topics: Mutex<HashMap<String, Vec<Subscriber>>>,
+}
+
+impl PubSub {
+    /// Adds a subscriber at the end of the topic's list.
+    pub(crate) fn subscribe(&self, topic: &str, subscriber: Subscriber) {
+        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        topics.entry(topic.to_owned()).or_default().push(subscriber);
+    }
+
+    /// Removes a channel's subscription (idempotent).
+    pub(crate) fn unsubscribe(&self, topic: &str, channel_id: u64) {
+        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(list) = topics.get_mut(topic) {
+            list.retain(|s| s.channel_id != channel_id);
+            if list.is_empty() {
+                topics.remove(topic);
+            }
+        }
+    }
+
+    /// Sends `[null, null, topic, event, payload]` to every subscriber except `exclude`.
+    ///
+    /// Frames are encoded lazily, once per serializer, in subscriber order; an encoding error
+    /// (binary for a V1 subscriber) stops the broadcast there, as it does in Phoenix.
+    /// Returns how many subscribers got the frame.
+    pub(crate) fn broadcast(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: Payload,
+        exclude: Option<u64>,
+    ) -> Result<usize, EncodeError> {
+        let subscribers = {
+            let topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+            match topics.get(topic) {
+                Some(list) => list.clone(),
+                None => return Ok(0),
+            }
+        };
+        let message = Message::new(None, None, topic, event, payload);
+        let mut encoded: [Option<Bytes>; 2] = [None, None];
+        let mut sent = 0;
+        for subscriber in subscribers {
+            if Some(subscriber.channel_id) == exclude {
+                continue;
+            }
+            let slot = match subscriber.serializer {
+                Serializer::V1 => 0,
+                Serializer::V2 => 1,
+            };
+            let frame = match &encoded[slot] {
+                Some(frame) => frame.clone(),
+                None => {
+                    let frame = outbound::encode(subscriber.serializer, &message)?;
+                    encoded[slot] = Some(frame.clone());
+                    frame
+                }
+            };
+            if subscriber.out.send(Out::Frame(frame)).is_ok() {
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+}

@@ -1,0 +1,212 @@
+//! Runs one joined channel in its own task and supervises it: a panic or a crash becomes
+//! `phx_error` for that topic only.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use slipstream_protocol::{Event, Message, Payload, Ref, Serializer};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::channel::{Channel, HandleResult, InfoResult, JoinResult, StopReason, TerminateReason};
+use crate::context::ChannelContext;
+use crate::outbound::{self, Out, OutTx};
+use crate::shared::Shared;
+use crate::socket::SocketInfo;
+
+/// A message from the connection (or an [`crate::InfoSender`]) to a channel task.
+pub(crate) enum ChannelMsg {
+    /// A client push.
+    In {
+        event: String,
+        payload: Payload,
+        msg_ref: Option<Ref>,
+    },
+    /// A server-side message.
+    Info(crate::channel::Info),
+    /// The client left: reply ok and close.
+    Leave { msg_ref: Option<Ref> },
+    /// End silently (duplicate join, connection closed).
+    Shutdown(TerminateReason),
+}
+
+/// Everything a new channel task needs.
+pub(crate) struct ChannelStart {
+    pub(crate) topic: String,
+    pub(crate) params: Payload,
+    /// The join_ref the client sent (used for `phx_close`/`phx_error`).
+    pub(crate) join_ref: Option<Ref>,
+    /// The join's ref (the channel's join_ref when the client sent none).
+    pub(crate) msg_ref: Option<Ref>,
+    pub(crate) channel_id: u64,
+    pub(crate) serializer: Serializer,
+    pub(crate) out: OutTx,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) socket: Arc<SocketInfo>,
+    pub(crate) mailbox_tx: mpsc::WeakUnboundedSender<ChannelMsg>,
+    pub(crate) mailbox_rx: mpsc::UnboundedReceiver<ChannelMsg>,
+    pub(crate) join_tx: oneshot::Sender<JoinResult>,
+    pub(crate) go_rx: oneshot::Receiver<()>,
+    pub(crate) exit_tx: mpsc::UnboundedSender<u64>,
+}
+
+/// How a joined channel ended.
+enum Exit {
+    /// Write `phx_close`.
+    Close,
+    /// Write `phx_error`.
+    Error,
+    /// Write nothing (never joined, replaced, or the connection is gone).
+    Silent,
+}
+
+/// Starts the channel's task and its supervisor.
+pub(crate) fn spawn<C: Channel>(channel: C, start: ChannelStart) {
+    tokio::spawn(supervise(channel, start));
+}
+
+async fn supervise<C: Channel>(channel: C, start: ChannelStart) {
+    let ChannelStart {
+        topic,
+        params,
+        join_ref,
+        msg_ref,
+        channel_id,
+        serializer,
+        out,
+        shared,
+        socket,
+        mailbox_tx,
+        mailbox_rx,
+        join_tx,
+        go_rx,
+        exit_tx,
+    } = start;
+    let ctx = ChannelContext {
+        topic: topic.clone(),
+        join_ref: join_ref.clone().or(msg_ref),
+        channel_id,
+        serializer,
+        out: out.clone(),
+        shared: shared.clone(),
+        socket,
+        mailbox: mailbox_tx,
+    };
+    let joined = Arc::new(AtomicBool::new(false));
+    let task = tokio::spawn(run(
+        channel,
+        ctx,
+        params,
+        join_tx,
+        go_rx,
+        mailbox_rx,
+        joined.clone(),
+    ));
+    let exit = match task.await {
+        Ok(exit) => exit,
+        Err(err) => {
+            let detail = panic_text(err);
+            tracing::warn!(%topic, panic = %detail, "channel panicked");
+            Exit::Error
+        }
+    };
+    shared.pubsub.unsubscribe(&topic, channel_id);
+    for (presence_topic, diff) in shared.presence.untrack_channel(channel_id) {
+        let _ =
+            shared
+                .pubsub
+                .broadcast(&presence_topic, "presence_diff", Payload::json(&diff), None);
+    }
+    let event = match exit {
+        Exit::Close => Some(Event::Close),
+        Exit::Error => Some(Event::Error),
+        Exit::Silent => None,
+    };
+    if let Some(event) = event.filter(|_| joined.load(Ordering::Acquire)) {
+        // phx_close / phx_error carry the join_ref the client sent, as both refs.
+        let notice = Message::new(join_ref.clone(), join_ref, topic, event, Payload::empty());
+        if let Ok(frame) = outbound::encode(serializer, &notice) {
+            let _ = out.send(Out::Frame(frame));
+        }
+    }
+    let _ = exit_tx.send(channel_id);
+}
+
+async fn run<C: Channel>(
+    mut channel: C,
+    mut ctx: ChannelContext,
+    params: Payload,
+    join_tx: oneshot::Sender<JoinResult>,
+    go_rx: oneshot::Receiver<()>,
+    mut mailbox: mpsc::UnboundedReceiver<ChannelMsg>,
+    joined: Arc<AtomicBool>,
+) -> Exit {
+    let topic = ctx.topic.clone();
+    let result = channel.join(&topic, params, &mut ctx).await;
+    let ok = matches!(result, JoinResult::Ok(_));
+    if join_tx.send(result).is_err() || !ok || go_rx.await.is_err() {
+        return Exit::Silent;
+    }
+    joined.store(true, Ordering::Release);
+    while let Some(message) = mailbox.recv().await {
+        let stop = match message {
+            ChannelMsg::In {
+                event,
+                payload,
+                msg_ref,
+            } => match channel.handle_in(&event, payload, &mut ctx).await {
+                HandleResult::Reply { status, response } => {
+                    ctx.reply(msg_ref, status, response);
+                    None
+                }
+                HandleResult::NoReply => None,
+                HandleResult::Stop { reason, reply } => {
+                    if let Some((status, response)) = reply {
+                        ctx.reply(msg_ref, status, response);
+                    }
+                    Some(reason)
+                }
+            },
+            ChannelMsg::Info(info) => match channel.handle_info(info, &mut ctx).await {
+                InfoResult::Continue => None,
+                InfoResult::Stop(reason) => Some(reason),
+            },
+            ChannelMsg::Leave { msg_ref } => {
+                drop(mailbox);
+                channel.terminate(&TerminateReason::Left, &mut ctx).await;
+                ctx.reply(msg_ref, "ok".to_owned(), Payload::empty());
+                return Exit::Close;
+            }
+            ChannelMsg::Shutdown(reason) => {
+                drop(mailbox);
+                channel.terminate(&reason, &mut ctx).await;
+                return Exit::Silent;
+            }
+        };
+        if let Some(reason) = stop {
+            drop(mailbox);
+            let exit = match &reason {
+                StopReason::Normal | StopReason::Shutdown => Exit::Close,
+                StopReason::Crash(why) => {
+                    tracing::warn!(%topic, reason = %why, "channel crashed");
+                    Exit::Error
+                }
+            };
+            channel
+                .terminate(&TerminateReason::Stopped(reason), &mut ctx)
+                .await;
+            return exit;
+        }
+    }
+    Exit::Silent
+}
+
+fn panic_text(err: tokio::task::JoinError) -> String {
+    match err.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic payload".to_owned()),
+        Err(err) => err.to_string(),
+    }
+}

@@ -1,0 +1,69 @@
+//! State shared by every connection of one server.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
+
+use crate::config::ServerConfig;
+use crate::presence::Presence;
+use crate::pubsub::PubSub;
+use crate::socket::Socket;
+
+/// A request to a connection's main loop.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Close the websocket with this code.
+    Close(u16),
+}
+
+/// What the server knows about a live connection.
+pub(crate) struct ConnHandle {
+    pub(crate) socket_id: Option<String>,
+    pub(crate) control: mpsc::UnboundedSender<Control>,
+}
+
+/// The server-wide state.
+pub(crate) struct Shared {
+    pub(crate) config: ServerConfig,
+    pub(crate) socket: Socket,
+    pub(crate) pubsub: PubSub,
+    pub(crate) presence: Presence,
+    pub(crate) connections: Mutex<HashMap<u64, ConnHandle>>,
+    pub(crate) answer_heartbeats: AtomicBool,
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(socket: Socket, config: ServerConfig) -> Self {
+        Shared {
+            config,
+            socket,
+            pubsub: PubSub::default(),
+            presence: Presence::default(),
+            connections: Mutex::default(),
+            answer_heartbeats: AtomicBool::new(true),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// A fresh id for a connection or a channel.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Asks every connection matching `filter` to close with `code`; returns how many.
+    pub(crate) fn close_connections(
+        &self,
+        code: u16,
+        filter: impl Fn(&ConnHandle) -> bool,
+    ) -> usize {
+        let connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        connections
+            .values()
+            .filter(|c| filter(c))
+            .filter(|c| c.control.send(Control::Close(code)).is_ok())
+            .count()
+    }
+}

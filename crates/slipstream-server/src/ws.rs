@@ -1,0 +1,298 @@
+//! A minimal server-side websocket (RFC 6455) layer: the handshake key, a frame reader and a
+//! frame encoder.
+//!
+//! Why not tungstenite (axum's `ws`): Phoenix on Bandit answers a client's close frame with code
+//! `1000` whatever code the client sent (recording `v2_client_close_4000`), while tungstenite always
+//! echoes the client's code and gives the application no say. Owning the framing also lets us pick
+//! every close code (1007, 1009, 1011, 1002) exactly as Bandit does, and lets a broadcast build its
+//! websocket frame bytes once and hand the same bytes to every subscriber.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use sha1::{Digest, Sha1};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+const OP_CONTINUATION: u8 = 0x0;
+/// Opcode of a text frame.
+pub(crate) const OP_TEXT: u8 = 0x1;
+/// Opcode of a binary frame.
+pub(crate) const OP_BINARY: u8 = 0x2;
+const OP_CLOSE: u8 = 0x8;
+const OP_PING: u8 = 0x9;
+/// Opcode of a pong frame.
+pub(crate) const OP_PONG: u8 = 0xA;
+
+/// Close code: normal closure.
+pub(crate) const CLOSE_NORMAL: u16 = 1000;
+/// Close code: going away (server shutdown).
+pub(crate) const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code: protocol error (Bandit also uses it for its idle timeout).
+pub(crate) const CLOSE_PROTOCOL: u16 = 1002;
+/// Close code: invalid frame payload data (text that is not UTF-8).
+pub(crate) const CLOSE_INVALID_DATA: u16 = 1007;
+/// Close code: message too big.
+pub(crate) const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code: internal error (the socket could not handle a frame).
+pub(crate) const CLOSE_INTERNAL: u16 = 1011;
+
+/// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`.
+pub(crate) fn accept_key(key: &[u8]) -> String {
+    use base64::Engine;
+    let mut sha = Sha1::new();
+    sha.update(key);
+    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+}
+
+/// One complete message (or control frame) from the client.
+#[derive(Debug)]
+pub(crate) enum WsMessage {
+    /// A text message; its bytes are valid UTF-8.
+    Text(Bytes),
+    /// A binary message.
+    Binary(Bytes),
+    /// A ping with its payload.
+    Ping(Bytes),
+    /// A pong.
+    Pong,
+    /// A close frame, with its code if it had one.
+    Close(Option<u16>),
+}
+
+/// Why reading from the client stopped or a frame was refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WsError {
+    /// The connection ended or failed.
+    #[error("connection closed: {0}")]
+    Io(#[from] std::io::Error),
+    /// A frame breaking RFC 6455 (the stream cannot be trusted afterwards).
+    #[error("websocket protocol violation: {0}")]
+    Protocol(&'static str),
+    /// A text message that is not UTF-8 (the stream is still in sync).
+    #[error("text frame is not valid UTF-8")]
+    InvalidUtf8,
+    /// A frame or message larger than the limit (its payload will be skipped).
+    #[error("frame of {size} bytes exceeds the limit of {limit} bytes")]
+    TooBig {
+        /// The frame's size including its header.
+        size: u64,
+        /// The configured limit.
+        limit: usize,
+    },
+}
+
+impl WsError {
+    /// The close code Bandit sends for this error.
+    pub(crate) fn close_code(&self) -> u16 {
+        match self {
+            WsError::Io(_) | WsError::Protocol(_) => CLOSE_PROTOCOL,
+            WsError::InvalidUtf8 => CLOSE_INVALID_DATA,
+            WsError::TooBig { .. } => CLOSE_TOO_BIG,
+        }
+    }
+
+    /// Whether reading may go on after this error.
+    pub(crate) fn is_recoverable(&self) -> bool {
+        matches!(self, WsError::InvalidUtf8 | WsError::TooBig { .. })
+    }
+}
+
+/// Reads client frames (masked, possibly fragmented) and assembles messages.
+pub(crate) struct WsReader<R> {
+    io: R,
+    max_frame_size: usize,
+    fragments: Option<(u8, BytesMut)>,
+    skip: u64,
+}
+
+impl<R: AsyncRead + Unpin> WsReader<R> {
+    /// A reader refusing frames larger than `max_frame_size` bytes (header included).
+    pub(crate) fn new(io: R, max_frame_size: usize) -> Self {
+        WsReader {
+            io,
+            max_frame_size,
+            fragments: None,
+            skip: 0,
+        }
+    }
+
+    /// The next message. After a [`WsError::TooBig`] the next call first skips that payload.
+    pub(crate) async fn next(&mut self) -> Result<WsMessage, WsError> {
+        loop {
+            if self.skip > 0 {
+                let skipped =
+                    tokio::io::copy(&mut (&mut self.io).take(self.skip), &mut tokio::io::sink())
+                        .await?;
+                if skipped < self.skip {
+                    return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+                }
+                self.skip = 0;
+            }
+            let mut head = [0u8; 2];
+            self.io.read_exact(&mut head).await?;
+            let fin = head[0] & 0x80 != 0;
+            if head[0] & 0x70 != 0 {
+                return Err(WsError::Protocol("reserved bits set without an extension"));
+            }
+            let opcode = head[0] & 0x0f;
+            if head[1] & 0x80 == 0 {
+                return Err(WsError::Protocol("client frames must be masked"));
+            }
+            let (len, header_len) = match head[1] & 0x7f {
+                126 => (u64::from(self.io.read_u16().await?), 8u64),
+                127 => (self.io.read_u64().await?, 14u64),
+                n => (u64::from(n), 6u64),
+            };
+            let is_control = opcode & 0x8 != 0;
+            if is_control && (len > 125 || !fin) {
+                return Err(WsError::Protocol(
+                    "control frames must be short and unfragmented",
+                ));
+            }
+            let buffered = self.fragments.as_ref().map_or(0, |(_, b)| b.len() as u64);
+            if len + header_len + buffered > self.max_frame_size as u64 {
+                self.skip = len + 4;
+                self.fragments = None;
+                return Err(WsError::TooBig {
+                    size: len + header_len,
+                    limit: self.max_frame_size,
+                });
+            }
+            let mut mask = [0u8; 4];
+            self.io.read_exact(&mut mask).await?;
+            let mut payload = vec![0u8; len as usize];
+            self.io.read_exact(&mut payload).await?;
+            for (i, byte) in payload.iter_mut().enumerate() {
+                *byte ^= mask[i & 3];
+            }
+            match opcode {
+                OP_PING => return Ok(WsMessage::Ping(Bytes::from(payload))),
+                OP_PONG => return Ok(WsMessage::Pong),
+                OP_CLOSE => return close_message(&payload),
+                OP_TEXT | OP_BINARY => {
+                    if self.fragments.is_some() {
+                        return Err(WsError::Protocol("new message inside a fragmented one"));
+                    }
+                    if fin {
+                        return complete(opcode, Bytes::from(payload));
+                    }
+                    self.fragments = Some((opcode, BytesMut::from(&payload[..])));
+                }
+                OP_CONTINUATION => {
+                    let Some((first, mut buf)) = self.fragments.take() else {
+                        return Err(WsError::Protocol("continuation without a message"));
+                    };
+                    buf.put_slice(&payload);
+                    if fin {
+                        return complete(first, buf.freeze());
+                    }
+                    self.fragments = Some((first, buf));
+                }
+                _ => return Err(WsError::Protocol("unknown opcode")),
+            }
+        }
+    }
+}
+
+fn complete(opcode: u8, bytes: Bytes) -> Result<WsMessage, WsError> {
+    if opcode == OP_TEXT {
+        std::str::from_utf8(&bytes).map_err(|_| WsError::InvalidUtf8)?;
+        Ok(WsMessage::Text(bytes))
+    } else {
+        Ok(WsMessage::Binary(bytes))
+    }
+}
+
+fn close_message(payload: &[u8]) -> Result<WsMessage, WsError> {
+    match payload {
+        [] => Ok(WsMessage::Close(None)),
+        [_] => Err(WsError::Protocol("close frame with a one-byte payload")),
+        [hi, lo, reason @ ..] => {
+            std::str::from_utf8(reason).map_err(|_| WsError::InvalidUtf8)?;
+            Ok(WsMessage::Close(Some(u16::from_be_bytes([*hi, *lo]))))
+        }
+    }
+}
+
+/// Encodes one unmasked server frame (FIN set).
+pub(crate) fn encode_frame(opcode: u8, payload: &[u8]) -> Bytes {
+    let len = payload.len();
+    let mut out = BytesMut::with_capacity(len + 10);
+    out.put_u8(0x80 | opcode);
+    if len < 126 {
+        out.put_u8(len as u8);
+    } else if len <= usize::from(u16::MAX) {
+        out.put_u8(126);
+        out.put_u16(len as u16);
+    } else {
+        out.put_u8(127);
+        out.put_u64(len as u64);
+    }
+    out.put_slice(payload);
+    out.freeze()
+}
+
+/// Encodes a close frame with a code and no reason (Bandit never sends one).
+pub(crate) fn encode_close(code: u16) -> Bytes {
+    encode_frame(OP_CLOSE, &code.to_be_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let mask = [1u8, 2, 3, 4];
+        let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
+        if payload.len() < 126 {
+            out.push(0x80 | payload.len() as u8);
+        } else {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+        out
+    }
+
+    #[test]
+    fn accept_key_matches_rfc_example() {
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYcOxzzK4pLrbo="
+        );
+    }
+
+    #[tokio::test]
+    async fn reads_fragmented_text_and_rejects_bad_utf8() {
+        let mut wire = masked(OP_TEXT, false, b"he");
+        wire.extend(masked(OP_CONTINUATION, true, b"llo"));
+        wire.extend(masked(OP_TEXT, true, &[0xff]));
+        wire.extend(masked(OP_CLOSE, true, &4000u16.to_be_bytes()));
+        let mut reader = WsReader::new(&wire[..], 1000);
+        assert!(matches!(reader.next().await, Ok(WsMessage::Text(t)) if &t[..] == b"hello"));
+        assert!(matches!(reader.next().await, Err(WsError::InvalidUtf8)));
+        assert!(matches!(
+            reader.next().await,
+            Ok(WsMessage::Close(Some(4000)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn too_big_frames_are_skipped() {
+        let mut wire = masked(OP_BINARY, true, &[7u8; 300]);
+        wire.extend(masked(OP_PING, true, b"hi"));
+        let mut reader = WsReader::new(&wire[..], 100);
+        assert!(matches!(
+            reader.next().await,
+            Err(WsError::TooBig { size: 308, .. })
+        ));
+        assert!(matches!(reader.next().await, Ok(WsMessage::Ping(p)) if &p[..] == b"hi"));
+    }
+
+    #[test]
+    fn encodes_lengths() {
+        assert_eq!(&encode_close(1000)[..], &[0x88, 2, 0x03, 0xe8]);
+        assert_eq!(encode_frame(OP_TEXT, &[0; 200])[1], 126);
+        assert_eq!(encode_frame(OP_BINARY, &vec![0; 70_000])[1], 127);
+    }
+}
