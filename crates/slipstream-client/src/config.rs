@@ -1,0 +1,400 @@
+//! [`SocketBuilder`]: every connection setting, with phoenix.js's defaults.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use slipstream_protocol::Serializer;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+
+use crate::backoff::Backoff;
+use crate::error::ConfigError;
+use crate::socket::Socket;
+
+type ParamsFn = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
+type TokenFn = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// Default heartbeat interval (phoenix.js).
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
+/// Default timeout of the `await_*` methods (Slipstream's `@default_timeout`).
+pub const DEFAULT_AWAIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time a join, push or leave waits for the server's reply (phoenix.js).
+pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default limit for DNS + TCP + TLS + websocket upgrade (Slipstream's `upgrade_timeout_msec`).
+pub const DEFAULT_UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default mailbox capacity, in events.
+pub const DEFAULT_MAILBOX_CAPACITY: usize = 10_000;
+
+/// Builds a [`Socket`]. Obtain one with [`Socket::builder`].
+///
+/// | setting | default |
+/// |---|---|
+/// | URL | `http(s)` → `ws(s)`; a mount (`/socket`) gets `/websocket` appended |
+/// | serializer | [`Serializer::V2`] (`vsn=2.0.0` added to the query unless given) |
+/// | heartbeat | every 30 s, ack within one interval or the connection is dropped; `ZERO` disables |
+/// | reconnect | 10, 50, 100, 150, 200, 250, 500, 1000, 2000 ms, then 5 s, with jitter |
+/// | rejoin | 1, 2, 5 s, then 10 s, with jitter |
+/// | await timeout | 5 s |
+/// | push / join / leave timeout | 10 s |
+/// | upgrade timeout | 10 s |
+/// | mailbox | 10 000 events; overflow is dropped, counted and logged |
+/// | TLS | rustls with the webpki root certificates |
+/// | auto-rejoin after reconnect | on |
+/// | retry the initial connect | off (a script wants a fast failure) |
+/// | retry rejected joins | off (the rejection is reported) |
+///
+/// ```
+/// use std::time::Duration;
+/// use slipstream_client::{Backoff, Serializer, Socket};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let socket = Socket::builder("http://localhost:4000/socket")
+///     .param("token", "abc")
+///     .params_fn(|| vec![("nonce".into(), "42".into())])
+///     .header("x-app", "demo")
+///     .serializer(Serializer::V2)
+///     .heartbeat_interval(Duration::from_secs(20))
+///     .reconnect_after(Backoff::steps([100, 500], 2000))
+///     .await_timeout(Duration::from_secs(2))
+///     .build()
+///     .unwrap();
+/// assert_eq!(socket.url(), "ws://localhost:4000/socket/websocket");
+/// # }
+/// ```
+#[derive(Clone)]
+#[must_use = "a builder does nothing until .build()"]
+pub struct SocketBuilder {
+    url: String,
+    normalize_path: bool,
+    params: Vec<(String, String)>,
+    params_fn: Option<ParamsFn>,
+    headers: Vec<(String, String)>,
+    auth_token: Option<TokenFn>,
+    serializer: Serializer,
+    heartbeat_interval: Duration,
+    reconnect_after: Backoff,
+    rejoin_after: Backoff,
+    await_timeout: Duration,
+    push_timeout: Duration,
+    upgrade_timeout: Duration,
+    mailbox_capacity: usize,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    auto_rejoin: bool,
+    retry_on_initial_connect: bool,
+    retry_rejected_joins: bool,
+}
+
+impl fmt::Debug for SocketBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketBuilder")
+            .field("url", &self.url)
+            .field("params", &self.params)
+            .field("params_fn", &self.params_fn.is_some())
+            .field("headers", &self.headers.len())
+            .field("auth_token", &self.auth_token.is_some())
+            .field("serializer", &self.serializer)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("await_timeout", &self.await_timeout)
+            .field("push_timeout", &self.push_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocketBuilder {
+    pub(crate) fn new(url: String) -> Self {
+        SocketBuilder {
+            url,
+            normalize_path: true,
+            params: Vec::new(),
+            params_fn: None,
+            headers: Vec::new(),
+            auth_token: None,
+            serializer: Serializer::V2,
+            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            reconnect_after: Backoff::default_reconnect(),
+            rejoin_after: Backoff::default_rejoin(),
+            await_timeout: DEFAULT_AWAIT_TIMEOUT,
+            push_timeout: DEFAULT_PUSH_TIMEOUT,
+            upgrade_timeout: DEFAULT_UPGRADE_TIMEOUT,
+            mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
+            tls: None,
+            auto_rejoin: true,
+            retry_on_initial_connect: false,
+            retry_rejected_joins: false,
+        }
+    }
+
+    /// Use the URL's path as is: do not append `/websocket` to it (for sockets whose websocket
+    /// path was changed with `websocket: [path: …]`).
+    pub fn exact_path(mut self) -> Self {
+        self.normalize_path = false;
+        self
+    }
+
+    /// Adds a static query parameter sent on every connect.
+    pub fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((key.into(), value.into()));
+        self
+    }
+
+    /// Computes query parameters at every connect and reconnect (e.g. a refreshed token).
+    pub fn params_fn(
+        mut self,
+        params: impl Fn() -> Vec<(String, String)> + Send + Sync + 'static,
+    ) -> Self {
+        self.params_fn = Some(Arc::new(params));
+        self
+    }
+
+    /// Adds an HTTP header to the upgrade request (e.g. `Cookie`).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends `token` with Phoenix 1.8's auth-token sub-protocol
+    /// (`Sec-WebSocket-Protocol: phoenix, base64url.bearer.phx.<base64>`).
+    ///
+    /// The server must declare the socket with `auth_token: true`; otherwise the connect fails
+    /// with [`ConnectError::AuthTokenNotAccepted`](crate::ConnectError::AuthTokenNotAccepted).
+    pub fn auth_token(self, token: impl Into<String>) -> Self {
+        let token = token.into();
+        self.auth_token_fn(move || token.clone())
+    }
+
+    /// Like [`auth_token`](Self::auth_token), evaluated at every connect.
+    pub fn auth_token_fn(mut self, token: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.auth_token = Some(Arc::new(token));
+        self
+    }
+
+    /// The serializer (and so the `vsn` parameter). Default: V2.
+    pub fn serializer(mut self, serializer: Serializer) -> Self {
+        self.serializer = serializer;
+        self
+    }
+
+    /// Heartbeat interval; also the time allowed for each heartbeat's ack. `Duration::ZERO`
+    /// disables heartbeats. Default: 30 s.
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    /// Delay schedule for reconnect attempts.
+    pub fn reconnect_after(mut self, schedule: Backoff) -> Self {
+        self.reconnect_after = schedule;
+        self
+    }
+
+    /// Delay schedule for rejoins after a channel error.
+    pub fn rejoin_after(mut self, schedule: Backoff) -> Self {
+        self.rejoin_after = schedule;
+        self
+    }
+
+    /// Default timeout of the `await_*` methods. Default: 5 s.
+    pub fn await_timeout(mut self, timeout: Duration) -> Self {
+        self.await_timeout = timeout;
+        self
+    }
+
+    /// How long a join, push or leave waits for its reply before it is failed. Default: 10 s.
+    pub fn push_timeout(mut self, timeout: Duration) -> Self {
+        self.push_timeout = timeout;
+        self
+    }
+
+    /// Limit for DNS, TCP connect, TLS and the websocket upgrade together. Default: 10 s.
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.upgrade_timeout = timeout;
+        self
+    }
+
+    /// Maximum number of unconsumed events. Default: 10 000.
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = capacity;
+        self
+    }
+
+    /// Use this rustls configuration for `wss://` instead of the webpki roots.
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Rejoin every joined topic after a reconnect (default: on).
+    pub fn auto_rejoin(mut self, on: bool) -> Self {
+        self.auto_rejoin = on;
+        self
+    }
+
+    /// Retry a failed *initial* connect on the reconnect schedule instead of reporting
+    /// [`SocketEvent::ConnectFailed`](crate::SocketEvent::ConnectFailed) (default: off).
+    pub fn retry_on_initial_connect(mut self, on: bool) -> Self {
+        self.retry_on_initial_connect = on;
+        self
+    }
+
+    /// Retry refused or unanswered joins on the rejoin schedule, as phoenix.js does (default: off;
+    /// `unmatched topic` is never retried).
+    pub fn retry_rejected_joins(mut self, on: bool) -> Self {
+        self.retry_rejected_joins = on;
+        self
+    }
+
+    /// Validates the settings and spawns the connection task. Does **not** connect: call
+    /// [`Socket::connect`].
+    ///
+    /// Must be called inside a tokio runtime.
+    pub fn build(self) -> Result<Socket, ConfigError> {
+        let url = crate::url::normalize(&self.url, self.normalize_path)?;
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            let invalid = |reason: String| ConfigError::InvalidHeader {
+                name: name.clone(),
+                reason,
+            };
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+            let v = HeaderValue::from_str(value).map_err(|e| invalid(e.to_string()))?;
+            headers.push((n, v));
+        }
+        let tls = match self.tls {
+            Some(tls) => tls,
+            None => default_tls()?,
+        };
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
+        let config = Config {
+            url,
+            params: self.params,
+            params_fn: self.params_fn,
+            headers,
+            auth_token: self.auth_token,
+            serializer: self.serializer,
+            heartbeat_interval: self.heartbeat_interval,
+            reconnect_after: self.reconnect_after,
+            rejoin_after: self.rejoin_after,
+            await_timeout: self.await_timeout,
+            push_timeout: self.push_timeout,
+            upgrade_timeout: self.upgrade_timeout,
+            mailbox_capacity: self.mailbox_capacity,
+            tls,
+            auto_rejoin: self.auto_rejoin,
+            retry_on_initial_connect: self.retry_on_initial_connect,
+            retry_rejected_joins: self.retry_rejected_joins,
+        };
+        Ok(Socket::spawn(Arc::new(config), &handle))
+    }
+}
+
+fn default_tls() -> Result<Arc<rustls::ClientConfig>, ConfigError> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The validated settings, shared by the handle and the connection task.
+pub(crate) struct Config {
+    pub(crate) url: url::Url,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) params_fn: Option<ParamsFn>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) auth_token: Option<TokenFn>,
+    pub(crate) serializer: Serializer,
+    pub(crate) heartbeat_interval: Duration,
+    pub(crate) reconnect_after: Backoff,
+    pub(crate) rejoin_after: Backoff,
+    pub(crate) await_timeout: Duration,
+    pub(crate) push_timeout: Duration,
+    pub(crate) upgrade_timeout: Duration,
+    pub(crate) mailbox_capacity: usize,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub(crate) auto_rejoin: bool,
+    pub(crate) retry_on_initial_connect: bool,
+    pub(crate) retry_rejected_joins: bool,
+}
+
+impl Config {
+    /// The URL for one connect attempt: static params, then the provider's, then `vsn`.
+    pub(crate) fn connect_url(&self) -> url::Url {
+        let mut params = self.params.clone();
+        if let Some(f) = &self.params_fn {
+            params.extend(f());
+        }
+        crate::url::with_params(&self.url, &params, self.serializer.vsn())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_outside_a_runtime_is_an_error_not_a_panic() {
+        let err = Socket::builder("ws://localhost/socket")
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::NoRuntime);
+    }
+
+    #[tokio::test]
+    async fn build_validates_url_and_headers() {
+        assert!(matches!(
+            Socket::builder("gopher://x").build(),
+            Err(ConfigError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Socket::builder("ws://x").header("bad header", "v").build(),
+            Err(ConfigError::InvalidHeader { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn defaults_are_documented_values() {
+        let s = Socket::builder("https://example.com/socket")
+            .build()
+            .unwrap();
+        assert_eq!(s.url(), "wss://example.com/socket/websocket");
+        assert_eq!(s.default_await_timeout(), Duration::from_secs(5));
+        let c = s.config();
+        assert_eq!(c.heartbeat_interval, Duration::from_secs(30));
+        assert_eq!(c.push_timeout, Duration::from_secs(10));
+        assert_eq!(c.serializer, Serializer::V2);
+        assert!(c.auto_rejoin);
+        assert!(!c.retry_on_initial_connect);
+        assert!(!c.retry_rejected_joins);
+        assert_eq!(c.mailbox_capacity, DEFAULT_MAILBOX_CAPACITY);
+    }
+
+    #[tokio::test]
+    async fn params_fn_is_evaluated_at_every_connect() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let n = Arc::new(AtomicU32::new(0));
+        let n2 = n.clone();
+        let s = Socket::builder("ws://h/socket")
+            .param("a", "1")
+            .params_fn(move || {
+                let i = n2.fetch_add(1, Ordering::SeqCst);
+                vec![("token".into(), format!("t{i}"))]
+            })
+            .serializer(Serializer::V1)
+            .build()
+            .unwrap();
+        let c = s.config();
+        assert_eq!(
+            c.connect_url().as_str(),
+            "ws://h/socket/websocket?a=1&token=t0&vsn=1.0.0"
+        );
+        assert_eq!(
+            c.connect_url().as_str(),
+            "ws://h/socket/websocket?a=1&token=t1&vsn=1.0.0"
+        );
+    }
+}

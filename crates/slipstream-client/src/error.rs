@@ -1,0 +1,229 @@
+//! One error enum per operation.
+//!
+//! Every enum is `#[non_exhaustive]` and `Clone` (errors travel inside [`SocketEvent`]s, which a
+//! mailbox may hand to any task). Causes from lower layers are kept as text so the enums stay
+//! cloneable and small.
+//!
+//! An `await_*` that runs out of time returns that operation's `Timeout` kind and consumes nothing:
+//! the awaited event, if it arrives later, stays in the mailbox.
+//!
+//! [`SocketEvent`]: crate::SocketEvent
+
+use std::time::Duration;
+
+use slipstream_protocol::Payload;
+
+/// The builder was given something it cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The URL does not parse, or has a scheme other than `ws`, `wss`, `http` or `https`.
+    #[error("invalid socket URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A header name or value cannot be sent in an HTTP request.
+    #[error("invalid header {name:?}: {reason}")]
+    InvalidHeader {
+        /// The header's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The default TLS configuration could not be built.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// [`SocketBuilder::build`](crate::SocketBuilder::build) was called outside a tokio runtime.
+    #[error("Socket::builder(..).build() must be called from inside a tokio runtime")]
+    NoRuntime,
+}
+
+/// Why a connection attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// `await_connect` ran out of time (nothing was consumed).
+    #[error("timed out waiting for the connection")]
+    Timeout,
+    /// The host name did not resolve.
+    #[error("DNS lookup of {host:?} failed: {reason}")]
+    Dns {
+        /// The host that did not resolve.
+        host: String,
+        /// The resolver's message.
+        reason: String,
+    },
+    /// Nothing listens on the address (TCP connection refused).
+    #[error("connection refused by {addr}")]
+    ConnectionRefused {
+        /// The address that refused.
+        addr: String,
+    },
+    /// The TLS handshake failed (bad certificate, wrong name, protocol mismatch…).
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
+    /// The server answered the upgrade with something other than `101`
+    /// (403 from `connect/3`, 404 for a wrong path, 429, 5xx…).
+    #[error("websocket upgrade refused with HTTP {status}")]
+    Refused {
+        /// The HTTP status code.
+        status: u16,
+        /// The response headers, in order.
+        headers: Vec<(String, String)>,
+        /// The response body, if any (lossy UTF-8).
+        body: Option<String>,
+    },
+    /// An auth token was offered as a sub-protocol, but the server did not pick one; the server
+    /// probably does not have `auth_token: true` on this socket (Phoenix 1.8+ only).
+    #[error(
+        "the server accepted the upgrade without selecting a websocket sub-protocol; \
+         it probably does not accept auth tokens (socket declared without `auth_token: true`, \
+         or Phoenix < 1.8)"
+    )]
+    AuthTokenNotAccepted,
+    /// No `101` answer within the upgrade timeout.
+    #[error("no websocket upgrade response within {0:?}")]
+    UpgradeTimeout(Duration),
+    /// Any other I/O or websocket handshake error.
+    #[error("connection failed: {0}")]
+    Transport(String),
+    /// The socket was disconnected (by [`Socket::disconnect`](crate::Socket::disconnect)) while connecting.
+    #[error("connect cancelled by disconnect")]
+    Cancelled,
+    /// The connection task is gone; the socket can no longer be used.
+    #[error("the socket's connection task has stopped")]
+    Closed,
+}
+
+/// Why a join did not succeed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// `await_join` ran out of time (nothing was consumed).
+    #[error("timed out waiting for the join")]
+    Timeout,
+    /// The server did not answer the join within the push timeout.
+    #[error("the server did not answer the join in time")]
+    NoReply,
+    /// The server refused the join; the payload is its `response`
+    /// (e.g. `{"reason":"unauthorized"}`, `{"reason":"unmatched topic"}`).
+    #[error("join rejected with status {status:?}: {}", payload_text(.response))]
+    Rejected {
+        /// The reply status (normally `"error"`).
+        status: String,
+        /// The server's response.
+        response: Payload,
+    },
+    /// The connection dropped before the join was answered, and no rejoin will follow.
+    #[error("disconnected before the join was answered")]
+    Disconnected,
+    /// The topic was left or closed before the join was answered.
+    #[error("the topic was closed before the join was answered")]
+    TopicClosed,
+    /// The join could not be encoded.
+    #[error("could not encode the join: {0}")]
+    Encode(String),
+    /// The connection task is gone.
+    #[error("the socket's connection task has stopped")]
+    Closed,
+}
+
+impl JoinError {
+    /// The server's response, for a rejected join.
+    pub fn rejection(&self) -> Option<&Payload> {
+        match self {
+            JoinError::Rejected { response, .. } => Some(response),
+            _ => None,
+        }
+    }
+}
+
+/// Why a push got no reply.
+///
+/// A reply with a non-`ok` status is *not* an error: `await_reply` returns it as a [`Reply`](crate::Reply).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplyError {
+    /// `await_reply` ran out of time (nothing was consumed; the push may still be answered).
+    #[error("timed out waiting for the reply")]
+    Timeout,
+    /// The server did not answer within the push timeout; the reply will never be reported.
+    #[error("no reply within the push timeout ({0:?})")]
+    PushTimeout(Duration),
+    /// The connection dropped while the push was on the wire; its reply can never arrive.
+    #[error("disconnected before the reply arrived")]
+    Disconnected,
+    /// The topic is not joined (and not being joined), so the push was not sent.
+    #[error("topic {0:?} is not joined")]
+    NotJoined(String),
+    /// The topic was closed (left, refused or closed by the server) before the push could be sent
+    /// or answered.
+    #[error("topic {0:?} was closed")]
+    TopicClosed(String),
+    /// The push could not be encoded (e.g. a binary payload on the V1 serializer).
+    #[error("could not encode the push: {0}")]
+    Encode(String),
+    /// The connection task is gone.
+    #[error("the socket's connection task has stopped")]
+    Closed,
+}
+
+/// Why a leave did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LeaveError {
+    /// `await_leave` ran out of time (nothing was consumed).
+    #[error("timed out waiting for the leave")]
+    Timeout,
+    /// The connection task is gone.
+    #[error("the socket's connection task has stopped")]
+    Closed,
+}
+
+/// Why a generic await (`await_message`, `await_disconnect`, `next_event`) returned nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AwaitError {
+    /// Nothing matching arrived in time (nothing was consumed).
+    #[error("timed out")]
+    Timeout,
+    /// The connection task is gone and the mailbox holds nothing matching.
+    #[error("the socket's connection task has stopped")]
+    Closed,
+}
+
+fn payload_text(payload: &Payload) -> String {
+    match payload {
+        Payload::Json(raw) => raw.get().to_owned(),
+        Payload::Binary(bytes) => format!("<{} bytes>", bytes.len()),
+        Payload::Reply(reply) => format!("{{status: {:?}}}", reply.status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejection_message_shows_the_server_payload() {
+        let err = JoinError::Rejected {
+            status: "error".into(),
+            response: Payload::json(&serde_json::json!({"reason": "unauthorized"})),
+        };
+        assert_eq!(
+            err.to_string(),
+            r#"join rejected with status "error": {"reason":"unauthorized"}"#
+        );
+        assert!(err.rejection().is_some());
+        assert!(JoinError::Timeout.rejection().is_none());
+    }
+
+    #[test]
+    fn auth_token_error_says_what_to_check() {
+        let text = ConnectError::AuthTokenNotAccepted.to_string();
+        assert!(text.contains("auth_token: true"), "{text}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Phoenix Presence reconciliation (PROTOCOL §11.2). Filled in below.

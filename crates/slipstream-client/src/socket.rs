@@ -1,0 +1,364 @@
+//! [`Socket`]: the cloneable handle. Requests are plain functions that post a command to the
+//! connection task; awaits are selective receives on the shared mailbox.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use slipstream_protocol::{Payload, Ref, Reply};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::actor::{Actor, Command};
+use crate::config::{Config, SocketBuilder};
+use crate::error::{AwaitError, ConnectError, JoinError, LeaveError, ReplyError};
+use crate::event::{ChannelMessage, DisconnectReason, JoinStatus, SocketEvent};
+use crate::mailbox::{Mailbox, WaitError};
+use crate::pattern::MessagePattern;
+
+/// State the handle reads without asking the connection task.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) mailbox: Mailbox,
+    /// The ref counter: one per socket, never reset, shared by heartbeats, joins and pushes.
+    next_ref: AtomicU64,
+    pub(crate) connected: AtomicBool,
+    topics: Mutex<HashMap<String, JoinStatus>>,
+}
+
+impl Shared {
+    pub(crate) fn next_ref(&self) -> Ref {
+        Ref::from(self.next_ref.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    pub(crate) fn set_status(&self, topic: &str, status: JoinStatus) {
+        let mut topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
+        if status == JoinStatus::Closed {
+            topics.remove(topic);
+        } else {
+            topics.insert(topic.to_owned(), status);
+        }
+    }
+
+    fn status(&self, topic: &str) -> JoinStatus {
+        let topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
+        topics.get(topic).copied().unwrap_or(JoinStatus::Closed)
+    }
+}
+
+/// A Phoenix socket: one websocket connection (re-established as needed) and the topics joined
+/// on it.
+///
+/// Cheap to clone; all clones talk to the same connection task and share one event mailbox.
+/// Request methods (`connect`, `join`, `push`, …) return at once and may be called from any thread;
+/// the `await_*` methods wait for the matching [`SocketEvent`] (see the crate docs).
+///
+/// The connection task stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct Socket {
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+    config: Arc<Config>,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("url", &self.config.url.as_str())
+            .field("connected", &self.is_connected())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Socket {
+    /// Starts building a socket for `url`: `ws(s)://` or `http(s)://`, either the mount
+    /// (`…/socket`) or the full websocket path (`…/socket/websocket`).
+    pub fn builder(url: impl Into<String>) -> SocketBuilder {
+        SocketBuilder::new(url.into())
+    }
+
+    pub(crate) fn spawn(config: Arc<Config>, runtime: &tokio::runtime::Handle) -> Socket {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            mailbox: Mailbox::new(config.mailbox_capacity),
+            next_ref: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+            topics: Mutex::new(HashMap::new()),
+        });
+        let span = tracing::info_span!("slipstream_socket", url = %config.url);
+        let actor = Actor::new(config.clone(), shared.clone(), rx);
+        runtime.spawn(actor.run().instrument(span));
+        Socket {
+            commands: tx,
+            shared,
+            config,
+        }
+    }
+
+    fn send(&self, command: Command) {
+        if self.commands.send(command).is_err() {
+            tracing::warn!("request ignored: the socket's connection task has stopped");
+        }
+    }
+
+    fn deadline(&self, timeout: Option<Duration>) -> Instant {
+        Instant::now() + timeout.unwrap_or(self.config.await_timeout)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The normalised websocket URL (without per-connect parameters such as `vsn`).
+    pub fn url(&self) -> &str {
+        self.config.url.as_str()
+    }
+
+    /// Requests a connection. Returns at once; see [`await_connect`](Self::await_connect).
+    /// Does nothing if already connected or connecting.
+    pub fn connect(&self) {
+        self.send(Command::Connect);
+    }
+
+    /// Waits for the first [`SocketEvent::Connected`] or [`SocketEvent::ConnectFailed`] in the
+    /// mailbox and consumes it. `None` uses the default await timeout (5 s).
+    pub async fn await_connect(&self, timeout: Option<Duration>) -> Result<(), ConnectError> {
+        let deadline = self.deadline(timeout);
+        let found = self
+            .shared
+            .mailbox
+            .select(deadline, |ev| match ev {
+                SocketEvent::Connected => Some(Ok(())),
+                SocketEvent::ConnectFailed(e) => Some(Err(e.clone())),
+                _ => None,
+            })
+            .await;
+        match found {
+            Ok(result) => result,
+            Err(WaitError::Timeout) => Err(ConnectError::Timeout),
+            Err(WaitError::Closed) => Err(ConnectError::Closed),
+        }
+    }
+
+    /// Requests a join of `topic` with `params`. Returns at once; see
+    /// [`await_join`](Self::await_join). Does nothing if the topic is joined or being joined.
+    /// When not connected yet, the join is sent as soon as the connection is up.
+    pub fn join(&self, topic: &str, params: impl Into<Payload>) {
+        self.send(Command::Join {
+            topic: topic.to_owned(),
+            params: params.into(),
+        });
+    }
+
+    /// Waits for the first [`SocketEvent::Joined`] or [`SocketEvent::JoinFailed`] for `topic` and
+    /// consumes it. `Ok` carries the server's join response.
+    pub async fn await_join(
+        &self,
+        topic: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Payload, JoinError> {
+        let deadline = self.deadline(timeout);
+        let found = self
+            .shared
+            .mailbox
+            .select(deadline, |ev| match ev {
+                SocketEvent::Joined { topic: t, response } if t == topic => {
+                    Some(Ok(response.clone()))
+                }
+                SocketEvent::JoinFailed {
+                    topic: t, error, ..
+                } if t == topic => Some(Err(error.clone())),
+                _ => None,
+            })
+            .await;
+        match found {
+            Ok(result) => result,
+            Err(WaitError::Timeout) => Err(JoinError::Timeout),
+            Err(WaitError::Closed) => Err(JoinError::Closed),
+        }
+    }
+
+    /// Pushes `event` with `payload` to `topic` and returns the push's ref (the guide's `"2"`).
+    ///
+    /// Pushes made while the topic is (re)joining are buffered and sent after the join; the push
+    /// timeout runs from now. Exactly one [`SocketEvent::Reply`] with this ref follows: the
+    /// server's reply, or why none will come (push timeout, disconnect, topic not joined…).
+    pub fn push(&self, topic: &str, event: &str, payload: impl Into<Payload>) -> Ref {
+        let push_ref = self.shared.next_ref();
+        self.send(Command::Push {
+            topic: topic.to_owned(),
+            event: event.to_owned(),
+            payload: payload.into(),
+            push_ref: push_ref.clone(),
+        });
+        push_ref
+    }
+
+    /// Waits for the outcome of the push with ref `push_ref` and consumes it.
+    ///
+    /// A reply with any status (including `"error"`) is `Ok`; `Err` means no reply: the await's
+    /// own [`Timeout`](ReplyError::Timeout) (nothing consumed), or the push failed
+    /// ([`PushTimeout`](ReplyError::PushTimeout), [`Disconnected`](ReplyError::Disconnected), …).
+    pub async fn await_reply(
+        &self,
+        push_ref: &Ref,
+        timeout: Option<Duration>,
+    ) -> Result<Reply, ReplyError> {
+        let deadline = self.deadline(timeout);
+        let found = self
+            .shared
+            .mailbox
+            .select(deadline, |ev| match ev {
+                SocketEvent::Reply {
+                    push_ref: r,
+                    result,
+                    ..
+                } if r == push_ref => Some(result.clone()),
+                _ => None,
+            })
+            .await;
+        match found {
+            Ok(result) => result,
+            Err(WaitError::Timeout) => Err(ReplyError::Timeout),
+            Err(WaitError::Closed) => Err(ReplyError::Closed),
+        }
+    }
+
+    /// Waits for the first [`SocketEvent::Message`] that `pattern` matches and consumes it;
+    /// other events stay in the mailbox, in order.
+    pub async fn await_message(
+        &self,
+        pattern: &MessagePattern,
+        timeout: Option<Duration>,
+    ) -> Result<ChannelMessage, AwaitError> {
+        let deadline = self.deadline(timeout);
+        self.shared
+            .mailbox
+            .select(deadline, |ev| match ev {
+                SocketEvent::Message(m) if pattern.matches(m) => Some(m.clone()),
+                _ => None,
+            })
+            .await
+            .map_err(await_error)
+    }
+
+    /// Requests leaving `topic`. Returns at once; see [`await_leave`](Self::await_leave).
+    /// Buffered pushes for the topic are failed.
+    pub fn leave(&self, topic: &str) {
+        self.send(Command::Leave {
+            topic: topic.to_owned(),
+        });
+    }
+
+    /// Waits for [`SocketEvent::Left`] for `topic` and consumes it.
+    pub async fn await_leave(
+        &self,
+        topic: &str,
+        timeout: Option<Duration>,
+    ) -> Result<(), LeaveError> {
+        let deadline = self.deadline(timeout);
+        let found = self
+            .shared
+            .mailbox
+            .select(deadline, |ev| match ev {
+                SocketEvent::Left { topic: t } if t == topic => Some(()),
+                _ => None,
+            })
+            .await;
+        match found {
+            Ok(()) => Ok(()),
+            Err(WaitError::Timeout) => Err(LeaveError::Timeout),
+            Err(WaitError::Closed) => Err(LeaveError::Closed),
+        }
+    }
+
+    /// Closes the connection (with a close frame), stops reconnecting, and closes every topic.
+    pub fn disconnect(&self) {
+        self.send(Command::Disconnect);
+    }
+
+    /// Waits for the first [`SocketEvent::Disconnected`] and consumes it.
+    pub async fn await_disconnect(
+        &self,
+        timeout: Option<Duration>,
+    ) -> Result<DisconnectReason, AwaitError> {
+        let deadline = self.deadline(timeout);
+        self.shared
+            .mailbox
+            .select(deadline, |ev| match ev {
+                SocketEvent::Disconnected(reason) => Some(reason.clone()),
+                _ => None,
+            })
+            .await
+            .map_err(await_error)
+    }
+
+    /// Reconnects now: drops the current connection if there is one (topics are rejoined when
+    /// auto-rejoin is on), or skips the wait of a scheduled reconnect.
+    pub fn reconnect(&self) {
+        self.send(Command::Reconnect);
+    }
+
+    /// Joins `topic` again with its last params, now, if it is closed or errored (e.g. after a
+    /// refusal or a `phx_close`). Does nothing for a topic never joined, or one joined or joining.
+    pub fn rejoin(&self, topic: &str) {
+        self.send(Command::Rejoin {
+            topic: topic.to_owned(),
+        });
+    }
+
+    /// Whether the websocket is open.
+    pub fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether `topic` is joined.
+    pub fn is_joined(&self, topic: &str) -> bool {
+        self.join_status(topic) == JoinStatus::Joined
+    }
+
+    /// The client-side state of `topic`.
+    pub fn join_status(&self, topic: &str) -> JoinStatus {
+        self.shared.status(topic)
+    }
+
+    /// Removes and returns every event in the mailbox (IEx's `flush`).
+    pub fn flush(&self) -> Vec<SocketEvent> {
+        self.shared.mailbox.drain()
+    }
+
+    /// Waits for the next event of any kind and consumes it.
+    pub async fn next_event(&self, timeout: Option<Duration>) -> Result<SocketEvent, AwaitError> {
+        let deadline = self.deadline(timeout);
+        self.shared
+            .mailbox
+            .select(deadline, |ev| Some(ev.clone()))
+            .await
+            .map_err(await_error)
+    }
+
+    /// The timeout used by `await_*` calls given `None`.
+    pub fn default_await_timeout(&self) -> Duration {
+        self.config.await_timeout
+    }
+
+    /// How many events were dropped because the mailbox was full.
+    pub fn dropped_events(&self) -> u64 {
+        self.shared.mailbox.dropped()
+    }
+
+    /// How many events are waiting in the mailbox.
+    pub fn pending_events(&self) -> usize {
+        self.shared.mailbox.len()
+    }
+}
+
+fn await_error(e: WaitError) -> AwaitError {
+    match e {
+        WaitError::Timeout => AwaitError::Timeout,
+        WaitError::Closed => AwaitError::Closed,
+    }
+}
