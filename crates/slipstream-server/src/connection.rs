@@ -304,15 +304,14 @@ impl Connection {
         });
         match join_rx.await {
             Ok(JoinResult::Ok(response)) => {
-                self.reply(join_ref.clone(), msg_ref, &topic, "ok", response);
-                self.shared.pubsub.subscribe(
-                    &topic,
-                    Subscriber {
-                        channel_id,
-                        serializer: self.serializer,
-                        out: self.out.clone(),
-                    },
-                );
+                let subscriber = Subscriber {
+                    channel_id,
+                    serializer: self.serializer,
+                    out: self.out.clone(),
+                };
+                self.shared.pubsub.subscribe_after(&topic, subscriber, || {
+                    self.reply(join_ref.clone(), msg_ref, &topic, "ok", response);
+                });
                 self.channels.insert(
                     topic.clone(),
                     Joined {

@@ -24,9 +24,17 @@ pub(crate) struct PubSub {
 }
 
 impl PubSub {
-    /// Adds a subscriber at the end of the topic's list.
-    pub(crate) fn subscribe(&self, topic: &str, subscriber: Subscriber) {
+    /// Adds a subscriber at the end of the topic's list, running `first` (which enqueues the
+    /// join reply) under the same lock: a broadcast that sees the new subscriber is then always
+    /// queued after that reply, and one that does not cannot have been caused by it.
+    pub(crate) fn subscribe_after(
+        &self,
+        topic: &str,
+        subscriber: Subscriber,
+        first: impl FnOnce(),
+    ) {
         let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        first();
         topics.entry(topic.to_owned()).or_default().push(subscriber);
     }
 
