@@ -46,10 +46,12 @@
 
 mod actor;
 mod backoff;
+pub mod blocking;
 mod config;
 mod error;
 mod event;
 mod mailbox;
+mod message_macros;
 pub mod pattern;
 pub mod presence;
 mod socket;

@@ -1,0 +1,307 @@
+//! Requests from the handle, and the topic operations they share with inbound handling.
+
+use slipstream_protocol::{Event, Message, Payload, Ref};
+use tokio::time::Instant;
+
+use super::channels::{BufferedPush, Channel};
+use super::pending::Pending;
+use super::timers::Timer;
+use super::{Actor, Command, Conn, SendError};
+use crate::error::{JoinError, ReplyError};
+use crate::event::{JoinStatus, SocketEvent};
+
+impl Actor {
+    pub(super) async fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Connect => match self.conn {
+                Conn::Idle => self.start_connect(true),
+                Conn::Waiting => {
+                    self.timers.cancel(|t| *t == Timer::Reconnect);
+                    self.start_connect(false);
+                }
+                Conn::Connecting { .. } | Conn::Connected { .. } => {}
+            },
+            Command::Disconnect => self.disconnect().await,
+            Command::Reconnect => self.reconnect().await,
+            Command::Join { topic, params } => self.join(topic, params).await,
+            Command::Rejoin { topic } => self.rejoin(topic).await,
+            Command::Leave { topic } => self.leave(topic).await,
+            Command::Push {
+                topic,
+                event,
+                payload,
+                push_ref,
+            } => self.push(topic, event, payload, push_ref).await,
+        }
+    }
+
+    async fn join(&mut self, topic: String, params: Payload) {
+        match self.channels.get_mut(&topic) {
+            Some(ch) if ch.status == JoinStatus::Errored => {
+                ch.params = params;
+                ch.rejoin_token += 1;
+                if self.is_connected() {
+                    self.send_join(&topic).await;
+                }
+            }
+            Some(ch) => {
+                tracing::debug!(%topic, status = ?ch.status, "join ignored: topic already joined or busy");
+            }
+            None => {
+                self.closed_params.remove(&topic);
+                self.channels.insert(topic.clone(), Channel::new(params));
+                self.shared.set_status(&topic, JoinStatus::Joining);
+                if self.is_connected() {
+                    self.send_join(&topic).await;
+                }
+            }
+        }
+    }
+
+    async fn rejoin(&mut self, topic: String) {
+        match self.channels.get(&topic).map(|ch| ch.status) {
+            Some(JoinStatus::Errored) => {
+                let params = self.channels[&topic].params.clone();
+                self.join(topic, params).await;
+            }
+            Some(status) => tracing::debug!(%topic, ?status, "rejoin ignored"),
+            None => match self.closed_params.get(&topic).cloned() {
+                Some(params) => self.join(topic, params).await,
+                None => tracing::debug!(%topic, "rejoin ignored: topic never joined"),
+            },
+        }
+    }
+
+    /// Sends a `phx_join` with a fresh join_ref (= its ref).
+    pub(super) async fn send_join(&mut self, topic: &str) {
+        let join_ref = self.shared.next_ref();
+        let Some(ch) = self.channels.get_mut(topic) else {
+            return;
+        };
+        ch.join_ref = Some(join_ref.clone());
+        ch.status = JoinStatus::Joining;
+        let params = ch.params.clone();
+        self.shared.set_status(topic, JoinStatus::Joining);
+        let now = Instant::now();
+        self.pending.insert(
+            join_ref.clone(),
+            Pending::Join {
+                topic: topic.to_owned(),
+                sent_at: now,
+            },
+        );
+        self.timers.add(
+            now + self.config.push_timeout,
+            Timer::JoinTimeout {
+                topic: topic.to_owned(),
+                join_ref: join_ref.clone(),
+            },
+        );
+        tracing::debug!(%topic, %join_ref, "join sent");
+        let message = Message::new(
+            Some(join_ref.clone()),
+            Some(join_ref.clone()),
+            topic,
+            Event::Join,
+            params,
+        );
+        if let Err(SendError::Encode(e)) = self.send(&message).await {
+            self.pending.remove(&join_ref);
+            self.join_failed(topic, JoinError::Encode(e), true);
+        }
+    }
+
+    /// A join was refused, timed out or could not be sent: retry or close, per the policy.
+    pub(super) fn join_failed(&mut self, topic: &str, error: JoinError, permanent: bool) {
+        if !self.channels.contains_key(topic) {
+            return;
+        }
+        tracing::warn!(%topic, %error, "join failed");
+        if self.config.retry_rejected_joins && !permanent {
+            let delay = self.schedule_rejoin(topic);
+            self.emit(SocketEvent::JoinFailed {
+                topic: topic.to_owned(),
+                error,
+                rejoin_in: Some(delay),
+            });
+        } else {
+            self.emit(SocketEvent::JoinFailed {
+                topic: topic.to_owned(),
+                error,
+                rejoin_in: None,
+            });
+            self.close_channel(topic, ReplyError::TopicClosed(topic.to_owned()));
+        }
+    }
+
+    /// Forgets a topic: its buffered pushes and in-flight pushes fail with `error`.
+    pub(super) fn close_channel(&mut self, topic: &str, error: ReplyError) {
+        let Some(ch) = self.channels.remove(topic) else {
+            return;
+        };
+        self.shared.set_status(topic, JoinStatus::Closed);
+        self.closed_params.insert(topic.to_owned(), ch.params);
+        for (push_ref, pending) in self.pending.drain_topic(topic) {
+            if let Pending::Push { .. } = pending {
+                self.emit(SocketEvent::Reply {
+                    push_ref,
+                    topic: topic.to_owned(),
+                    result: Err(error.clone()),
+                });
+            }
+        }
+        for buffered in ch.buffer {
+            self.emit(SocketEvent::Reply {
+                push_ref: buffered.push_ref,
+                topic: topic.to_owned(),
+                result: Err(error.clone()),
+            });
+        }
+    }
+
+    async fn leave(&mut self, topic: String) {
+        let connected = self.is_connected();
+        let Some(ch) = self.channels.get_mut(&topic) else {
+            // Nothing joined: the topic is already "left".
+            self.emit(SocketEvent::Left { topic });
+            return;
+        };
+        if ch.status == JoinStatus::Leaving {
+            return;
+        }
+        let join_ref = ch.join_ref.clone();
+        let Some(join_ref) = join_ref.filter(|_| connected) else {
+            // The server has no channel for us: leaving is local.
+            self.finish_leave(&topic);
+            return;
+        };
+        ch.status = JoinStatus::Leaving;
+        let buffered = std::mem::take(&mut ch.buffer);
+        self.shared.set_status(&topic, JoinStatus::Leaving);
+        for b in buffered {
+            self.emit(SocketEvent::Reply {
+                push_ref: b.push_ref,
+                topic: topic.clone(),
+                result: Err(ReplyError::TopicClosed(topic.clone())),
+            });
+        }
+        let leave_ref = self.shared.next_ref();
+        self.pending.insert(
+            leave_ref.clone(),
+            Pending::Leave {
+                topic: topic.clone(),
+            },
+        );
+        self.timers.add(
+            Instant::now() + self.config.push_timeout,
+            Timer::LeaveTimeout {
+                leave_ref: leave_ref.clone(),
+            },
+        );
+        tracing::debug!(%topic, %leave_ref, "leave sent");
+        let message = Message::new(
+            Some(join_ref),
+            Some(leave_ref),
+            topic,
+            Event::Leave,
+            Payload::empty(),
+        );
+        let _ = self.send(&message).await;
+    }
+
+    /// The leave is done (answered, timed out, or nothing to tell the server).
+    pub(super) fn finish_leave(&mut self, topic: &str) {
+        self.close_channel(topic, ReplyError::TopicClosed(topic.to_owned()));
+        self.emit(SocketEvent::Left {
+            topic: topic.to_owned(),
+        });
+    }
+
+    async fn push(&mut self, topic: String, event: String, payload: Payload, push_ref: Ref) {
+        let status = self.channels.get(&topic).map(|ch| ch.status);
+        let deadline = Instant::now() + self.config.push_timeout;
+        match status {
+            Some(JoinStatus::Joined) if self.is_connected() => {
+                self.timers.add(
+                    deadline,
+                    Timer::PushTimeout {
+                        topic: topic.clone(),
+                        push_ref: push_ref.clone(),
+                    },
+                );
+                self.send_push(&topic, push_ref, event, payload).await;
+            }
+            Some(JoinStatus::Joining | JoinStatus::Errored | JoinStatus::Joined) => {
+                self.timers.add(
+                    deadline,
+                    Timer::PushTimeout {
+                        topic: topic.clone(),
+                        push_ref: push_ref.clone(),
+                    },
+                );
+                if let Some(ch) = self.channels.get_mut(&topic) {
+                    tracing::debug!(%topic, %push_ref, "push buffered until the join completes");
+                    ch.buffer.push(BufferedPush {
+                        push_ref,
+                        event,
+                        payload,
+                        deadline,
+                    });
+                }
+            }
+            _ => self.emit(SocketEvent::Reply {
+                push_ref,
+                topic: topic.clone(),
+                result: Err(ReplyError::NotJoined(topic)),
+            }),
+        }
+    }
+
+    /// Writes a push on a joined topic and records it as pending (its timer is already armed).
+    async fn send_push(&mut self, topic: &str, push_ref: Ref, event: String, payload: Payload) {
+        let join_ref = self.channels.get(topic).and_then(|ch| ch.join_ref.clone());
+        let message = Message::new(
+            join_ref,
+            Some(push_ref.clone()),
+            topic,
+            Event::from(event),
+            payload,
+        );
+        self.pending.insert(
+            push_ref.clone(),
+            Pending::Push {
+                topic: topic.to_owned(),
+                sent_at: Instant::now(),
+            },
+        );
+        tracing::debug!(%topic, %push_ref, event = message.event.as_str(), "push sent");
+        if let Err(SendError::Encode(e)) = self.send(&message).await {
+            self.pending.remove(&push_ref);
+            self.emit(SocketEvent::Reply {
+                push_ref,
+                topic: topic.to_owned(),
+                result: Err(ReplyError::Encode(e)),
+            });
+        }
+    }
+
+    /// Sends the pushes buffered while the topic was joining; expired ones were already failed.
+    pub(super) async fn flush_buffer(&mut self, topic: &str) {
+        let Some(ch) = self.channels.get_mut(topic) else {
+            return;
+        };
+        let buffered = std::mem::take(&mut ch.buffer);
+        let now = Instant::now();
+        for b in buffered {
+            if b.deadline > now {
+                self.send_push(topic, b.push_ref, b.event, b.payload).await;
+            } else {
+                self.emit(SocketEvent::Reply {
+                    push_ref: b.push_ref,
+                    topic: topic.to_owned(),
+                    result: Err(ReplyError::PushTimeout(self.config.push_timeout)),
+                });
+            }
+        }
+    }
+}

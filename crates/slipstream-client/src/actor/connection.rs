@@ -1,0 +1,159 @@
+//! Opening the websocket: DNS, TCP, TLS and the upgrade, each failure its own [`ConnectError`].
+
+use base64::Engine as _;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError};
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::config::Config;
+use crate::error::ConnectError;
+
+/// The websocket the actor owns.
+pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The `Sec-WebSocket-Protocol` value phoenix.js sends for an auth token: `phoenix` plus the
+/// token in standard base64 without padding.
+pub(crate) fn auth_token_protocols(token: &str) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(token.as_bytes());
+    format!("phoenix, base64url.bearer.phx.{encoded}")
+}
+
+/// Opens one connection to `url`, within the upgrade timeout.
+pub(crate) async fn open(config: &Config, url: url::Url) -> Result<WsStream, ConnectError> {
+    let token = config.auth_token.as_ref().map(|f| f());
+    match tokio::time::timeout(config.upgrade_timeout, open_inner(config, url, token)).await {
+        Ok(result) => result,
+        Err(_) => Err(ConnectError::UpgradeTimeout(config.upgrade_timeout)),
+    }
+}
+
+async fn open_inner(
+    config: &Config,
+    url: url::Url,
+    token: Option<String>,
+) -> Result<WsStream, ConnectError> {
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.to_owned(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        None => return Err(ConnectError::Transport("URL has no host".into())),
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let tcp = connect_tcp(&host, port).await?;
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    }
+    let stream = if url.scheme() == "wss" {
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| ConnectError::Tls(format!("invalid server name {host:?}: {e}")))?;
+        let tls = tokio_rustls::TlsConnector::from(config.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        MaybeTlsStream::Rustls(tls)
+    } else {
+        MaybeTlsStream::Plain(tcp)
+    };
+
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| ConnectError::Transport(e.to_string()))?;
+    for (name, value) in &config.headers {
+        request.headers_mut().append(name.clone(), value.clone());
+    }
+    if let Some(token) = &token {
+        let value = HeaderValue::from_str(&auth_token_protocols(token))
+            .map_err(|e| ConnectError::Transport(format!("auth token header: {e}")))?;
+        request.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, value);
+    }
+    match tokio_tungstenite::client_async_with_config(request, stream, None).await {
+        Ok((ws, _response)) => Ok(ws),
+        Err(e) => Err(map_handshake_error(e, token.is_some())),
+    }
+}
+
+async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, ConnectError> {
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| ConnectError::Dns {
+            host: host.to_owned(),
+            reason: e.to_string(),
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(ConnectError::Dns {
+            host: host.to_owned(),
+            reason: "no addresses".into(),
+        });
+    }
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    match last {
+        Some((addr, e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(ConnectError::ConnectionRefused {
+                addr: addr.to_string(),
+            })
+        }
+        Some((addr, e)) => Err(ConnectError::Transport(format!("{addr}: {e}"))),
+        None => Err(ConnectError::Transport("no address to connect to".into())),
+    }
+}
+
+fn map_handshake_error(
+    error: tokio_tungstenite::tungstenite::Error,
+    offered_token: bool,
+) -> ConnectError {
+    use tokio_tungstenite::tungstenite::Error;
+    match error {
+        Error::Http(response) => ConnectError::Refused {
+            status: response.status().as_u16(),
+            headers: response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: response
+                .body()
+                .as_ref()
+                .filter(|b| !b.is_empty())
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+        },
+        Error::Protocol(ProtocolError::SecWebSocketSubProtocolError(
+            SubProtocolError::NoSubProtocol,
+        )) if offered_token => ConnectError::AuthTokenNotAccepted,
+        other => ConnectError::Transport(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_token_uses_standard_base64_without_padding() {
+        // PROTOCOL.md §8.2's example: token `secret-token`.
+        assert_eq!(
+            auth_token_protocols("secret-token"),
+            "phoenix, base64url.bearer.phx.c2VjcmV0LXRva2Vu"
+        );
+        // standard alphabet (`+`, `/`), no `=` padding
+        assert_eq!(
+            auth_token_protocols(">>>?"),
+            "phoenix, base64url.bearer.phx.Pj4+Pw"
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! Frames from the server: decoding, the stale-join_ref filter, replies and channel lifecycle.
+
+use slipstream_protocol::{Event, FrameRef, Message, PHOENIX_TOPIC, Payload, Reply};
+use tokio_tungstenite::tungstenite;
+
+use super::Actor;
+use super::pending::Pending;
+use super::timers::Timer;
+use crate::error::{JoinError, ReplyError};
+use crate::event::{ChannelMessage, DisconnectReason, JoinStatus, SocketEvent, TopicCloseReason};
+
+impl Actor {
+    pub(super) async fn on_frame(
+        &mut self,
+        frame: Option<Result<tungstenite::Message, tungstenite::Error>>,
+    ) {
+        let decoded = match &frame {
+            Some(Ok(tungstenite::Message::Text(text))) => self
+                .config
+                .serializer
+                .decode_from_server(FrameRef::Text(text.as_str())),
+            Some(Ok(tungstenite::Message::Binary(bytes))) => self
+                .config
+                .serializer
+                .decode_from_server(FrameRef::Binary(bytes)),
+            // tungstenite queues the pong for a ping itself; it goes out on our next read/write.
+            Some(Ok(tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_))) => return,
+            Some(Ok(tungstenite::Message::Frame(_))) => return,
+            Some(Ok(tungstenite::Message::Close(close))) => {
+                let (code, reason) = match close {
+                    Some(f) => (Some(u16::from(f.code)), f.reason.to_string()),
+                    None => (None, String::new()),
+                };
+                self.connection_lost(DisconnectReason::ClosedByRemote { code, reason })
+                    .await;
+                return;
+            }
+            Some(Err(e)) => {
+                self.connection_lost(DisconnectReason::TransportError(e.to_string()))
+                    .await;
+                return;
+            }
+            None => {
+                self.connection_lost(DisconnectReason::TransportError(
+                    "connection closed without a close frame".into(),
+                ))
+                .await;
+                return;
+            }
+        };
+        match decoded {
+            Ok(message) => self.on_message(message).await,
+            Err(error) => {
+                tracing::warn!(%error, "malformed frame from the server skipped");
+                self.emit(SocketEvent::MalformedFrame {
+                    error: error.to_string(),
+                });
+            }
+        }
+    }
+
+    async fn on_message(&mut self, message: Message) {
+        if message.topic == PHOENIX_TOPIC && message.event == Event::Reply {
+            self.on_heartbeat_reply(message.msg_ref.as_ref());
+            return;
+        }
+        // Stale filter: a non-null join_ref must be the topic's current one.
+        let current = self.channels.get(&message.topic);
+        let accepted = match (&message.join_ref, current) {
+            (None, _) => true,
+            (Some(_), Some(ch)) => ch.accepts(message.join_ref.as_ref()),
+            (Some(_), None) => false,
+        };
+        if !accepted {
+            tracing::debug!(
+                topic = %message.topic,
+                join_ref = ?message.join_ref,
+                event = message.event.as_str(),
+                "stale message from an earlier join dropped"
+            );
+            return;
+        }
+        match message.event {
+            Event::Reply => self.on_reply(message).await,
+            Event::Close => self.on_close(message),
+            Event::Error => self.on_error(message),
+            event => self.emit(SocketEvent::Message(ChannelMessage {
+                topic: message.topic,
+                event: event.as_str().to_owned(),
+                payload: message.payload,
+            })),
+        }
+    }
+
+    async fn on_reply(&mut self, message: Message) {
+        let Some(msg_ref) = message.msg_ref else {
+            tracing::debug!(topic = %message.topic, "reply without a ref ignored");
+            return;
+        };
+        let reply = match message.payload {
+            Payload::Reply(reply) => *reply,
+            other => {
+                // The codec always builds Reply payloads for phx_reply; be defensive anyway.
+                Reply {
+                    status: "ok".into(),
+                    response: other,
+                }
+            }
+        };
+        let topic = message.topic;
+        match self.pending.take(&msg_ref, &topic) {
+            Some(Pending::Push { sent_at, .. }) => {
+                self.timers.cancel(
+                    |t| matches!(t, Timer::PushTimeout { push_ref, .. } if *push_ref == msg_ref),
+                );
+                tracing::debug!(
+                    %topic, push_ref = %msg_ref, status = %reply.status,
+                    elapsed_ms = sent_at.elapsed().as_millis() as u64, "reply"
+                );
+                self.emit(SocketEvent::Reply {
+                    push_ref: msg_ref,
+                    topic,
+                    result: Ok(reply),
+                });
+            }
+            Some(Pending::Join { sent_at, .. }) => {
+                self.timers.cancel(
+                    |t| matches!(t, Timer::JoinTimeout { join_ref, .. } if *join_ref == msg_ref),
+                );
+                let elapsed_ms = sent_at.elapsed().as_millis() as u64;
+                self.on_join_reply(&topic, reply, elapsed_ms).await;
+            }
+            Some(Pending::Leave { .. }) => {
+                tracing::debug!(%topic, status = %reply.status, "leave answered");
+                self.finish_leave(&topic);
+            }
+            None => tracing::debug!(%topic, %msg_ref, "reply to an unknown or expired ref ignored"),
+        }
+    }
+
+    async fn on_join_reply(&mut self, topic: &str, reply: Reply, elapsed_ms: u64) {
+        let Some(ch) = self.channels.get_mut(topic) else {
+            return;
+        };
+        if ch.status != JoinStatus::Joining {
+            // e.g. a leave was requested meanwhile; the leave's reply settles the topic.
+            return;
+        }
+        if reply.is_ok() {
+            ch.status = JoinStatus::Joined;
+            ch.rejoin_attempt = 0;
+            self.shared.set_status(topic, JoinStatus::Joined);
+            tracing::info!(%topic, elapsed_ms, "joined");
+            self.emit(SocketEvent::Joined {
+                topic: topic.to_owned(),
+                response: reply.response,
+            });
+            self.flush_buffer(topic).await;
+        } else {
+            let permanent = reply
+                .response
+                .to_value()
+                .ok()
+                .is_some_and(|v| v["reason"] == "unmatched topic");
+            self.join_failed(
+                topic,
+                JoinError::Rejected {
+                    status: reply.status,
+                    response: reply.response,
+                },
+                permanent,
+            );
+        }
+    }
+
+    /// `phx_close` of the current join: final.
+    fn on_close(&mut self, message: Message) {
+        let topic = message.topic;
+        match self.channels.get(&topic).map(|ch| ch.status) {
+            None => {}
+            Some(JoinStatus::Leaving) => self.finish_leave(&topic),
+            Some(_) => {
+                tracing::info!(%topic, "channel closed by the server");
+                self.close_channel(&topic, ReplyError::TopicClosed(topic.clone()));
+                self.emit(SocketEvent::TopicClosed {
+                    topic,
+                    reason: TopicCloseReason::ClosedByServer(message.payload),
+                });
+            }
+        }
+    }
+
+    /// `phx_error` of the current join: the channel crashed; rejoin on the schedule.
+    fn on_error(&mut self, message: Message) {
+        let topic = message.topic;
+        match self.channels.get(&topic).map(|ch| ch.status) {
+            None => {}
+            Some(JoinStatus::Leaving) => self.finish_leave(&topic),
+            Some(_) => {
+                tracing::warn!(%topic, "channel crashed (phx_error)");
+                // In-flight pushes died with the channel process.
+                for (push_ref, pending) in self.pending.drain_topic(&topic) {
+                    if let Pending::Push { .. } = pending {
+                        self.emit(SocketEvent::Reply {
+                            push_ref,
+                            topic: topic.clone(),
+                            result: Err(ReplyError::TopicClosed(topic.clone())),
+                        });
+                    }
+                }
+                let rejoin_in = self.schedule_rejoin(&topic);
+                self.emit(SocketEvent::TopicErrored {
+                    topic,
+                    payload: message.payload,
+                    rejoin_in,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Connecting, heartbeats, disconnects, reconnects, and the timers that drive them.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use slipstream_protocol::{Event, Message, Payload};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tracing::Instrument;
+
+use super::connection::{self, WsStream};
+use super::pending::Pending;
+use super::timers::Timer;
+use super::{Actor, Conn, close_ws};
+use crate::error::{ConnectError, JoinError, ReplyError};
+use crate::event::{DisconnectReason, JoinStatus, SocketEvent, TopicCloseReason};
+
+/// What to do after a connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum After {
+    /// The user asked to disconnect: close every topic, stay idle.
+    Stop,
+    /// Lost: reconnect on the schedule.
+    Backoff,
+    /// The user asked to reconnect: connect again at once.
+    Now,
+}
+
+impl Actor {
+    pub(super) fn start_connect(&mut self, initial: bool) {
+        let config = self.config.clone();
+        let url = config.connect_url();
+        let span = tracing::info_span!("connect", url = %config.url, initial);
+        tracing::debug!(parent: &span, "connecting");
+        let attempt = async move { connection::open(&config, url).await }.instrument(span);
+        self.conn = Conn::Connecting {
+            attempt: Box::pin(attempt),
+            initial,
+            started: Instant::now(),
+        };
+    }
+
+    pub(super) async fn on_opened(&mut self, result: Result<WsStream, ConnectError>) {
+        let (initial, started) = match &self.conn {
+            Conn::Connecting {
+                initial, started, ..
+            } => (*initial, *started),
+            _ => (false, Instant::now()),
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(ws) => {
+                tracing::info!(elapsed_ms, "connected");
+                self.conn = Conn::Connected {
+                    ws: Box::new(ws),
+                    since: Instant::now(),
+                };
+                self.conn_id += 1;
+                self.reconnect_attempt = 0;
+                self.heartbeat = None;
+                self.shared.connected.store(true, Ordering::Release);
+                self.emit(SocketEvent::Connected);
+                if !self.config.heartbeat_interval.is_zero() {
+                    self.timers.add(
+                        Instant::now() + self.config.heartbeat_interval,
+                        Timer::Heartbeat {
+                            conn_id: self.conn_id,
+                        },
+                    );
+                }
+                let mut topics: Vec<String> = self
+                    .channels
+                    .iter()
+                    .filter(|(_, ch)| {
+                        matches!(ch.status, JoinStatus::Joining | JoinStatus::Errored)
+                    })
+                    .map(|(t, _)| t.clone())
+                    .collect();
+                topics.sort();
+                for topic in topics {
+                    self.send_join(&topic).await;
+                }
+            }
+            Err(error) if initial && !self.config.retry_on_initial_connect => {
+                tracing::warn!(elapsed_ms, %error, "connect failed");
+                self.conn = Conn::Idle;
+                self.emit(SocketEvent::ConnectFailed(error));
+            }
+            Err(error) => {
+                tracing::warn!(elapsed_ms, %error, "connect attempt failed; will retry");
+                self.schedule_reconnect(Some(error));
+            }
+        }
+    }
+
+    fn schedule_reconnect(&mut self, error: Option<ConnectError>) {
+        let delay = self.config.reconnect_after.delay(self.reconnect_attempt);
+        self.reconnect_attempt = self.reconnect_attempt.saturating_add(1);
+        tracing::info!(
+            attempt = self.reconnect_attempt,
+            delay_ms = delay.as_millis() as u64,
+            "reconnect scheduled"
+        );
+        self.conn = Conn::Waiting;
+        self.timers.add(Instant::now() + delay, Timer::Reconnect);
+        self.emit(SocketEvent::Reconnecting {
+            attempt: self.reconnect_attempt,
+            delay,
+            error,
+        });
+    }
+
+    /// The user's `disconnect()`.
+    pub(super) async fn disconnect(&mut self) {
+        match std::mem::replace(&mut self.conn, Conn::Idle) {
+            Conn::Connected { ws, .. } => {
+                close_ws(ws, CloseCode::Normal, "").await;
+                self.teardown(DisconnectReason::ClientRequested, After::Stop)
+                    .await;
+            }
+            Conn::Connecting { .. } => {
+                self.emit(SocketEvent::ConnectFailed(ConnectError::Cancelled));
+                self.teardown(DisconnectReason::ClientRequested, After::Stop)
+                    .await;
+            }
+            Conn::Waiting => {
+                self.timers.cancel(|t| *t == Timer::Reconnect);
+                self.teardown(DisconnectReason::ClientRequested, After::Stop)
+                    .await;
+            }
+            Conn::Idle => self.close_all_channels(false),
+        }
+    }
+
+    /// The user's `reconnect()`.
+    pub(super) async fn reconnect(&mut self) {
+        match std::mem::replace(&mut self.conn, Conn::Idle) {
+            Conn::Connected { ws, .. } => {
+                close_ws(ws, CloseCode::Normal, "reconnect").await;
+                self.teardown(DisconnectReason::ClientRequested, After::Now)
+                    .await;
+            }
+            connecting @ Conn::Connecting { .. } => self.conn = connecting,
+            Conn::Waiting => {
+                self.timers.cancel(|t| *t == Timer::Reconnect);
+                self.start_connect(false);
+            }
+            Conn::Idle => self.start_connect(false),
+        }
+    }
+
+    /// The websocket closed or failed by itself.
+    pub(super) async fn connection_lost(&mut self, reason: DisconnectReason) {
+        if let Conn::Connected { ws, since } = std::mem::replace(&mut self.conn, Conn::Idle) {
+            tracing::debug!(
+                connected_for_ms = since.elapsed().as_millis() as u64,
+                "connection lost"
+            );
+            // Best effort: tell the server we are going (it may already be gone).
+            if !matches!(reason, DisconnectReason::ClosedByRemote { .. }) {
+                close_ws(ws, CloseCode::Away, "").await;
+            }
+        }
+        self.teardown(reason, After::Backoff).await;
+    }
+
+    /// Everything that follows the end of a connection (the socket is already closed or dropped).
+    async fn teardown(&mut self, reason: DisconnectReason, after: After) {
+        self.conn = Conn::Idle;
+        self.shared.connected.store(false, Ordering::Release);
+        self.heartbeat = None;
+        match &reason {
+            DisconnectReason::ClientRequested => tracing::info!(?reason, "disconnected"),
+            _ => tracing::warn!(?reason, "disconnected"),
+        }
+        self.emit(SocketEvent::Disconnected(reason));
+
+        // Requests on the wire can never be answered now.
+        for (push_ref, pending) in self.pending.drain() {
+            if let Pending::Push { topic, .. } = pending {
+                self.emit(SocketEvent::Reply {
+                    push_ref,
+                    topic,
+                    result: Err(ReplyError::Disconnected),
+                });
+            }
+        }
+        let keep = after != After::Stop && self.config.auto_rejoin;
+        let mut topics: Vec<String> = self.channels.keys().cloned().collect();
+        topics.sort();
+        for topic in topics {
+            let Some(ch) = self.channels.get_mut(&topic) else {
+                continue;
+            };
+            let status = ch.status;
+            if status == JoinStatus::Leaving {
+                self.close_channel(&topic, ReplyError::TopicClosed(topic.clone()));
+                self.emit(SocketEvent::Left { topic });
+            } else if keep {
+                ch.join_ref = None;
+                ch.rejoin_token += 1;
+                if status == JoinStatus::Joined {
+                    ch.status = JoinStatus::Errored;
+                    self.shared.set_status(&topic, JoinStatus::Errored);
+                }
+            } else {
+                self.close_channel(&topic, ReplyError::Disconnected);
+                if status == JoinStatus::Joining {
+                    self.emit(SocketEvent::JoinFailed {
+                        topic,
+                        error: JoinError::Disconnected,
+                        rejoin_in: None,
+                    });
+                } else {
+                    self.emit(SocketEvent::TopicClosed {
+                        topic,
+                        reason: TopicCloseReason::Disconnected,
+                    });
+                }
+            }
+        }
+        match after {
+            After::Stop => {}
+            After::Backoff => self.schedule_reconnect(None),
+            After::Now => self.start_connect(false),
+        }
+    }
+
+    /// Closes every topic while not connected (a `disconnect()` with no connection).
+    fn close_all_channels(&mut self, _report: bool) {
+        let mut topics: Vec<String> = self.channels.keys().cloned().collect();
+        topics.sort();
+        for topic in topics {
+            self.close_channel(&topic, ReplyError::Disconnected);
+            self.emit(SocketEvent::JoinFailed {
+                topic,
+                error: JoinError::Disconnected,
+                rejoin_in: None,
+            });
+        }
+    }
+
+    pub(super) async fn on_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(timer) = self.timers.pop_due(now) {
+            self.on_timer(timer).await;
+            if self.broken.is_some() {
+                return;
+            }
+        }
+    }
+
+    async fn on_timer(&mut self, timer: Timer) {
+        match timer {
+            Timer::Heartbeat { conn_id } => self.on_heartbeat_timer(conn_id).await,
+            Timer::Reconnect => {
+                if matches!(self.conn, Conn::Waiting) {
+                    self.start_connect(false);
+                }
+            }
+            Timer::PushTimeout { topic, push_ref } => {
+                let timed_out = match self.pending.remove(&push_ref) {
+                    Some(Pending::Push { .. }) => true,
+                    Some(other) => {
+                        // Not a push (cannot happen: refs are unique); put it back.
+                        self.pending.insert(push_ref.clone(), other);
+                        false
+                    }
+                    None => self.channels.get_mut(&topic).is_some_and(|ch| {
+                        let before = ch.buffer.len();
+                        ch.buffer.retain(|b| b.push_ref != push_ref);
+                        ch.buffer.len() != before
+                    }),
+                };
+                if timed_out {
+                    tracing::debug!(%topic, %push_ref, "push timed out");
+                    self.emit(SocketEvent::Reply {
+                        push_ref,
+                        topic,
+                        result: Err(ReplyError::PushTimeout(self.config.push_timeout)),
+                    });
+                }
+            }
+            Timer::JoinTimeout { topic, join_ref } => {
+                if !matches!(self.pending.remove(&join_ref), Some(Pending::Join { .. })) {
+                    return;
+                }
+                tracing::warn!(%topic, %join_ref, "join timed out");
+                // As phoenix.js: tell the server to drop the join it may still complete.
+                let leave = Message::new(
+                    Some(join_ref.clone()),
+                    Some(self.shared.next_ref()),
+                    topic.clone(),
+                    Event::Leave,
+                    Payload::empty(),
+                );
+                let _ = self.send(&leave).await;
+                self.join_failed(&topic, JoinError::NoReply, false);
+            }
+            Timer::LeaveTimeout { leave_ref } => {
+                if let Some(Pending::Leave { topic }) = self.pending.remove(&leave_ref) {
+                    tracing::debug!(%topic, "leave timed out; treating the topic as left");
+                    self.finish_leave(&topic);
+                }
+            }
+            Timer::Rejoin { topic, token } => {
+                let due = self
+                    .channels
+                    .get(&topic)
+                    .is_some_and(|ch| ch.status == JoinStatus::Errored && ch.rejoin_token == token);
+                if due && self.is_connected() {
+                    self.send_join(&topic).await;
+                }
+            }
+        }
+    }
+
+    async fn on_heartbeat_timer(&mut self, conn_id: u64) {
+        if conn_id != self.conn_id || !self.is_connected() {
+            return;
+        }
+        if let Some((heartbeat_ref, sent)) = self.heartbeat.take() {
+            tracing::warn!(
+                %heartbeat_ref,
+                waited_ms = sent.elapsed().as_millis() as u64,
+                "heartbeat timeout: no ack within one interval"
+            );
+            if let Conn::Connected { ws, .. } = std::mem::replace(&mut self.conn, Conn::Idle) {
+                close_ws(ws, CloseCode::Normal, "heartbeat timeout").await;
+            }
+            self.teardown(DisconnectReason::HeartbeatTimeout, After::Backoff)
+                .await;
+            return;
+        }
+        let heartbeat_ref = self.shared.next_ref();
+        tracing::trace!(%heartbeat_ref, "heartbeat");
+        if self
+            .send(&Message::heartbeat(heartbeat_ref.clone()))
+            .await
+            .is_ok()
+        {
+            self.heartbeat = Some((heartbeat_ref, Instant::now()));
+            self.timers.add(
+                Instant::now() + self.config.heartbeat_interval,
+                Timer::Heartbeat { conn_id },
+            );
+        }
+    }
+
+    /// A reply on topic `phoenix`: the heartbeat ack, if its ref matches.
+    pub(super) fn on_heartbeat_reply(&mut self, msg_ref: Option<&slipstream_protocol::Ref>) {
+        match &self.heartbeat {
+            Some((r, sent)) if Some(r) == msg_ref => {
+                tracing::debug!(rtt_ms = sent.elapsed().as_millis() as u64, "heartbeat ack");
+                self.heartbeat = None;
+            }
+            _ => tracing::debug!(
+                ?msg_ref,
+                "reply on topic phoenix with an unknown ref ignored"
+            ),
+        }
+    }
+
+    /// Schedules a rejoin of an errored topic; returns the delay.
+    pub(super) fn schedule_rejoin(&mut self, topic: &str) -> Duration {
+        let Some(ch) = self.channels.get_mut(topic) else {
+            return Duration::ZERO;
+        };
+        let delay = self.config.rejoin_after.delay(ch.rejoin_attempt);
+        ch.rejoin_attempt = ch.rejoin_attempt.saturating_add(1);
+        ch.rejoin_token += 1;
+        ch.status = JoinStatus::Errored;
+        ch.join_ref = None;
+        let token = ch.rejoin_token;
+        self.shared.set_status(topic, JoinStatus::Errored);
+        tracing::info!(%topic, delay_ms = delay.as_millis() as u64, "rejoin scheduled");
+        self.timers.add(
+            Instant::now() + delay,
+            Timer::Rejoin {
+                topic: topic.to_owned(),
+                token,
+            },
+        );
+        delay
+    }
+}
