@@ -98,6 +98,14 @@ struct Connection {
 
 type FrameResult = Result<WsMessage, WsError>;
 
+/// How a connection ends after a frame.
+enum Ending {
+    /// Send a close frame with `code`; with `drain`, wait for the client's close.
+    Close { code: u16, drain: bool },
+    /// The client is gone; nothing can be sent.
+    Gone,
+}
+
 impl Connection {
     async fn main_loop(
         &mut self,
@@ -112,9 +120,13 @@ impl Connection {
                 frame = frames.recv() => {
                     let Some(frame) = frame else { return };
                     deadline = tokio::time::Instant::now() + idle;
-                    if let Some((code, drain)) = self.on_frame(frame).await {
-                        self.close(code, drain.then_some(&mut frames)).await;
-                        return;
+                    match self.on_frame(frame).await {
+                        None => {}
+                        Some(Ending::Gone) => return,
+                        Some(Ending::Close { code, drain }) => {
+                            self.close(code, drain.then_some(&mut frames)).await;
+                            return;
+                        }
                     }
                 }
                 Some(channel_id) = exits.recv() => {
@@ -149,19 +161,31 @@ impl Connection {
         }
     }
 
-    /// Handles one websocket message; returns `(close code, wait for the client)` to close.
-    async fn on_frame(&mut self, frame: FrameResult) -> Option<(u16, bool)> {
+    /// Handles one websocket message; returns how the connection ends, if it does.
+    async fn on_frame(&mut self, frame: FrameResult) -> Option<Ending> {
         let frame = match frame {
             Ok(frame) => frame,
+            Err(WsError::Io(err)) => {
+                tracing::debug!(conn_id = self.conn_id, error = %err, "the client went away");
+                return Some(Ending::Gone);
+            }
             Err(err) => {
                 tracing::warn!(conn_id = self.conn_id, error = %err, code = err.close_code(), "bad websocket frame; closing the connection");
-                return Some((err.close_code(), err.is_recoverable()));
+                return Some(Ending::Close {
+                    code: err.close_code(),
+                    drain: err.is_recoverable(),
+                });
             }
         };
         let decoded = match &frame {
             WsMessage::Text(bytes) => match std::str::from_utf8(bytes) {
                 Ok(text) => self.serializer.decode_from_client(FrameRef::Text(text)),
-                Err(_) => return Some((ws::CLOSE_INVALID_DATA, true)),
+                Err(_) => {
+                    return Some(Ending::Close {
+                        code: ws::CLOSE_INVALID_DATA,
+                        drain: true,
+                    });
+                }
             },
             WsMessage::Binary(bytes) => self.serializer.decode_from_client(FrameRef::Binary(bytes)),
             WsMessage::Ping(payload) => {
@@ -177,7 +201,10 @@ impl Connection {
                     ?code,
                     "client closed the connection"
                 );
-                return Some((ws::CLOSE_NORMAL, false));
+                return Some(Ending::Close {
+                    code: ws::CLOSE_NORMAL,
+                    drain: false,
+                });
             }
         };
         match decoded {
@@ -195,7 +222,10 @@ impl Connection {
             }
             Err(err) => {
                 tracing::warn!(conn_id = self.conn_id, error = %err, "malformed frame from the client; closing the connection with 1011");
-                Some((ws::CLOSE_INTERNAL, true))
+                Some(Ending::Close {
+                    code: ws::CLOSE_INTERNAL,
+                    drain: true,
+                })
             }
         }
     }

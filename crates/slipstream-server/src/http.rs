@@ -82,14 +82,14 @@ async fn websocket(State(shared): State<Arc<Shared>>, mut request: Request) -> R
     let socket_id = match shared.socket.connect(&info) {
         ConnectResult::Accept { socket_id } => socket_id,
         ConnectResult::Refuse(status) => {
-            tracing::info!(%status, "REFUSED CONNECTION\n  Parameters: {:?}", info.params);
+            tracing::info!(%status, "REFUSED CONNECTION\n  Parameters: {}", show_params(&info.params));
             return status.into_response();
         }
     };
     tracing::info!(
-        "CONNECTED TO socket in {:?}\n  Transport: websocket\n  Serializer: {serializer:?}\n  Parameters: {:?}",
+        "CONNECTED TO socket in {:?}\n  Transport: :websocket\n  Serializer: {serializer:?}\n  Parameters: {}",
         started.elapsed(),
-        info.params
+        show_params(&info.params)
     );
     let socket = Arc::new(SocketInfo {
         params: info.params,
@@ -156,4 +156,13 @@ fn auth_subprotocols(
         return Err("no offered sub-protocol is allowed (expected `phoenix`)");
     };
     Ok((token, protocol))
+}
+
+/// Connect params the way Phoenix's log shows them: `%{"user_id" => "7", "vsn" => "2.0.0"}`.
+fn show_params(params: &[(String, String)]) -> String {
+    let shown: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{k:?} => {v:?}"))
+        .collect();
+    format!("%{{{}}}", shown.join(", "))
 }
