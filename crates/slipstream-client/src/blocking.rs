@@ -110,7 +110,7 @@ impl Socket {
             .thread_name("slipstream-blocking")
             .enable_all()
             .build()
-            .map_err(ConfigError::Runtime)?;
+            .map_err(|e| ConfigError::Runtime(e.to_string()))?;
         let inner = {
             let _entered = runtime.enter();
             builder.build()?
@@ -166,13 +166,19 @@ impl Socket {
 
     /// Waits for the reply to the push with `push_ref`.
     pub fn await_reply(&self, push_ref: &Ref) -> Result<Reply, ReplyError> {
-        self.block_on("await_reply", self.inner.await_reply(push_ref, self.timeout))
+        self.block_on(
+            "await_reply",
+            self.inner.await_reply(push_ref, self.timeout),
+        )
     }
 
     /// Waits for the first message that matches `pattern`, removing only that one from the mailbox.
     /// [`await_message!`](crate::await_message) builds the pattern from a literal.
     pub fn await_message(&self, pattern: &MessagePattern) -> Result<ChannelMessage, AwaitError> {
-        self.block_on("await_message", self.inner.await_message(pattern, self.timeout))
+        self.block_on(
+            "await_message",
+            self.inner.await_message(pattern, self.timeout),
+        )
     }
 
     /// Asks to leave `topic`; returns at once.
@@ -192,7 +198,10 @@ impl Socket {
 
     /// Waits until the socket is disconnected, and says why it was.
     pub fn await_disconnect(&self) -> Result<DisconnectReason, AwaitError> {
-        self.block_on("await_disconnect", self.inner.await_disconnect(self.timeout))
+        self.block_on(
+            "await_disconnect",
+            self.inner.await_disconnect(self.timeout),
+        )
     }
 
     /// Drops the connection and connects again.

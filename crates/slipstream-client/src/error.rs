@@ -39,6 +39,9 @@ pub enum ConfigError {
     /// [`SocketBuilder::build`](crate::SocketBuilder::build) was called outside a tokio runtime.
     #[error("Socket::builder(..).build() must be called from inside a tokio runtime")]
     NoRuntime,
+    /// The blocking socket's runtime thread could not be started.
+    #[error("could not start the blocking socket's runtime: {0}")]
+    Runtime(String),
 }
 
 /// Why a connection attempt failed.

@@ -1,0 +1,78 @@
+//! How the CLI shows payloads, replies, messages and events to a person: compact JSON, and binary
+//! payloads as byte lists.
+
+use slipstream_client::{ChannelMessage, Payload, Reply, SocketEvent};
+
+/// A payload as one line: compact JSON, `<<1, 2, 3>>` for bytes, `(status, response)` for a reply.
+pub fn show_payload(payload: &Payload) -> String {
+    match payload {
+        Payload::Json(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
+            Ok(value) => value.to_string(),
+            Err(_) => raw.get().to_owned(),
+        },
+        Payload::Binary(bytes) => {
+            let listed: Vec<String> = bytes.iter().map(u8::to_string).collect();
+            format!("<<{}>>", listed.join(", "))
+        }
+        Payload::Reply(reply) => show_reply(reply),
+    }
+}
+
+/// A reply as `(status, response)`, e.g. `(ok, {"pong":"pong"})`.
+pub fn show_reply(reply: &Reply) -> String {
+    format!("({}, {})", reply.status, show_payload(&reply.response))
+}
+
+/// A message as `(topic, event, payload)`, the shape the guide's `await_message!` returns.
+pub fn show_message(message: &ChannelMessage) -> String {
+    format!(
+        "({:?}, {:?}, {})",
+        message.topic,
+        message.event,
+        show_payload(&message.payload)
+    )
+}
+
+/// One mailbox event, as `flush` lists it.
+pub fn show_event(event: &SocketEvent) -> String {
+    match event {
+        SocketEvent::Message(message) => format!(
+            "message  topic: {:?}  event: {:?}  payload: {}",
+            message.topic,
+            message.event,
+            show_payload(&message.payload)
+        ),
+        SocketEvent::Reply {
+            push_ref,
+            topic,
+            result,
+        } => match result {
+            Ok(reply) => format!(
+                "reply    ref: \"{push_ref}\" topic: {topic:?} {}",
+                show_reply(reply)
+            ),
+            Err(error) => format!("reply    ref: \"{push_ref}\" topic: {topic:?} error: {error}"),
+        },
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shows_payloads_compactly() {
+        let json = Payload::from_json_str("{ \"bar\" : \"baz\" }").unwrap();
+        assert_eq!(show_payload(&json), r#"{"bar":"baz"}"#);
+        assert_eq!(
+            show_payload(&Payload::binary(vec![1u8, 2, 3])),
+            "<<1, 2, 3>>"
+        );
+        let reply = Reply {
+            status: "ok".into(),
+            response: Payload::json(&serde_json::json!({"pong": "pong"})),
+        };
+        assert_eq!(show_reply(&reply), r#"(ok, {"pong":"pong"})"#);
+    }
+}
