@@ -21,9 +21,9 @@ pub type Info = Box<dyn Any + Send>;
 pub trait Channel: Send + 'static {
     /// A client asked to join `topic` with `params` (the join payload, JSON or binary).
     ///
-    /// Do not push from here: the join reply has not been written yet. To push right after the
-    /// join, [`send_info`](ChannelContext::send_info) yourself a message and push from
-    /// [`handle_info`](Channel::handle_info).
+    /// Pushes made here are written after the join's ok reply (Phoenix forbids them; the
+    /// idiom there is to [`send_info`](ChannelContext::send_info) yourself a message and push
+    /// from [`handle_info`](Channel::handle_info), which works here too).
     fn join(
         &mut self,
         topic: &str,

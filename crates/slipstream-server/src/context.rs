@@ -2,7 +2,8 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
 
 use serde_json::{Map, Value};
 use slipstream_protocol::{EncodeError, Message, Payload, Ref, Serializer};
@@ -53,6 +54,8 @@ pub struct ChannelContext {
     pub(crate) shared: Arc<Shared>,
     pub(crate) socket: Arc<SocketInfo>,
     pub(crate) mailbox: mpsc::WeakUnboundedSender<ChannelMsg>,
+    /// Pushes made during `join`, held until the join reply is written (`None` once joined).
+    pub(crate) held: Option<Vec<Bytes>>,
 }
 
 impl ChannelContext {
@@ -73,7 +76,11 @@ impl ChannelContext {
     }
 
     /// Pushes `event` to this client only (`[join_ref, null, topic, event, payload]`).
-    pub fn push(&self, event: &str, payload: Payload) -> Result<(), PushError> {
+    ///
+    /// A push made inside [`Channel::join`](crate::Channel::join) is held back and written right
+    /// after the join's ok reply (and dropped if the join fails), so the client always sees the
+    /// reply first.
+    pub fn push(&mut self, event: &str, payload: Payload) -> Result<(), PushError> {
         let message = Message::new(
             self.join_ref.clone(),
             None,
@@ -81,7 +88,20 @@ impl ChannelContext {
             event,
             payload,
         );
-        self.send(&message)
+        match &mut self.held {
+            Some(held) => {
+                held.push(outbound::encode(self.serializer, &message)?);
+                Ok(())
+            }
+            None => self.send(&message),
+        }
+    }
+
+    /// Writes the pushes held during the join (called once the join reply is queued).
+    pub(crate) fn release_held(&mut self) {
+        for frame in self.held.take().unwrap_or_default() {
+            let _ = self.out.send(Out::Frame(frame));
+        }
     }
 
     /// Broadcasts `event` to every subscriber of this topic, this client included.
@@ -136,14 +156,6 @@ impl ChannelContext {
     /// The topic's presences in `presence_state` form: `{key: {"metas": [...]}}`.
     pub fn presence_list(&self) -> Value {
         self.shared.presence.list(&self.topic)
-    }
-
-    /// Seconds since the Unix epoch (for `online_at`-style metadata).
-    pub fn unix_seconds() -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default()
     }
 
     /// Writes a reply to the client's push `msg_ref`.

@@ -212,7 +212,7 @@ impl Channel for PresenceRoom {
         let Ok(after) = message.downcast::<AfterJoin>() else {
             return InfoResult::Continue;
         };
-        let meta = json!({"online_at": ChannelContext::unix_seconds()});
+        let meta = json!({"online_at": unix_seconds()});
         let meta = meta.as_object().cloned().unwrap_or_default();
         if let Err(err) = ctx.track_presence(&after.user, meta) {
             tracing::warn!(error = %err, "presence_diff could not be broadcast");
@@ -223,4 +223,12 @@ impl Channel for PresenceRoom {
         }
         InfoResult::Continue
     }
+}
+
+/// Seconds since the Unix epoch, for `online_at`.
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }

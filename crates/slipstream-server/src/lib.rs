@@ -48,6 +48,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod channel;
 mod config;
 mod connection;

@@ -90,6 +90,7 @@ async fn supervise<C: Channel>(channel: C, start: ChannelStart) {
         shared: shared.clone(),
         socket,
         mailbox: mailbox_tx,
+        held: Some(Vec::new()),
     };
     let joined = Arc::new(AtomicBool::new(false));
     let task = tokio::spawn(run(
@@ -147,6 +148,7 @@ async fn run<C: Channel>(
         return Exit::Silent;
     }
     joined.store(true, Ordering::Release);
+    ctx.release_held();
     while let Some(message) = mailbox.recv().await {
         let stop = match message {
             ChannelMsg::In {

@@ -151,6 +151,48 @@ async fn a_panicking_channel_only_errors_that_channel() {
     assert_silent(&mut ws).await;
 }
 
+/// A channel that pushes from inside its join (and refuses topics ending in `:no`).
+struct Greeter;
+
+impl Channel for Greeter {
+    async fn join(&mut self, topic: &str, _: Payload, ctx: &mut ChannelContext) -> JoinResult {
+        ctx.push("welcome", Payload::json(&json!({"to": topic})))
+            .expect("push");
+        if topic.ends_with(":no") {
+            return JoinResult::Error(Payload::json(&json!({"reason": "no"})));
+        }
+        JoinResult::Ok(Payload::empty())
+    }
+
+    async fn handle_in(&mut self, _: &str, _: Payload, _: &mut ChannelContext) -> HandleResult {
+        HandleResult::NoReply
+    }
+}
+
+#[tokio::test]
+async fn pushes_made_during_join_follow_the_reply() {
+    let socket = Socket::new().channel("greet:*", |_| Greeter);
+    let server = Server::new(socket, ServerConfig::default())
+        .bind(any_port())
+        .await
+        .expect("server starts");
+    let mut ws = connect(&format!("{}?vsn=2.0.0", server.ws_url())).await;
+    assert_eq!(
+        join(&mut ws, "1", "greet:a", json!({})).await[3],
+        "phx_reply"
+    );
+    assert_eq!(
+        recv(&mut ws).await,
+        json!(["1", null, "greet:a", "welcome", {"to": "greet:a"}])
+    );
+    // A refused join's pushes are dropped.
+    assert_eq!(
+        join(&mut ws, "2", "greet:no", json!({})).await[4]["status"],
+        "error"
+    );
+    assert_silent(&mut ws).await;
+}
+
 #[tokio::test]
 async fn a_malformed_frame_only_closes_that_client() {
     let server = demo().await;
