@@ -56,7 +56,8 @@ impl Server {
     }
 }
 
-/// A server running in the background. Dropping it stops it too (without waiting).
+/// A server running in the background. Dropping it stops it too (closing websockets with 1012,
+/// without waiting).
 pub struct RunningServer {
     local_addr: SocketAddr,
     endpoint: Endpoint,
@@ -99,8 +100,8 @@ impl RunningServer {
         self.endpoint.connection_count()
     }
 
-    /// Stops accepting, closes every websocket with 1001 (going away) and waits (up to 5 s) for
-    /// the listener to finish.
+    /// Stops accepting, closes every websocket with 1012 (service restart, as Phoenix's shutdown
+    /// drain does, so clients reconnect) and waits (up to 5 s) for the listener to finish.
     pub async fn shutdown(mut self) {
         self.stop_now();
         if let Some(task) = self.task.take() {
@@ -110,7 +111,8 @@ impl RunningServer {
 
     fn stop_now(&mut self) {
         if let Some(stop) = self.stop.take() {
-            self.endpoint.close_all_connections(ws::CLOSE_GOING_AWAY);
+            self.endpoint
+                .close_all_connections(ws::CLOSE_SERVICE_RESTART);
             let _ = stop.send(());
         }
     }

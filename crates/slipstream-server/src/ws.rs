@@ -23,8 +23,8 @@ pub(crate) const OP_PONG: u8 = 0xA;
 
 /// Close code: normal closure.
 pub(crate) const CLOSE_NORMAL: u16 = 1000;
-/// Close code: going away (server shutdown).
-pub(crate) const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code: service restart (Phoenix's shutdown drain).
+pub(crate) const CLOSE_SERVICE_RESTART: u16 = 1012;
 /// Close code: protocol error (Bandit also uses it for its idle timeout).
 pub(crate) const CLOSE_PROTOCOL: u16 = 1002;
 /// Close code: invalid frame payload data (text that is not UTF-8).

@@ -428,5 +428,8 @@ async fn endpoint_and_fault_injection() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("\r\n\r\nok"), "{response}");
 
+    // Shutdown drains like Phoenix: close 1012 (service restart).
+    let mut last = connect(&url).await;
     server.shutdown().await;
+    assert_eq!(recv(&mut last).await, json!({"close": 1012}));
 }
