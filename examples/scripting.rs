@@ -35,13 +35,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Push to a handler that swallows the request. Pushes need no answer, so there is no
     // await_push; what comes back at once is the push's ref ("2": the join was "1").
     let quicksand = socket.push(topic, "quicksand", json!({"a": "b"}));
-    println!("quicksand pushed with ref {quicksand:?}");
+    println!(
+        "quicksand pushed with ref {quicksand:?}",
+        quicksand = quicksand.to_string()
+    );
 
     // Push to a handler that replies, and use the ref to wait for that reply.
     let ping = socket.push(topic, "ping", json!({}));
     let reply = socket.await_reply(&ping)?;
     println!(
-        "ping replied ({}, {:?})",
+        "ping replied ({}, {})",
         reply.status,
         reply.response.to_value()?
     );
@@ -51,26 +54,28 @@ fn main() -> Result<(), Box<dyn Error>> {
     socket.push(topic, "push to me", json!({}));
     let mut arrived = vec![socket.next_event()?];
     arrived.extend(socket.flush());
-    println!("flush: {arrived:?}");
+    for event in &arrived {
+        println!("flush: {event:?}");
+    }
 
     // Await a message selectively, by pattern on topic, event and payload.
     socket.push(topic, "push to me", json!({}));
     let message = await_message!(socket, topic, "foo", {"bar": "baz"})?;
     println!(
-        "await_message!: ({:?}, {:?}, {:?})",
+        "await_message!: ({:?}, {:?}, {})",
         message.topic,
         message.event,
-        message.json()
+        message.payload.to_value()?
     );
 
     // `_` matches anything: take whatever message comes first.
     socket.push(topic, "push to me", json!({}));
     let message = await_message!(socket, _, _, _)?;
     println!(
-        "await_message!(_, _, _): ({:?}, {:?}, {:?})",
+        "await_message!(_, _, _): ({:?}, {:?}, {})",
         message.topic,
         message.event,
-        message.json()
+        message.payload.to_value()?
     );
 
     // Leave the topic and disconnect, cleanly.

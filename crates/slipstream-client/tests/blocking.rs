@@ -1,0 +1,228 @@
+//! The blocking scripting API against the in-process demo server: the guide's happy path and the
+//! timeout and error paths of every blocking call.
+
+use std::time::Duration;
+
+use serde_json::json;
+use slipstream_client::{
+    AwaitError, JoinError, ReplyError, SocketEvent, await_message, blocking, message_pattern,
+};
+
+const TOPIC: &str = "rooms:lobby";
+
+/// The demo server on a runtime of its own, so the test thread stays free of any runtime.
+struct DemoServer {
+    runtime: tokio::runtime::Runtime,
+    server: Option<slipstream_server::RunningServer>,
+}
+
+impl DemoServer {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let server = runtime
+            .block_on(slipstream_server::spawn_demo(
+                ([127, 0, 0, 1], 0).into(),
+                slipstream_server::ServerConfig::default(),
+            ))
+            .expect("demo server starts");
+        DemoServer {
+            runtime,
+            server: Some(server),
+        }
+    }
+
+    fn url(&self) -> String {
+        self.server.as_ref().expect("running").ws_url()
+    }
+
+    fn server(&self) -> &slipstream_server::RunningServer {
+        self.server.as_ref().expect("running")
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server.shutdown());
+        }
+    }
+}
+
+/// A connected socket joined to the guide's topic, with short awaits.
+fn joined(server: &DemoServer) -> blocking::Socket {
+    let socket = blocking::connect(server.url())
+        .expect("valid URL")
+        .with_timeout(Duration::from_secs(5));
+    socket.await_connect().expect("connects");
+    socket.join(TOPIC, json!({"fizz": "buzz"}));
+    socket.await_join(TOPIC).expect("joins");
+    socket
+}
+
+#[test]
+fn the_guide_step_by_step() {
+    let server = DemoServer::start();
+    let socket = joined(&server);
+
+    let quicksand = socket.push(TOPIC, "quicksand", json!({"a": "b"}));
+    assert_eq!(quicksand.as_str(), Some("2"), "the join took ref 1");
+
+    let reply = socket
+        .await_reply(&socket.push(TOPIC, "ping", json!({})))
+        .expect("ping is answered");
+    assert_eq!(reply.status, "ok");
+    assert_eq!(reply.response.to_value().unwrap(), json!({"pong": "pong"}));
+
+    socket.push(TOPIC, "push to me", json!({}));
+    let message = await_message!(socket, TOPIC, "foo", {"bar": "baz"}).expect("server push");
+    assert_eq!(
+        (message.topic.as_str(), message.event.as_str()),
+        (TOPIC, "foo")
+    );
+    assert_eq!(message.json(), Some(json!({"bar": "baz"})));
+
+    socket.push(TOPIC, "push to me", json!({}));
+    let message = await_message!(socket, _, _, _).expect("any message");
+    assert_eq!(message.event, "foo");
+
+    socket.leave(TOPIC);
+    socket.await_leave(TOPIC).expect("leaves");
+    assert!(!socket.is_joined(TOPIC));
+    socket.disconnect();
+    socket.await_disconnect().expect("disconnects");
+    assert!(!socket.is_connected());
+}
+
+#[test]
+fn a_denied_join_carries_the_servers_reason() {
+    let server = DemoServer::start();
+    let socket = joined(&server);
+    socket.join("rooms:secret", json!({"deny": true}));
+    let error = socket
+        .await_join("rooms:secret")
+        .expect_err("the join is refused");
+    let JoinError::Rejected { response: payload, .. } = &error else {
+        panic!("expected JoinError::Rejected, got {error:?}");
+    };
+    assert_eq!(
+        payload.to_value().unwrap(),
+        json!({"reason": "unauthorized"})
+    );
+}
+
+#[test]
+fn a_reply_that_never_comes_times_out() {
+    let server = DemoServer::start();
+    let socket = joined(&server).with_timeout(Duration::from_millis(300));
+    let quicksand = socket.push(TOPIC, "quicksand", json!({}));
+    assert_eq!(socket.await_reply(&quicksand), Err(ReplyError::Timeout));
+    // The socket is still usable after the timeout.
+    let ping = socket.push(TOPIC, "ping", json!({}));
+    assert_eq!(socket.await_reply(&ping).expect("ping").status, "ok");
+}
+
+#[test]
+fn an_await_message_timeout_leaves_the_mailbox_intact() {
+    let server = DemoServer::start();
+    let socket = joined(&server);
+    socket.push(TOPIC, "push to me", json!({}));
+    // Wait for "foo" to arrive without taking it: a pattern that cannot match times out…
+    let short = socket.with_timeout(Duration::from_millis(500));
+    let missed = await_message!(short, TOPIC, "no such event", _);
+    assert!(
+        matches!(missed, Err(AwaitError::Timeout)),
+        "expected a timeout, got {missed:?}"
+    );
+    // …and "foo" is still there, first in line.
+    let events = socket.flush();
+    assert!(
+        matches!(events.as_slice(), [SocketEvent::Message(m)] if m.event == "foo"),
+        "the mailbox kept exactly the unmatched message: {events:?}"
+    );
+}
+
+#[test]
+fn a_disconnect_while_awaiting_a_reply_fails_the_push_at_once() {
+    let server = DemoServer::start();
+    let socket = joined(&server).with_timeout(Duration::from_secs(30));
+    let quicksand = socket.push(TOPIC, "quicksand", json!({}));
+    // Let the push reach the wire, then drop every connection from the server side.
+    assert_eq!(
+        socket
+            .await_reply(&socket.push(TOPIC, "ping", json!({})))
+            .unwrap()
+            .status,
+        "ok"
+    );
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| socket.await_reply(&quicksand));
+        std::thread::sleep(Duration::from_millis(100));
+        server.server().close_all_connections(1011);
+        let outcome = waiter.join().expect("the awaiting thread does not panic");
+        assert!(
+            matches!(outcome, Err(ReplyError::Disconnected)),
+            "expected ReplyError::Disconnected, got {outcome:?}"
+        );
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the await ended with the connection, not at its deadline"
+    );
+}
+
+#[test]
+fn await_disconnect_times_out_while_connected() {
+    let server = DemoServer::start();
+    let socket = joined(&server).with_timeout(Duration::from_millis(200));
+    assert!(matches!(
+        socket.await_disconnect(),
+        Err(AwaitError::Timeout)
+    ));
+    assert!(socket.is_connected());
+}
+
+#[test]
+fn await_connect_reports_a_refused_connection() {
+    // Bind a port and close it again, so nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let socket = blocking::connect(format!("ws://127.0.0.1:{port}/socket/websocket"))
+        .expect("valid URL")
+        .with_timeout(Duration::from_secs(5));
+    let error = socket.await_connect().expect_err("nothing listens there");
+    assert!(
+        error.to_string().to_lowercase().contains("refused"),
+        "the error says the connection was refused: {error}"
+    );
+}
+
+#[test]
+fn an_invalid_url_is_a_typed_error() {
+    let error = blocking::connect("ftp://example.com/socket").expect_err("ftp is no websocket");
+    assert!(
+        matches!(error, slipstream_client::ConfigError::InvalidUrl { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn message_patterns_built_by_the_macro_match_like_the_guide() {
+    let foo = message_pattern!(TOPIC, "foo", {"bar": "baz"});
+    let message = slipstream_client::ChannelMessage {
+        topic: TOPIC.into(),
+        event: "foo".into(),
+        payload: slipstream_client::Payload::json(&json!({"bar": "baz"})),
+    };
+    assert!(foo.matches(&message));
+    assert!(!message_pattern!("rooms:other", _, _).matches(&message));
+}
+
+#[tokio::test]
+#[should_panic(expected = "inside an async runtime")]
+async fn blocking_calls_refuse_to_run_inside_a_runtime() {
+    let _ = blocking::Socket::new("ws://127.0.0.1:9/socket/websocket");
+}
