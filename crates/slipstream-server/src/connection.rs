@@ -273,7 +273,9 @@ impl Connection {
 
     fn leave(&mut self, join_ref: Option<Ref>, msg_ref: Option<Ref>, topic: String) {
         match self.channels.get(&topic) {
-            Some(joined) if joined.join_ref == join_ref => {
+            // As Phoenix: a leave counts when its join_ref is the stored one, or when the join
+            // had none (V1, or a null join_ref); otherwise it raced a rejoin and is dropped.
+            Some(joined) if joined.join_ref.is_none() || joined.join_ref == join_ref => {
                 if let Some(joined) = self.channels.remove(&topic) {
                     self.shared.pubsub.unsubscribe(&topic, joined.channel_id);
                     if let Err(mpsc::error::SendError(ChannelMsg::Leave { msg_ref })) =

@@ -63,6 +63,7 @@ pub struct SocketInfo {
 type ConnectFn = dyn Fn(&ConnectInfo) -> ConnectResult + Send + Sync;
 pub(crate) type Starter = dyn Fn(ChannelStart) + Send + Sync;
 
+#[derive(Clone)]
 struct Route {
     pattern: String,
     starter: Arc<Starter>,
@@ -93,7 +94,7 @@ impl Route {
 /// ```
 #[derive(Clone)]
 pub struct Socket {
-    routes: Arc<Vec<Route>>,
+    routes: Vec<Route>,
     connect: Arc<ConnectFn>,
 }
 
@@ -107,7 +108,7 @@ impl Socket {
     /// A socket that accepts every connection (no socket id) and has no channels.
     pub fn new() -> Self {
         Socket {
-            routes: Arc::new(Vec::new()),
+            routes: Vec::new(),
             connect: Arc::new(|_| ConnectResult::Accept { socket_id: None }),
         }
     }
@@ -132,20 +133,10 @@ impl Socket {
             let channel = factory(&start.topic);
             runner::spawn(channel, start);
         });
-        let mut routes = Arc::try_unwrap(self.routes).unwrap_or_else(|shared| {
-            shared
-                .iter()
-                .map(|r| Route {
-                    pattern: r.pattern.clone(),
-                    starter: r.starter.clone(),
-                })
-                .collect()
-        });
-        routes.push(Route {
+        self.routes.push(Route {
             pattern: pattern.to_owned(),
             starter,
         });
-        self.routes = Arc::new(routes);
         self
     }
 

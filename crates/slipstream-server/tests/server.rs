@@ -433,3 +433,25 @@ async fn endpoint_and_fault_injection() {
     server.shutdown().await;
     assert_eq!(recv(&mut last).await, json!({"close": 1012}));
 }
+
+#[tokio::test]
+async fn leave_rules_follow_phoenix() {
+    let server = demo().await;
+    let mut ws = connect(&format!("{}?vsn=2.0.0", server.ws_url())).await;
+    // Joined with a null join_ref: any leave counts (Phoenix matches a nil stored join_ref).
+    send(&mut ws, json!([null, "1", "rooms:lobby", "phx_join", {}])).await;
+    assert_eq!(recv(&mut ws).await[4]["status"], "ok");
+    send(&mut ws, json!(["x", "2", "rooms:lobby", "phx_leave", {}])).await;
+    assert_eq!(
+        recv(&mut ws).await,
+        json!(["1", "2", "rooms:lobby", "phx_reply", {"status": "ok", "response": {}}])
+    );
+    assert_eq!(
+        recv(&mut ws).await,
+        json!([null, null, "rooms:lobby", "phx_close", {}])
+    );
+    // Joined with "3": a leave with a null join_ref raced nothing we know of and is dropped.
+    join(&mut ws, "3", "rooms:lobby", json!({})).await;
+    send(&mut ws, json!([null, "4", "rooms:lobby", "phx_leave", {}])).await;
+    assert_silent(&mut ws).await;
+}
