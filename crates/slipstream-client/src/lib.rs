@@ -70,5 +70,5 @@ pub use socket::Socket;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use serde_json::json;
+    pub use serde_json::{Value, json};
 }

@@ -183,6 +183,9 @@ macro_rules! pattern {
     (_) => {
         $crate::Pattern::Any
     };
+    (null) => {
+        $crate::Pattern::Exact($crate::__private::Value::Null)
+    };
     ({ $($key:literal : $value:tt),* $(,)? }) => {
         $crate::Pattern::Object(::std::vec![
             $( (::std::string::String::from($key), $crate::pattern!($value)) ),*

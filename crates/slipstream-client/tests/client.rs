@@ -1,0 +1,6 @@
+//! Integration tests: one binary (one link) with a module per subject.
+
+mod support;
+
+mod demo;
+mod lifecycle;

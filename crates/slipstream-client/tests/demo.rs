@@ -1,0 +1,197 @@
+//! Against the real demo server (`slipstream_server::spawn_demo`).
+
+use std::time::Duration;
+
+use serde_json::json;
+use slipstream_client::presence::Presence;
+use slipstream_client::{
+    ConnectError, DisconnectReason, MessagePattern, ReplyError, Socket, SocketEvent, pattern,
+};
+use slipstream_server::{RunningServer, ServerConfig, spawn_demo};
+
+async fn demo() -> RunningServer {
+    spawn_demo("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
+        .await
+        .expect("demo server")
+}
+
+/// The next event that is not a push's reply.
+async fn next_lifecycle_event(socket: &Socket) -> SocketEvent {
+    loop {
+        match socket.next_event(None).await.unwrap() {
+            SocketEvent::Reply { .. } => continue,
+            other => return other,
+        }
+    }
+}
+
+/// The scripting guide, step by step.
+#[tokio::test]
+async fn the_guides_flow() {
+    let server = demo().await;
+    let socket = Socket::builder(server.ws_url()).build().unwrap();
+    socket.connect();
+    socket.await_connect(None).await.unwrap();
+
+    let topic = "rooms:lobby";
+    socket.join(topic, json!({"fizz": "buzz"}));
+    assert_eq!(
+        socket.await_join(topic, None).await.unwrap(),
+        json!({}).into()
+    );
+
+    let quicksand = socket.push(topic, "quicksand", json!({"a": "b"}));
+    assert_eq!(
+        socket
+            .await_reply(&quicksand, Some(Duration::from_millis(300)))
+            .await,
+        Err(ReplyError::Timeout)
+    );
+
+    let ping = socket.push(topic, "ping", json!({}));
+    let reply = socket.await_reply(&ping, None).await.unwrap();
+    assert_eq!(reply.status, "ok");
+    assert_eq!(reply.response, json!({"pong": "pong"}).into());
+
+    socket.push(topic, "push to me", json!({}));
+    let pat = MessagePattern::any()
+        .topic(topic)
+        .event("foo")
+        .payload(pattern!({"bar": "baz"}));
+    let msg = socket.await_message(&pat, None).await.unwrap();
+    assert_eq!(msg.json(), Some(json!({"bar": "baz"})));
+
+    socket.push(topic, "push to me", json!({}));
+    let msg = socket
+        .await_message(&MessagePattern::any(), None)
+        .await
+        .unwrap();
+    assert_eq!((msg.topic.as_str(), msg.event.as_str()), (topic, "foo"));
+
+    socket.leave(topic);
+    socket.await_leave(topic, None).await.unwrap();
+    socket.disconnect();
+    assert_eq!(
+        socket.await_disconnect(None).await,
+        Ok(DisconnectReason::ClientRequested)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_upgrade_carries_the_http_status() {
+    let server = demo().await;
+    let socket = Socket::builder(server.ws_url())
+        .param("reject", "true")
+        .build()
+        .unwrap();
+    socket.connect();
+    match socket.await_connect(None).await {
+        Err(ConnectError::Refused { status, .. }) => assert_eq!(status, 403),
+        other => panic!("{other:?}"),
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn join_refusal_crash_rejoin_and_server_close() {
+    let server = demo().await;
+    let socket = Socket::builder(server.ws_url())
+        .rejoin_after(slipstream_client::Backoff::steps([50], 50))
+        .build()
+        .unwrap();
+    socket.connect();
+    socket.await_connect(None).await.unwrap();
+
+    socket.join("rooms:secret", json!({"deny": true}));
+    let err = socket.await_join("rooms:secret", None).await.unwrap_err();
+    assert_eq!(
+        err.rejection(),
+        Some(&json!({"reason": "unauthorized"}).into())
+    );
+
+    socket.join("rooms:lobby", json!({}));
+    socket.await_join("rooms:lobby", None).await.unwrap();
+    let crash = socket.push("rooms:lobby", "crash", json!({}));
+    // The crashed push is reported, not lost.
+    assert_eq!(
+        socket.await_reply(&crash, None).await,
+        Err(ReplyError::TopicClosed("rooms:lobby".into()))
+    );
+    let ev = next_lifecycle_event(&socket).await;
+    assert!(matches!(ev, SocketEvent::TopicErrored { .. }), "{ev:?}");
+    socket.await_join("rooms:lobby", None).await.unwrap();
+    assert!(socket.is_joined("rooms:lobby"));
+
+    socket.push("rooms:lobby", "stop", json!({}));
+    let ev = next_lifecycle_event(&socket).await;
+    assert!(matches!(ev, SocketEvent::TopicClosed { .. }), "{ev:?}");
+    assert!(!socket.is_joined("rooms:lobby"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_side_close_reconnects_and_rejoins() {
+    let server = demo().await;
+    let socket = Socket::builder(server.ws_url()).build().unwrap();
+    socket.connect();
+    socket.await_connect(None).await.unwrap();
+    socket.join("rooms:lobby", json!({}));
+    socket.await_join("rooms:lobby", None).await.unwrap();
+    server.close_all_connections(1012);
+    assert!(matches!(
+        socket.await_disconnect(None).await,
+        Ok(DisconnectReason::ClosedByRemote {
+            code: Some(1012),
+            ..
+        })
+    ));
+    socket.await_connect(None).await.unwrap();
+    socket.await_join("rooms:lobby", None).await.unwrap();
+    let r = socket.push("rooms:lobby", "ping", json!({}));
+    assert_eq!(socket.await_reply(&r, None).await.unwrap().status, "ok");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn presence_state_and_diffs_from_the_server() {
+    let server = demo().await;
+    let alice = Socket::builder(server.ws_url()).build().unwrap();
+    let bob = Socket::builder(server.ws_url()).build().unwrap();
+    for s in [&alice, &bob] {
+        s.connect();
+        s.await_connect(None).await.unwrap();
+    }
+    let topic = "presence:room";
+    let state_pat = MessagePattern::any().topic(topic).event("presence_state");
+    let diff_pat = MessagePattern::any().topic(topic).event("presence_diff");
+
+    alice.join(topic, json!({"user": "alice"}));
+    alice.await_join(topic, None).await.unwrap();
+    let mut presence = Presence::new();
+    let state = alice.await_message(&state_pat, None).await.unwrap();
+    presence.apply_state(&state.json().unwrap());
+    assert_eq!(presence.keys(), vec!["alice".to_owned()]);
+
+    bob.join(topic, json!({"user": "bob"}));
+    bob.await_join(topic, None).await.unwrap();
+    let diff = loop {
+        let d = alice.await_message(&diff_pat, None).await.unwrap();
+        if d.json().unwrap()["joins"].get("bob").is_some() {
+            break d;
+        }
+    };
+    presence.apply_diff(&diff.json().unwrap());
+    assert_eq!(presence.keys(), vec!["alice".to_owned(), "bob".to_owned()]);
+
+    bob.disconnect();
+    let diff = loop {
+        let d = alice.await_message(&diff_pat, None).await.unwrap();
+        if d.json().unwrap()["leaves"].get("bob").is_some() {
+            break d;
+        }
+    };
+    presence.apply_diff(&diff.json().unwrap());
+    assert_eq!(presence.keys(), vec!["alice".to_owned()]);
+    server.shutdown().await;
+}

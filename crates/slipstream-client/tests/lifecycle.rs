@@ -1,0 +1,428 @@
+//! Lifecycle rules against the scripted server, frame by frame.
+
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use serde_json::json;
+use slipstream_client::{
+    Backoff, ConnectError, DisconnectReason, JoinStatus, MessagePattern, ReplyError, Socket,
+    SocketEvent, TopicCloseReason, pattern,
+};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{ScriptedServer, WAIT};
+
+fn builder(server: &ScriptedServer) -> slipstream_client::SocketBuilder {
+    Socket::builder(server.url())
+        .reconnect_after(Backoff::steps([10, 50], 100).without_jitter())
+        .rejoin_after(Backoff::steps([1000, 2000], 5000).without_jitter())
+        .await_timeout(WAIT)
+}
+
+async fn connected(server: &ScriptedServer, socket: &Socket) -> crate::support::Conn {
+    socket.connect();
+    let conn = server.accept().await;
+    socket.await_connect(None).await.unwrap();
+    conn
+}
+
+#[tokio::test(start_paused = true)]
+async fn url_gets_websocket_path_vsn_and_fresh_params_per_connect() {
+    let server = ScriptedServer::start().await;
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let n2 = n.clone();
+    let socket = builder(&server)
+        .param("a", "1")
+        .params_fn(move || {
+            vec![(
+                "token".into(),
+                format!("t{}", n2.fetch_add(1, std::sync::atomic::Ordering::SeqCst)),
+            )]
+        })
+        .build()
+        .unwrap();
+    let conn = connected(&server, &socket).await;
+    assert_eq!(conn.upgrade.uri, "/socket/websocket?a=1&token=t0&vsn=2.0.0");
+    drop(conn); // transport drop → reconnect re-evaluates the params
+    let conn = server.accept().await;
+    assert_eq!(conn.upgrade.uri, "/socket/websocket?a=1&token=t1&vsn=2.0.0");
+}
+
+#[tokio::test(start_paused = true)]
+async fn auth_token_is_offered_as_subprotocols_and_missing_echo_is_a_clear_error() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server).auth_token("secret-token").build().unwrap();
+    socket.connect();
+    let conn = server.accept_with(true).await;
+    socket.await_connect(None).await.unwrap();
+    assert_eq!(
+        conn.upgrade.protocols.as_deref(),
+        Some("phoenix, base64url.bearer.phx.c2VjcmV0LXRva2Vu")
+    );
+    socket.disconnect();
+    socket.await_disconnect(None).await.unwrap();
+
+    socket.connect();
+    let _conn = server.accept_with(false).await;
+    assert_eq!(
+        socket.await_connect(None).await,
+        Err(ConnectError::AuthTokenNotAccepted)
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_and_dns_failures_are_distinct() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let socket = Socket::builder(format!("ws://127.0.0.1:{port}/socket"))
+        .build()
+        .unwrap();
+    socket.connect();
+    assert!(matches!(
+        socket.await_connect(None).await,
+        Err(ConnectError::ConnectionRefused { .. })
+    ));
+    let socket = Socket::builder("ws://no-such-host.invalid/socket")
+        .build()
+        .unwrap();
+    socket.connect();
+    assert!(matches!(
+        socket.await_connect(None).await,
+        Err(ConnectError::Dns { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn upgrade_timeout_when_the_server_never_answers() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let socket = Socket::builder(format!("ws://127.0.0.1:{port}/socket"))
+        .upgrade_timeout(Duration::from_secs(3))
+        .await_timeout(WAIT)
+        .build()
+        .unwrap();
+    socket.connect();
+    let (_tcp, _) = listener.accept().await.unwrap(); // accept, never answer
+    assert_eq!(
+        socket.await_connect(None).await,
+        Err(ConnectError::UpgradeTimeout(Duration::from_secs(3)))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeat_ack_is_matched_by_ref_and_a_missing_ack_reconnects() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server).build().unwrap();
+    let mut conn = connected(&server, &socket).await;
+
+    let hb = conn.recv_any().await; // after 30 s of virtual time
+    assert_eq!(hb[2], "phoenix");
+    assert_eq!(hb[3], "heartbeat");
+    assert_eq!(hb[0], serde_json::Value::Null);
+    let r = hb[1].as_str().unwrap().to_owned();
+    conn.send(json!([null, r, "phoenix", "phx_reply", {"status": "ok", "response": {}}]))
+        .await;
+
+    let hb2 = conn.recv_any().await;
+    assert_eq!(hb2[3], "heartbeat");
+    assert_ne!(hb2[1], hb[1], "every heartbeat has a fresh ref");
+    // An ack with the wrong ref does not count.
+    conn.send(json!([null, "999", "phoenix", "phx_reply", {"status": "ok", "response": {}}]))
+        .await;
+
+    assert_eq!(
+        socket.await_disconnect(None).await,
+        Ok(DisconnectReason::HeartbeatTimeout)
+    );
+    // Close frame "heartbeat timeout" was sent.
+    match conn.recv_raw().await {
+        Message::Close(Some(f)) => assert_eq!(f.reason.as_str(), "heartbeat timeout"),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    let _conn2 = server.accept().await;
+    socket.await_connect(None).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn join_push_reply_and_buffered_pushes_keep_their_refs() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server).build().unwrap();
+    let mut conn = connected(&server, &socket).await;
+
+    socket.join("room:1", json!({"k": "v"}));
+    let join = conn.recv().await;
+    assert_eq!(join[4], json!({"k": "v"}));
+    assert_eq!(socket.join_status("room:1"), JoinStatus::Joining);
+    // Pushed while joining: buffered, not on the wire yet.
+    let early = socket.push("room:1", "early", json!({"n": 1}));
+    let jr = join[0].as_str().unwrap().to_owned();
+    conn.send(json!([jr, jr, "room:1", "phx_reply", {"status": "ok", "response": {"hello": 1}}]))
+        .await;
+    assert_eq!(
+        socket.await_join("room:1", None).await.unwrap(),
+        json!({"hello": 1}).into()
+    );
+    assert!(socket.is_joined("room:1"));
+
+    let sent = conn.recv().await;
+    assert_eq!(
+        sent,
+        json!([jr, early.to_string(), "room:1", "early", {"n": 1}])
+    );
+    conn.send(json!([jr, early.to_string(), "room:1", "phx_reply", {"status": "error", "response": {"e": 1}}])).await;
+    let reply = socket.await_reply(&early, None).await.unwrap();
+    assert_eq!(reply.status, "error");
+
+    // A push nobody answers: the push timeout (10 s) reports it.
+    let lost = socket.push("room:1", "quicksand", json!({}));
+    let _ = conn.recv().await;
+    assert_eq!(
+        socket
+            .await_reply(&lost, Some(Duration::from_secs(1)))
+            .await,
+        Err(ReplyError::Timeout),
+        "the await's own timeout consumes nothing"
+    );
+    assert_eq!(
+        socket.await_reply(&lost, None).await,
+        Err(ReplyError::PushTimeout(Duration::from_secs(10)))
+    );
+}
+
+// Real time: nothing here waits for a timer except the short rejoin delay.
+#[tokio::test]
+async fn stale_join_refs_are_dropped_and_null_join_refs_accepted() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server).build().unwrap();
+    let mut conn = connected(&server, &socket).await;
+    socket.join("room:1", json!({}));
+    let jr = conn.expect_join("room:1").await;
+    socket.await_join("room:1", None).await.unwrap();
+
+    // Duplicate-join style close for an older join_ref: ignored.
+    conn.send(json!(["0", "0", "room:1", "phx_close", {}]))
+        .await;
+    conn.send(json!(["0", null, "room:1", "old", {}])).await;
+    conn.send(json!([null, null, "room:1", "broadcast", {"b": 1}]))
+        .await;
+    conn.send(json!([jr, null, "room:1", "push", {"p": 1}]))
+        .await;
+    let m = socket
+        .await_message(&MessagePattern::any().event("broadcast"), None)
+        .await
+        .unwrap();
+    assert_eq!(m.json(), Some(json!({"b": 1})));
+    let m = socket
+        .await_message(&MessagePattern::any().payload(pattern!({"p": _})), None)
+        .await
+        .unwrap();
+    assert_eq!(m.event, "push");
+    assert!(socket.is_joined("room:1"));
+    assert!(
+        socket.flush().is_empty(),
+        "the stale frames produced no events"
+    );
+
+    // Unmatched-topic reply (null join_ref) resolves a push by its ref.
+    let r = socket.push("room:1", "x", json!({}));
+    let _ = conn.recv().await;
+    conn.send(json!([null, r.to_string(), "room:1", "phx_reply", {"status": "error", "response": {"reason": "unmatched topic"}}])).await;
+    let reply = socket.await_reply(&r, None).await.unwrap();
+    assert_eq!(reply.status, "error");
+}
+
+#[tokio::test(start_paused = true)]
+async fn drop_fails_in_flight_pushes_then_reconnects_and_rejoins_with_a_fresh_join_ref() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server).build().unwrap();
+    let mut conn = connected(&server, &socket).await;
+    socket.join("room:1", json!({"a": 1}));
+    let jr1 = conn.expect_join("room:1").await;
+    socket.await_join("room:1", None).await.unwrap();
+    let r = socket.push("room:1", "slow", json!({}));
+    let _ = conn.recv().await;
+    conn.ws.close(None).await.unwrap();
+    drop(conn);
+
+    assert_eq!(
+        socket.await_reply(&r, None).await,
+        Err(ReplyError::Disconnected)
+    );
+    assert!(matches!(
+        socket.await_disconnect(None).await,
+        Ok(DisconnectReason::ClosedByRemote { .. })
+    ));
+    assert_eq!(socket.join_status("room:1"), JoinStatus::Errored);
+    let mut conn = server.accept().await;
+    socket.await_connect(None).await.unwrap();
+    let join = conn.recv().await;
+    assert_eq!(join[4], json!({"a": 1}), "rejoined with the same params");
+    let jr2 = join[0].as_str().unwrap().to_owned();
+    assert_ne!(jr1, jr2);
+    assert!(
+        jr2.parse::<u64>().unwrap() > r.to_string().parse::<u64>().unwrap(),
+        "refs never reset"
+    );
+    conn.send(json!([jr2, jr2, "room:1", "phx_reply", {"status": "ok", "response": {}}]))
+        .await;
+    socket.await_join("room:1", None).await.unwrap();
+}
+
+// Real time: nothing here waits for a timer except the short rejoin delay.
+#[tokio::test]
+async fn phx_error_rejoins_on_the_rejoin_schedule_and_phx_close_is_final() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server)
+        .rejoin_after(Backoff::steps([50, 100], 200).without_jitter())
+        .build()
+        .unwrap();
+    let mut conn = connected(&server, &socket).await;
+    socket.join("room:1", json!({}));
+    let jr = conn.expect_join("room:1").await;
+    socket.await_join("room:1", None).await.unwrap();
+
+    conn.send(json!([jr, jr, "room:1", "phx_error", {"reason": "channel_crash"}]))
+        .await;
+    match socket.next_event(None).await.unwrap() {
+        SocketEvent::TopicErrored {
+            topic, rejoin_in, ..
+        } => {
+            assert_eq!(topic, "room:1");
+            assert_eq!(rejoin_in, Duration::from_millis(50));
+        }
+        other => panic!("{other:?}"),
+    }
+    let started = tokio::time::Instant::now();
+    let jr2 = conn.expect_join("room:1").await;
+    assert!(started.elapsed() >= Duration::from_millis(40));
+    assert_ne!(jr, jr2);
+    socket.await_join("room:1", None).await.unwrap();
+
+    conn.send(json!([jr2, jr2, "room:1", "phx_close", {}]))
+        .await;
+    match socket.next_event(None).await.unwrap() {
+        SocketEvent::TopicClosed {
+            topic,
+            reason: TopicCloseReason::ClosedByServer(_),
+        } => assert_eq!(topic, "room:1"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(socket.join_status("room:1"), JoinStatus::Closed);
+    let r = socket.push("room:1", "x", json!({}));
+    assert_eq!(
+        socket.await_reply(&r, None).await,
+        Err(ReplyError::NotJoined("room:1".into()))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn join_rejection_carries_the_server_payload() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server).build().unwrap();
+    let mut conn = connected(&server, &socket).await;
+    socket.join("room:1", json!({}));
+    let join = conn.recv().await;
+    let jr = join[0].as_str().unwrap();
+    conn.send(json!([jr, jr, "room:1", "phx_reply", {"status": "error", "response": {"reason": "unauthorized"}}])).await;
+    let err = socket.await_join("room:1", None).await.unwrap_err();
+    assert_eq!(
+        err.rejection(),
+        Some(&json!({"reason": "unauthorized"}).into())
+    );
+    assert_eq!(socket.join_status("room:1"), JoinStatus::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pings_are_answered_and_malformed_frames_are_reported_not_fatal() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server).build().unwrap();
+    let mut conn = connected(&server, &socket).await;
+    conn.ws
+        .send(Message::Ping(b"hi".to_vec().into()))
+        .await
+        .unwrap();
+    conn.send_text("this is not json").await;
+    conn.send_text("[1,2]").await;
+    match socket.next_event(None).await.unwrap() {
+        SocketEvent::MalformedFrame { .. } => {}
+        other => panic!("{other:?}"),
+    }
+    match socket.next_event(None).await.unwrap() {
+        SocketEvent::MalformedFrame { .. } => {}
+        other => panic!("{other:?}"),
+    }
+    match conn.recv_raw().await {
+        Message::Pong(data) => assert_eq!(&data[..], b"hi"),
+        other => panic!("expected a pong, got {other:?}"),
+    }
+    assert!(socket.is_connected());
+}
+
+#[tokio::test(start_paused = true)]
+async fn disconnect_sends_a_close_frame_and_leave_completes() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server).build().unwrap();
+    let mut conn = connected(&server, &socket).await;
+    socket.join("room:1", json!({}));
+    let jr = conn.expect_join("room:1").await;
+    socket.await_join("room:1", None).await.unwrap();
+    socket.leave("room:1");
+    let leave = conn.recv().await;
+    assert_eq!(leave[0], jr.as_str());
+    assert_eq!(leave[3], "phx_leave");
+    conn.send(json!([jr, leave[1], "room:1", "phx_reply", {"status": "ok", "response": {}}]))
+        .await;
+    conn.send(json!([jr, jr, "room:1", "phx_close", {}])).await;
+    socket.await_leave("room:1", None).await.unwrap();
+    assert_eq!(socket.join_status("room:1"), JoinStatus::Closed);
+
+    socket.disconnect();
+    match conn.recv_raw().await {
+        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1000),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    assert_eq!(
+        socket.await_disconnect(None).await,
+        Ok(DisconnectReason::ClientRequested)
+    );
+    assert!(!socket.is_connected());
+    // No TopicClosed for the topic we left, and no reconnect.
+    assert!(socket.flush().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn initial_connect_failure_can_be_retried_on_the_schedule() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let socket = Socket::builder(format!("ws://127.0.0.1:{port}/socket"))
+        .retry_on_initial_connect(true)
+        .reconnect_after(Backoff::steps([10, 50], 100).without_jitter())
+        .build()
+        .unwrap();
+    socket.connect();
+    match socket.next_event(None).await.unwrap() {
+        SocketEvent::Reconnecting {
+            attempt: 1,
+            delay,
+            error: Some(ConnectError::ConnectionRefused { .. }),
+        } => {
+            assert_eq!(delay, Duration::from_millis(10));
+        }
+        other => panic!("{other:?}"),
+    }
+    match socket.next_event(None).await.unwrap() {
+        SocketEvent::Reconnecting {
+            attempt: 2, delay, ..
+        } => assert_eq!(delay, Duration::from_millis(50)),
+        other => panic!("{other:?}"),
+    }
+    socket.disconnect();
+    assert_eq!(
+        socket.await_disconnect(None).await,
+        Ok(DisconnectReason::ClientRequested)
+    );
+}
