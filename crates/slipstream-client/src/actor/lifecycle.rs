@@ -32,7 +32,8 @@ impl Actor {
         let url = config.connect_url();
         let span = tracing::info_span!("connect", url = %config.url, initial);
         tracing::debug!(parent: &span, "connecting");
-        let attempt = async move { connection::open(&config, url).await }.instrument(span);
+        let attempt =
+            async move { connection::open(&config, url).await.map(Box::new) }.instrument(span);
         self.conn = Conn::Connecting {
             attempt: Box::pin(attempt),
             initial,
@@ -40,7 +41,7 @@ impl Actor {
         };
     }
 
-    pub(super) async fn on_opened(&mut self, result: Result<WsStream, ConnectError>) {
+    pub(super) async fn on_opened(&mut self, result: Result<Box<WsStream>, ConnectError>) {
         let (initial, started) = match &self.conn {
             Conn::Connecting {
                 initial, started, ..
@@ -52,7 +53,7 @@ impl Actor {
             Ok(ws) => {
                 tracing::info!(elapsed_ms, "connected");
                 self.conn = Conn::Connected {
-                    ws: Box::new(ws),
+                    ws,
                     since: Instant::now(),
                 };
                 self.conn_id += 1;

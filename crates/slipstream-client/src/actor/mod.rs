@@ -60,7 +60,7 @@ pub(crate) enum Command {
     },
 }
 
-type ConnectFuture = Pin<Box<dyn Future<Output = Result<WsStream, ConnectError>> + Send>>;
+type ConnectFuture = Pin<Box<dyn Future<Output = Result<Box<WsStream>, ConnectError>> + Send>>;
 
 /// The connection's state.
 enum Conn {
@@ -90,7 +90,7 @@ impl Conn {
 
 enum Input {
     Command(Option<Command>),
-    Opened(Result<WsStream, ConnectError>),
+    Opened(Result<Box<WsStream>, ConnectError>),
     Frame(Option<Result<tungstenite::Message, tungstenite::Error>>),
     Timer,
 }
