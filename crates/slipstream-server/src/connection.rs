@@ -79,9 +79,12 @@ where
     }
     reader.abort();
     drop(conn);
-    // The writer ends once it wrote a close frame, or when every sender is gone.
+    // The writer ends once it wrote a close frame, or when every sender is gone; a channel still
+    // busy in a callback keeps a sender, so do not wait for it forever.
+    let writer_abort = writer.abort_handle();
     if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
         tracing::debug!(conn_id, "writer did not finish in time");
+        writer_abort.abort();
     }
     tracing::debug!(conn_id, "connection ended");
 }
