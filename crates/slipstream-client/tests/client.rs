@@ -2,5 +2,7 @@
 
 mod support;
 
+mod blocking;
 mod demo;
 mod lifecycle;
+mod tls;
