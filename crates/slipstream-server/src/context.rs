@@ -153,6 +153,21 @@ impl ChannelContext {
         self.broadcast("presence_diff", Payload::json(&diff))
     }
 
+    /// Stops tracking `key` for this channel on this topic, broadcasting the `presence_diff`
+    /// leave; `Ok(false)` if this channel was not tracking `key`.
+    pub fn untrack_presence(&self, key: &str) -> Result<bool, BroadcastError> {
+        match self
+            .shared
+            .presence
+            .untrack(&self.topic, self.channel_id, key)
+        {
+            Some(diff) => self
+                .broadcast("presence_diff", Payload::json(&diff))
+                .map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// The topic's presences in `presence_state` form: `{key: {"metas": [...]}}`.
     pub fn presence_list(&self) -> Value {
         self.shared.presence.list(&self.topic)

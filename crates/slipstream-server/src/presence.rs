@@ -59,6 +59,25 @@ impl Presence {
         diff
     }
 
+    /// Removes what a channel tracked under `key` on `topic`; returns the `presence_diff` payload
+    /// to broadcast, or `None` if nothing was tracked.
+    pub(crate) fn untrack(&self, topic: &str, channel_id: u64, key: &str) -> Option<Value> {
+        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = topics.get_mut(topic)?;
+        let (gone, kept): (Vec<Entry>, Vec<Entry>) = std::mem::take(entries)
+            .into_iter()
+            .partition(|e| e.channel_id == channel_id && e.key == key);
+        *entries = kept;
+        if entries.is_empty() {
+            topics.remove(topic);
+        }
+        if gone.is_empty() {
+            return None;
+        }
+        let leaves = group(gone.iter().map(|e| (e.key.as_str(), &e.meta)));
+        Some(json!({"joins": {}, "leaves": leaves}))
+    }
+
     /// Removes every presence a channel tracked; returns `(topic, presence_diff payload)` pairs.
     pub(crate) fn untrack_channel(&self, channel_id: u64) -> Vec<(String, Value)> {
         let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
