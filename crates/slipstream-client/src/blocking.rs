@@ -234,6 +234,12 @@ impl Socket {
         self.inner.flush()
     }
 
+    /// A receiver of a copy of every event that arrives from now on, without taking anything from
+    /// the mailbox; see [`crate::Socket::observe`]. Read it with `blocking_recv` or `try_recv`.
+    pub fn observe(&self) -> tokio::sync::broadcast::Receiver<SocketEvent> {
+        self.inner.observe()
+    }
+
     /// Waits for the next event of any kind and takes it out of the mailbox.
     pub fn next_event(&self) -> Result<SocketEvent, AwaitError> {
         self.block_on("next_event", self.inner.next_event(self.timeout))

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use crate::event::SocketEvent;
@@ -26,7 +26,12 @@ struct Inner {
     capacity: usize,
     dropped: AtomicU64,
     closed: AtomicBool,
+    /// Copies of appended events for observers (see [`Mailbox::observe`]).
+    observers: broadcast::Sender<SocketEvent>,
 }
+
+/// How many events an observer may fall behind before it starts missing some.
+const OBSERVER_BACKLOG: usize = 256;
 
 /// A bounded, multi-consumer queue of [`SocketEvent`]s with selective receive.
 #[derive(Debug, Clone)]
@@ -43,6 +48,7 @@ impl Mailbox {
                 capacity: capacity.max(1),
                 dropped: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
+                observers: broadcast::channel(OBSERVER_BACKLOG).0,
             }),
         }
     }
@@ -58,6 +64,10 @@ impl Mailbox {
 
     /// Appends an event, never waiting. When the mailbox is full the event is dropped and counted.
     pub(crate) fn push(&self, event: SocketEvent) {
+        if self.inner.observers.receiver_count() > 0 {
+            // Only fails when the last observer left in the meantime: nobody to tell.
+            let _ = self.inner.observers.send(event.clone());
+        }
         let accepted = {
             let mut queue = self.queue();
             if queue.len() >= self.inner.capacity {
@@ -78,6 +88,12 @@ impl Mailbox {
                 "mailbox full: event dropped (consume events with flush/next_event/await_*)"
             );
         }
+    }
+
+    /// A receiver of a copy of every event pushed from now on (kept or dropped), without
+    /// consuming anything from the mailbox.
+    pub(crate) fn observe(&self) -> broadcast::Receiver<SocketEvent> {
+        self.inner.observers.subscribe()
     }
 
     /// Marks the producer as gone and wakes every waiter.
@@ -195,6 +211,19 @@ mod tests {
         assert_eq!(a.await.unwrap(), Ok(message("a")));
         assert_eq!(b.await.unwrap(), Ok(message("b")));
         assert_eq!(mb.len(), 0);
+    }
+
+    #[test]
+    fn observers_see_copies_and_consume_nothing() {
+        let mb = Mailbox::new(10);
+        mb.push(message("before"));
+        let mut observer = mb.observe();
+        mb.push(message("a"));
+        mb.push(message("b"));
+        assert_eq!(observer.try_recv(), Ok(message("a")));
+        assert_eq!(observer.try_recv(), Ok(message("b")));
+        assert!(observer.try_recv().is_err());
+        assert_eq!(mb.len(), 3);
     }
 
     #[test]

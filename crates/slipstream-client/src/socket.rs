@@ -330,6 +330,17 @@ impl Socket {
         self.shared.mailbox.drain()
     }
 
+    /// A receiver of a copy of every event that arrives from now on, for watching the socket
+    /// (e.g. printing pushes as they come) without taking anything from the mailbox, so the
+    /// `await_*` calls and [`flush`](Self::flush) still see every event.
+    ///
+    /// The receiver keeps the last 256 events it has not read; an observer that falls further
+    /// behind gets [`RecvError::Lagged`](tokio::sync::broadcast::error::RecvError::Lagged) with the
+    /// number it missed. Use `blocking_recv` from a plain thread, `recv().await` from async code.
+    pub fn observe(&self) -> tokio::sync::broadcast::Receiver<SocketEvent> {
+        self.shared.mailbox.observe()
+    }
+
     /// Waits for the next event of any kind and consumes it.
     pub async fn next_event(&self, timeout: Option<Duration>) -> Result<SocketEvent, AwaitError> {
         let deadline = self.deadline(timeout);
