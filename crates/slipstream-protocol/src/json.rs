@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{DecodeError, Field};
-use crate::message::{Payload, Ref, Reply};
+use crate::message::{Event, Payload, Ref, Reply};
 
 /// The JSON kind of a raw value, for error messages.
 pub(crate) fn kind_of(raw: &str) -> &'static str {
@@ -48,6 +48,16 @@ pub(crate) fn read_string_field(raw: &RawValue, field: Field) -> Result<String, 
             found: kind_of(raw.get()),
         })
     }
+}
+
+/// Reads the event element. Phoenix's reserved names (`phx_reply`, `phx_join`, …) need no
+/// allocation when they are written without escapes, which is how every encoder writes them.
+pub(crate) fn read_event(raw: &RawValue) -> Result<Event, DecodeError> {
+    let text = raw.get();
+    if text.starts_with('"') && !text[1..text.len() - 1].contains('\\') {
+        return Ok(Event::from(&text[1..text.len() - 1]));
+    }
+    read_string_field(raw, Field::Event).map(Event::from)
 }
 
 fn read_string(raw: &RawValue) -> Result<String, DecodeError> {

@@ -56,7 +56,7 @@ fn decode<'de, R: serde_json::de::Read<'de>>(
         None => None,
     };
     let topic = json::read_topic(topic, &join_ref, &msg_ref)?;
-    let event = Event::from(json::read_string_field(event, Field::Event)?);
+    let event = json::read_event(event)?;
     let payload = if parse_replies && event == Event::Reply {
         json::read_reply(payload)?
     } else {

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::error::{DecodeError, EncodeError, Field};
+use crate::error::{DecodeError, EncodeError};
 use crate::json::{self, kind_of_document};
 use crate::message::{Event, Message, Payload};
 
@@ -33,7 +33,7 @@ pub(crate) fn decode(text: &str, parse_replies: bool) -> Result<Message, DecodeE
     let join_ref = json::read_ref(join_ref)?;
     let msg_ref = json::read_ref(msg_ref)?;
     let topic = json::read_topic(topic, &join_ref, &msg_ref)?;
-    let event = Event::from(json::read_string_field(event, Field::Event)?);
+    let event = json::read_event(event)?;
     let payload = if parse_replies && event == Event::Reply {
         json::read_reply(payload)?
     } else {
