@@ -42,6 +42,7 @@ pub const DEFAULT_MAILBOX_CAPACITY: usize = 10_000;
 /// | auto-rejoin after reconnect | on |
 /// | retry the initial connect | off (a script wants a fast failure) |
 /// | retry rejected joins | off (the rejection is reported) |
+/// | stop reconnecting on HTTP status | none (every refusal is retried) |
 ///
 /// ```
 /// use std::time::Duration;
@@ -82,6 +83,7 @@ pub struct SocketBuilder {
     auto_rejoin: bool,
     retry_on_initial_connect: bool,
     retry_rejected_joins: bool,
+    final_statuses: Vec<u16>,
 }
 
 impl fmt::Debug for SocketBuilder {
@@ -121,6 +123,7 @@ impl SocketBuilder {
             auto_rejoin: true,
             retry_on_initial_connect: false,
             retry_rejected_joins: false,
+            final_statuses: Vec::new(),
         }
     }
 
@@ -229,6 +232,24 @@ impl SocketBuilder {
         self
     }
 
+    /// HTTP statuses of a refused upgrade after which the socket stops reconnecting and reports
+    /// [`SocketEvent::ConnectFailed`](crate::SocketEvent::ConnectFailed) instead (default: none,
+    /// as phoenix.js retries everything). `[403]` stops when the server refuses the credentials.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let socket = slipstream_client::Socket::builder("ws://localhost:4000/socket")
+    ///     .retry_on_initial_connect(true)
+    ///     .stop_reconnecting_on_status([403])
+    ///     .build()
+    ///     .unwrap();
+    /// # }
+    /// ```
+    pub fn stop_reconnecting_on_status(mut self, statuses: impl IntoIterator<Item = u16>) -> Self {
+        self.final_statuses = statuses.into_iter().collect();
+        self
+    }
+
     /// Retry a failed *initial* connect on the reconnect schedule instead of reporting
     /// [`SocketEvent::ConnectFailed`](crate::SocketEvent::ConnectFailed) (default: off).
     pub fn retry_on_initial_connect(mut self, on: bool) -> Self {
@@ -282,6 +303,7 @@ impl SocketBuilder {
             auto_rejoin: self.auto_rejoin,
             retry_on_initial_connect: self.retry_on_initial_connect,
             retry_rejected_joins: self.retry_rejected_joins,
+            final_statuses: self.final_statuses,
         };
         Ok(Socket::spawn(Arc::new(config), &handle))
     }
@@ -319,6 +341,7 @@ pub(crate) struct Config {
     pub(crate) auto_rejoin: bool,
     pub(crate) retry_on_initial_connect: bool,
     pub(crate) retry_rejected_joins: bool,
+    pub(crate) final_statuses: Vec<u16>,
 }
 
 impl Config {

@@ -187,12 +187,36 @@ impl Socket {
     /// timeout runs from now. Exactly one [`SocketEvent::Reply`] with this ref follows: the
     /// server's reply, or why none will come (push timeout, disconnect, topic not joined…).
     pub fn push(&self, topic: &str, event: &str, payload: impl Into<Payload>) -> Ref {
+        self.push_inner(topic, event, payload.into(), None)
+    }
+
+    /// Like [`push`](Self::push), with this push's own reply timeout instead of the configured
+    /// one: when no reply comes within `timeout`, its outcome is
+    /// [`ReplyError::PushTimeout`](crate::ReplyError::PushTimeout).
+    pub fn push_with_timeout(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+    ) -> Ref {
+        self.push_inner(topic, event, payload.into(), Some(timeout))
+    }
+
+    fn push_inner(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: Payload,
+        timeout: Option<Duration>,
+    ) -> Ref {
         let push_ref = self.shared.next_ref();
         self.send(Command::Push {
             topic: topic.to_owned(),
             event: event.to_owned(),
-            payload: payload.into(),
+            payload,
             push_ref: push_ref.clone(),
+            timeout,
         });
         push_ref
     }

@@ -101,7 +101,10 @@ fn a_denied_join_carries_the_servers_reason() {
     let error = socket
         .await_join("rooms:secret")
         .expect_err("the join is refused");
-    let JoinError::Rejected { response: payload, .. } = &error else {
+    let JoinError::Rejected {
+        response: payload, ..
+    } = &error
+    else {
         panic!("expected JoinError::Rejected, got {error:?}");
     };
     assert_eq!(

@@ -5,4 +5,5 @@ mod support;
 mod blocking;
 mod demo;
 mod lifecycle;
+mod policies;
 mod tls;

@@ -1,5 +1,7 @@
 //! Per-topic state: status, current join_ref, join params and the push buffer.
 
+use std::time::Duration;
+
 use slipstream_protocol::{Payload, Ref};
 use tokio::time::Instant;
 
@@ -12,6 +14,8 @@ pub(crate) struct BufferedPush {
     pub(crate) event: String,
     pub(crate) payload: Payload,
     pub(crate) deadline: Instant,
+    /// The push's timeout, for the error that reports it.
+    pub(crate) timeout: Duration,
 }
 
 #[derive(Debug)]

@@ -1,5 +1,7 @@
 //! Requests from the handle, and the topic operations they share with inbound handling.
 
+use std::time::Duration;
+
 use slipstream_protocol::{Event, Message, Payload, Ref};
 use tokio::time::Instant;
 
@@ -31,7 +33,8 @@ impl Actor {
                 event,
                 payload,
                 push_ref,
-            } => self.push(topic, event, payload, push_ref).await,
+                timeout,
+            } => self.push(topic, event, payload, push_ref, timeout).await,
         }
     }
 
@@ -217,9 +220,17 @@ impl Actor {
         });
     }
 
-    async fn push(&mut self, topic: String, event: String, payload: Payload, push_ref: Ref) {
+    async fn push(
+        &mut self,
+        topic: String,
+        event: String,
+        payload: Payload,
+        push_ref: Ref,
+        timeout: Option<Duration>,
+    ) {
         let status = self.channels.get(&topic).map(|ch| ch.status);
-        let deadline = Instant::now() + self.config.push_timeout;
+        let timeout = timeout.unwrap_or(self.config.push_timeout);
+        let deadline = Instant::now() + timeout;
         match status {
             Some(JoinStatus::Joined) if self.is_connected() => {
                 self.timers.add(
@@ -227,6 +238,7 @@ impl Actor {
                     Timer::PushTimeout {
                         topic: topic.clone(),
                         push_ref: push_ref.clone(),
+                        after: timeout,
                     },
                 );
                 self.send_push(&topic, push_ref, event, payload).await;
@@ -237,6 +249,7 @@ impl Actor {
                     Timer::PushTimeout {
                         topic: topic.clone(),
                         push_ref: push_ref.clone(),
+                        after: timeout,
                     },
                 );
                 if let Some(ch) = self.channels.get_mut(&topic) {
@@ -246,6 +259,7 @@ impl Actor {
                         event,
                         payload,
                         deadline,
+                        timeout,
                     });
                 }
             }
@@ -299,7 +313,7 @@ impl Actor {
                 self.emit(SocketEvent::Reply {
                     push_ref: b.push_ref,
                     topic: topic.to_owned(),
-                    result: Err(ReplyError::PushTimeout(self.config.push_timeout)),
+                    result: Err(ReplyError::PushTimeout(b.timeout)),
                 });
             }
         }

@@ -82,6 +82,11 @@ impl Actor {
                     self.send_join(&topic).await;
                 }
             }
+            Err(error) if self.is_final(&error) => {
+                tracing::warn!(elapsed_ms, %error, "connect refused with a final status; not retrying");
+                self.conn = Conn::Idle;
+                self.emit(SocketEvent::ConnectFailed(error));
+            }
             Err(error) if initial && !self.config.retry_on_initial_connect => {
                 tracing::warn!(elapsed_ms, %error, "connect failed");
                 self.conn = Conn::Idle;
@@ -92,6 +97,11 @@ impl Actor {
                 self.schedule_reconnect(Some(error));
             }
         }
+    }
+
+    /// Whether `error` is a refusal whose status the user listed as final.
+    fn is_final(&self, error: &ConnectError) -> bool {
+        matches!(error, ConnectError::Refused { status, .. } if self.config.final_statuses.contains(status))
     }
 
     fn schedule_reconnect(&mut self, error: Option<ConnectError>) {
@@ -259,7 +269,11 @@ impl Actor {
                     self.start_connect(false);
                 }
             }
-            Timer::PushTimeout { topic, push_ref } => {
+            Timer::PushTimeout {
+                topic,
+                push_ref,
+                after,
+            } => {
                 let timed_out = match self.pending.remove(&push_ref) {
                     Some(Pending::Push { .. }) => true,
                     Some(other) => {
@@ -278,7 +292,7 @@ impl Actor {
                     self.emit(SocketEvent::Reply {
                         push_ref,
                         topic,
-                        result: Err(ReplyError::PushTimeout(self.config.push_timeout)),
+                        result: Err(ReplyError::PushTimeout(after)),
                     });
                 }
             }

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use slipstream_protocol::{Frame, Message, Payload, Ref};
@@ -57,6 +58,8 @@ pub(crate) enum Command {
         event: String,
         payload: Payload,
         push_ref: Ref,
+        /// Overrides the configured push timeout.
+        timeout: Option<Duration>,
     },
 }
 

@@ -1,6 +1,7 @@
 //! The actor's timers: one ordered queue, one sleep for the earliest deadline.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use slipstream_protocol::Ref;
 use tokio::time::Instant;
@@ -14,7 +15,11 @@ pub(crate) enum Timer {
     /// Try to connect again.
     Reconnect,
     /// A push's reply is due (whether it was sent or is still buffered).
-    PushTimeout { topic: String, push_ref: Ref },
+    PushTimeout {
+        topic: String,
+        push_ref: Ref,
+        after: Duration,
+    },
     /// A join's reply is due.
     JoinTimeout { topic: String, join_ref: Ref },
     /// A leave's reply is due.

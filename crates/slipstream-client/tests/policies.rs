@@ -1,0 +1,164 @@
+//! The configurable policies, against the demo server: stop reconnecting on a final HTTP status,
+//! a push's own timeout, rejoin switched off, and retrying rejected joins.
+
+use std::time::Duration;
+
+use serde_json::json;
+use slipstream_client::{Backoff, ConnectError, ReplyError, Socket, SocketEvent, TopicCloseReason};
+use slipstream_server::{RunningServer, ServerConfig, spawn_demo};
+
+async fn demo() -> RunningServer {
+    spawn_demo("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
+        .await
+        .expect("demo server")
+}
+
+/// Takes events until one satisfies `wanted`, failing after `limit` of them.
+async fn event_where(socket: &Socket, wanted: impl Fn(&SocketEvent) -> bool) -> SocketEvent {
+    for _ in 0..50 {
+        let event = socket
+            .next_event(Some(Duration::from_secs(10)))
+            .await
+            .expect("an event");
+        if wanted(&event) {
+            return event;
+        }
+    }
+    panic!("no matching event among the next 50");
+}
+
+#[tokio::test]
+async fn a_final_status_stops_the_retries() {
+    let server = demo().await;
+    let socket = Socket::builder(server.ws_url())
+        .param("reject", "true")
+        .retry_on_initial_connect(true)
+        .reconnect_after(Backoff::steps([10], 10))
+        .stop_reconnecting_on_status([403])
+        .build()
+        .unwrap();
+    socket.connect();
+    match socket.next_event(Some(Duration::from_secs(10))).await {
+        Ok(SocketEvent::ConnectFailed(ConnectError::Refused { status: 403, .. })) => {}
+        other => panic!("expected ConnectFailed(Refused 403) first, got {other:?}"),
+    }
+    // No retry follows: the mailbox stays empty.
+    assert!(
+        socket
+            .next_event(Some(Duration::from_millis(300)))
+            .await
+            .is_err(),
+        "nothing after a final refusal: {:?}",
+        socket.flush()
+    );
+    assert!(!socket.is_connected());
+}
+
+#[tokio::test]
+async fn without_a_final_status_a_refusal_is_retried() {
+    let server = demo().await;
+    let socket = Socket::builder(server.ws_url())
+        .param("reject", "true")
+        .retry_on_initial_connect(true)
+        .reconnect_after(Backoff::steps([10], 10))
+        .build()
+        .unwrap();
+    socket.connect();
+    let event = event_where(&socket, |e| matches!(e, SocketEvent::Reconnecting { .. })).await;
+    let SocketEvent::Reconnecting { error, .. } = event else {
+        unreachable!()
+    };
+    assert!(
+        matches!(error, Some(ConnectError::Refused { status: 403, .. })),
+        "{error:?}"
+    );
+    socket.disconnect();
+}
+
+#[tokio::test]
+async fn a_push_can_carry_its_own_timeout() {
+    let server = demo().await;
+    let socket = Socket::builder(server.ws_url()).build().unwrap();
+    socket.connect();
+    socket.await_connect(None).await.unwrap();
+    socket.join("rooms:lobby", json!({}));
+    socket.await_join("rooms:lobby", None).await.unwrap();
+    let quicksand = socket.push_with_timeout(
+        "rooms:lobby",
+        "quicksand",
+        json!({}),
+        Duration::from_millis(200),
+    );
+    // Well before the configured 10 s push timeout, the push is reported as timed out.
+    assert_eq!(
+        socket
+            .await_reply(&quicksand, Some(Duration::from_secs(5)))
+            .await,
+        Err(ReplyError::PushTimeout(Duration::from_millis(200)))
+    );
+}
+
+#[tokio::test]
+async fn with_auto_rejoin_off_a_reconnect_closes_the_topics() {
+    let server = demo().await;
+    let socket = Socket::builder(server.ws_url())
+        .auto_rejoin(false)
+        .reconnect_after(Backoff::steps([10], 10))
+        .build()
+        .unwrap();
+    socket.connect();
+    socket.await_connect(None).await.unwrap();
+    socket.join("rooms:lobby", json!({}));
+    socket.await_join("rooms:lobby", None).await.unwrap();
+
+    server.close_all_connections(1011);
+    let closed = event_where(&socket, |e| matches!(e, SocketEvent::TopicClosed { .. })).await;
+    assert!(
+        matches!(
+            &closed,
+            SocketEvent::TopicClosed { topic, reason: TopicCloseReason::Disconnected } if topic == "rooms:lobby"
+        ),
+        "{closed:?}"
+    );
+    socket
+        .await_connect(None)
+        .await
+        .expect("the socket itself reconnects");
+    assert!(!socket.is_joined("rooms:lobby"));
+    // Nothing rejoins on its own.
+    assert!(
+        socket
+            .await_join("rooms:lobby", Some(Duration::from_millis(300)))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn rejected_joins_can_be_retried_on_the_rejoin_schedule() {
+    let server = demo().await;
+    let socket = Socket::builder(server.ws_url())
+        .retry_rejected_joins(true)
+        .rejoin_after(Backoff::steps([20], 20).without_jitter())
+        .build()
+        .unwrap();
+    socket.connect();
+    socket.await_connect(None).await.unwrap();
+    socket.join("rooms:secret", json!({"deny": true}));
+    for attempt in 0..2 {
+        let failed = event_where(&socket, |e| matches!(e, SocketEvent::JoinFailed { .. })).await;
+        let SocketEvent::JoinFailed {
+            error, rejoin_in, ..
+        } = failed
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            error.rejection(),
+            Some(&json!({"reason": "unauthorized"}).into()),
+            "attempt {attempt}"
+        );
+        assert!(rejoin_in.is_some(), "another attempt is scheduled");
+    }
+    socket.leave("rooms:secret");
+}
