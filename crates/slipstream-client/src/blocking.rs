@@ -164,6 +164,17 @@ impl Socket {
         self.inner.push(topic, event, payload)
     }
 
+    /// Like [`push`](Self::push), with this push's own reply timeout.
+    pub fn push_with_timeout(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+    ) -> Ref {
+        self.inner.push_with_timeout(topic, event, payload, timeout)
+    }
+
     /// Waits for the reply to the push with `push_ref`.
     pub fn await_reply(&self, push_ref: &Ref) -> Result<Reply, ReplyError> {
         self.block_on(
