@@ -7,6 +7,7 @@ use std::time::Duration;
 use slipstream_protocol::Serializer;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
+use crate::actor::Connector;
 use crate::backoff::Backoff;
 use crate::error::ConfigError;
 use crate::socket::Socket;
@@ -84,6 +85,7 @@ pub struct SocketBuilder {
     retry_on_initial_connect: bool,
     retry_rejected_joins: bool,
     final_statuses: Vec<u16>,
+    connector: Option<Connector>,
 }
 
 impl fmt::Debug for SocketBuilder {
@@ -124,6 +126,7 @@ impl SocketBuilder {
             retry_on_initial_connect: false,
             retry_rejected_joins: false,
             final_statuses: Vec::new(),
+            connector: None,
         }
     }
 
@@ -264,6 +267,14 @@ impl SocketBuilder {
         self
     }
 
+    /// Opens connections with `connector` instead of TCP/TLS (the test kit's in-memory
+    /// transport). The upgrade timeout still bounds each attempt.
+    #[cfg(test)]
+    pub(crate) fn connector(mut self, connector: Connector) -> Self {
+        self.connector = Some(connector);
+        self
+    }
+
     /// Validates the settings and spawns the connection task. Does **not** connect: call
     /// [`Socket::connect`].
     ///
@@ -304,6 +315,7 @@ impl SocketBuilder {
             retry_on_initial_connect: self.retry_on_initial_connect,
             retry_rejected_joins: self.retry_rejected_joins,
             final_statuses: self.final_statuses,
+            connector: self.connector,
         };
         Ok(Socket::spawn(Arc::new(config), &handle))
     }
@@ -342,6 +354,8 @@ pub(crate) struct Config {
     pub(crate) retry_on_initial_connect: bool,
     pub(crate) retry_rejected_joins: bool,
     pub(crate) final_statuses: Vec<u16>,
+    /// Replaces TCP/TLS when set (see `actor::transport`).
+    pub(crate) connector: Option<Connector>,
 }
 
 impl Config {

@@ -8,9 +8,10 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::Instrument;
 
-use super::connection::{self, WsStream};
+use super::connection;
 use super::pending::Pending;
 use super::timers::Timer;
+use super::transport::BoxTransport;
 use super::{Actor, Conn, close_ws};
 use crate::error::{ConnectError, JoinError, ReplyError};
 use crate::event::{DisconnectReason, JoinStatus, SocketEvent, TopicCloseReason};
@@ -32,8 +33,21 @@ impl Actor {
         let url = config.connect_url();
         let span = tracing::info_span!("connect", url = %config.url, initial);
         tracing::debug!(parent: &span, "connecting");
-        let attempt =
-            async move { connection::open(&config, url).await.map(Box::new) }.instrument(span);
+        let attempt = async move {
+            match &config.connector {
+                Some(connect) => {
+                    let limit = config.upgrade_timeout;
+                    match tokio::time::timeout(limit, connect(url)).await {
+                        Ok(result) => result,
+                        Err(_) => Err(ConnectError::UpgradeTimeout(limit)),
+                    }
+                }
+                None => connection::open(&config, url)
+                    .await
+                    .map(|ws| Box::new(ws) as BoxTransport),
+            }
+        }
+        .instrument(span);
         self.conn = Conn::Connecting {
             attempt: Box::pin(attempt),
             initial,
@@ -41,7 +55,7 @@ impl Actor {
         };
     }
 
-    pub(super) async fn on_opened(&mut self, result: Result<Box<WsStream>, ConnectError>) {
+    pub(super) async fn on_opened(&mut self, result: Result<BoxTransport, ConnectError>) {
         let (initial, started) = match &self.conn {
             Conn::Connecting {
                 initial, started, ..

@@ -15,10 +15,9 @@ mod inbound;
 mod lifecycle;
 mod pending;
 mod timers;
+mod transport;
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,9 +32,10 @@ use crate::error::ConnectError;
 use crate::event::{DisconnectReason, SocketEvent};
 use crate::socket::Shared;
 use channels::Channel;
-use connection::WsStream;
 use pending::PendingTable;
 use timers::Timers;
+pub(crate) use transport::Connector;
+use transport::{BoxTransport, ConnectFuture};
 
 /// A request from a [`Socket`](crate::Socket) handle.
 #[derive(Debug)]
@@ -63,8 +63,6 @@ pub(crate) enum Command {
     },
 }
 
-type ConnectFuture = Pin<Box<dyn Future<Output = Result<Box<WsStream>, ConnectError>> + Send>>;
-
 /// The connection's state.
 enum Conn {
     /// Not connected; nothing planned.
@@ -76,7 +74,7 @@ enum Conn {
         started: Instant,
     },
     /// The websocket is open.
-    Connected { ws: Box<WsStream>, since: Instant },
+    Connected { ws: BoxTransport, since: Instant },
     /// A reconnect timer is armed.
     Waiting,
 }
@@ -93,7 +91,7 @@ impl Conn {
 
 enum Input {
     Command(Option<Command>),
-    Opened(Result<Box<WsStream>, ConnectError>),
+    Opened(Result<BoxTransport, ConnectError>),
     Frame(Option<Result<tungstenite::Message, tungstenite::Error>>),
     Timer,
 }
@@ -232,7 +230,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 /// Sends a close frame and waits briefly for the server's close, then drops the socket.
 async fn close_ws(
-    mut ws: Box<WsStream>,
+    mut ws: BoxTransport,
     code: tungstenite::protocol::frame::coding::CloseCode,
     reason: &str,
 ) {
@@ -241,7 +239,11 @@ async fn close_ws(
         reason: reason.to_owned().into(),
     };
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
-        if ws.close(Some(frame)).await.is_ok() {
+        if ws
+            .send(tungstenite::Message::Close(Some(frame)))
+            .await
+            .is_ok()
+        {
             while let Some(Ok(_)) = ws.next().await {}
         }
     })
