@@ -53,6 +53,26 @@ pub fn show_event(event: &SocketEvent) -> String {
             ),
             Err(error) => format!("reply    ref: \"{push_ref}\" topic: {topic:?} error: {error}"),
         },
+        SocketEvent::Connected => "connected".into(),
+        SocketEvent::ConnectFailed(error) => format!("connect failed: {error}"),
+        SocketEvent::Joined { topic, response } => {
+            format!(
+                "joined   topic: {topic:?}  response: {}",
+                show_payload(response)
+            )
+        }
+        SocketEvent::JoinFailed { topic, error, .. } => {
+            format!("join failed  topic: {topic:?}  {error}")
+        }
+        SocketEvent::Left { topic } => format!("left     topic: {topic:?}"),
+        SocketEvent::TopicErrored { topic, payload, .. } => format!(
+            "channel crashed  topic: {topic:?}  payload: {}",
+            show_payload(payload)
+        ),
+        SocketEvent::TopicClosed { topic, reason } => {
+            format!("channel closed  topic: {topic:?}  {reason:?}")
+        }
+        SocketEvent::Disconnected(reason) => format!("disconnected: {reason:?}"),
         other => format!("{other:?}"),
     }
 }
@@ -74,5 +94,18 @@ mod tests {
             response: Payload::json(&serde_json::json!({"pong": "pong"})),
         };
         assert_eq!(show_reply(&reply), r#"(ok, {"pong":"pong"})"#);
+    }
+
+    #[test]
+    fn shows_lifecycle_events_with_payloads_as_json() {
+        let joined = SocketEvent::Joined {
+            topic: "rooms:lobby".into(),
+            response: Payload::json(&serde_json::json!({})),
+        };
+        assert_eq!(
+            show_event(&joined),
+            r#"joined   topic: "rooms:lobby"  response: {}"#
+        );
+        assert_eq!(show_event(&SocketEvent::Connected), "connected");
     }
 }

@@ -2,6 +2,9 @@
 
 mod cmd;
 mod display;
+mod script;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -20,12 +23,23 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Walk through Slipstream's scripting guide, one blocking call at a time.
     Tour(cmd::tour::TourArgs),
+    /// Run a Slipstream script (Rhai) against a server: exit 0 when it finishes, 1 when an
+    /// assertion or await fails, 2 for usage and connection errors.
+    Run(cmd::run::RunArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Tour(args) => cmd::tour::run(args),
+        Command::Run(args) => return cmd::run::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:?}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -1,0 +1,82 @@
+//! `slipstream run FILE`: runs a Slipstream script (Rhai, see [`crate::script`]) without a prompt.
+//!
+//! Exit codes: 0 when the script finishes; 1 when an assertion or an await fails (or any other
+//! runtime error); 2 for usage and connection errors: a bad URL, a refused connection, a file
+//! that cannot be read, a syntax error. A failure is reported on stderr with the script line,
+//! what was expected and what was received.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::Args;
+use tracing_subscriber::EnvFilter;
+
+use crate::script::{Session, SessionOptions};
+
+/// The URL scripts connect to unless told otherwise.
+pub const DEFAULT_URL: &str = "ws://localhost:4000/socket/websocket";
+
+/// Options of `slipstream run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The script to run (Rhai).
+    file: PathBuf,
+
+    /// The websocket URL that `connect()` and `socket()` use when given none.
+    #[arg(long, default_value = DEFAULT_URL)]
+    url: String,
+
+    /// How long each await waits, until the script calls set_timeout(ms).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    timeout: f64,
+}
+
+/// Runs the script and says how it went as an exit code.
+pub fn run(args: RunArgs) -> ExitCode {
+    init_logging();
+    let Some(timeout) = super::positive_seconds(args.timeout) else {
+        eprintln!("error: --timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    };
+    let name = args.file.display().to_string();
+    let source = match std::fs::read_to_string(&args.file) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("error: cannot read {name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut session = Session::new(SessionOptions {
+        url: args.url,
+        timeout,
+        cancel: Arc::new(AtomicBool::new(false)),
+        print: Box::new(|text| println!("{text}")),
+        on_socket: None,
+        on_join: None,
+    });
+    let outcome = session.run(&source);
+    session.shutdown();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}", error.report(&name, &source));
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// Logs go to stderr: warnings, unless `RUST_LOG` says otherwise. The client's own warnings
+/// (a refused join, a failed connect) are left out: the script's failure report says the same.
+pub(crate) fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("warn,slipstream_client=error")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}

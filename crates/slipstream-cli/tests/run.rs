@@ -1,0 +1,187 @@
+//! `slipstream run`: every example script against the embedded demo server, and the exit codes
+//! and reports of scripts that fail.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{DemoServer, Ran, script_file, slipstream};
+
+fn run(file: &Path, url: &str) -> Ran {
+    Ran::from(
+        slipstream()
+            .arg("run")
+            .arg(file)
+            .args(["--url", url])
+            .output()
+            .expect("slipstream runs"),
+    )
+}
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scripts");
+    let mut scripts: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rhai"))
+        .collect();
+    scripts.sort();
+    scripts
+}
+
+#[test]
+fn every_example_script_runs_to_the_end() {
+    let scripts = examples();
+    let names: Vec<String> = scripts
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    for expected in [
+        "guide.rhai",
+        "presence.rhai",
+        "binary.rhai",
+        "broadcast.rhai",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} is missing from {names:?}"
+        );
+    }
+    let server = DemoServer::start();
+    for script in &scripts {
+        let ran = run(script, server.url());
+        assert_eq!(ran.code, Some(0), "{}:\n{ran}", script.display());
+    }
+}
+
+#[test]
+fn the_guide_prints_what_the_guide_shows() {
+    let server = DemoServer::start();
+    let guide = examples()
+        .into_iter()
+        .find(|p| p.ends_with("guide.rhai"))
+        .expect("guide.rhai");
+    let ran = run(&guide, server.url());
+    assert_eq!(ran.code, Some(0), "{ran}");
+    for expected in [
+        "push returned the ref 2",
+        r#"{"response":{"pong":"pong"},"status":"ok"}"#,
+        r#"{"event":"foo","payload":{"bar":"baz"},"topic":"rooms:lobby"}"#,
+    ] {
+        assert!(ran.stdout.contains(expected), "no {expected:?} in\n{ran}");
+    }
+}
+
+#[test]
+fn a_failing_assertion_exits_1_with_the_line_expected_and_received() {
+    let server = DemoServer::start();
+    let file = script_file(
+        "assert.rhai",
+        "connect();\nawait_connect();\njoin(\"rooms:lobby\");\nawait_join(\"rooms:lobby\");\n\
+         let r = await_reply(push(\"rooms:lobby\", \"ping\"));\nassert_eq(r.status, \"error\");\nprint(\"not reached\");\n",
+    );
+    let ran = run(&file, server.url());
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert!(ran.stderr.contains("assertion failed at "), "{ran}");
+    assert!(
+        ran.stderr.contains(":6:"),
+        "the report names line 6:\n{ran}"
+    );
+    assert!(
+        ran.stderr.contains("6 | assert_eq(r.status, \"error\");"),
+        "{ran}"
+    );
+    assert!(ran.stderr.contains("expected: \"error\""), "{ran}");
+    assert!(ran.stderr.contains("received: \"ok\""), "{ran}");
+    assert!(!ran.stdout.contains("not reached"), "{ran}");
+}
+
+#[test]
+fn an_await_timeout_exits_1_and_says_what_did_arrive() {
+    let server = DemoServer::start();
+    let file = script_file(
+        "timeout.rhai",
+        "connect(); await_connect();\njoin(\"rooms:lobby\"); await_join(\"rooms:lobby\");\n\
+         push(\"rooms:lobby\", \"push to me\");\nset_timeout(300);\n\
+         await_message(\"rooms:lobby\", \"nope\", #{bar: ANY});\n",
+    );
+    let ran = run(&file, server.url());
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert!(ran.stderr.contains("await failed at "), "{ran}");
+    assert!(ran.stderr.contains("5 | await_message("), "{ran}");
+    assert!(ran.stderr.contains("nothing came within 300 ms"), "{ran}");
+    assert!(
+        ran.stderr.contains(
+            r#"expected: a message with topic "rooms:lobby", event "nope", payload {"bar":ANY, ..}"#
+        ),
+        "{ran}"
+    );
+    assert!(
+        ran.stderr
+            .contains(r#"event: "foo"  payload: {"bar":"baz"}"#),
+        "{ran}"
+    );
+}
+
+#[test]
+fn a_refused_join_exits_1_with_the_servers_reason() {
+    let server = DemoServer::start();
+    let file = script_file(
+        "deny.rhai",
+        "connect(); await_connect();\njoin(\"rooms:secret\", #{deny: true});\nawait_join(\"rooms:secret\");\n",
+    );
+    let ran = run(&file, server.url());
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert!(ran.stderr.contains(r#"{"reason":"unauthorized"}"#), "{ran}");
+}
+
+#[test]
+fn a_bad_url_exits_2() {
+    let file = script_file("connect.rhai", "connect();\nawait_connect();\n");
+    let ran = run(&file, "nope://localhost/socket");
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("connection failed at "), "{ran}");
+    assert!(ran.stderr.contains("unsupported scheme"), "{ran}");
+}
+
+#[test]
+fn a_refused_connection_exits_2() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let file = script_file(
+        "refused.rhai",
+        "connect();\nawait_connect();\nprint(\"connected\");\n",
+    );
+    let ran = run(&file, &format!("ws://127.0.0.1:{port}/socket/websocket"));
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("2 | await_connect();"), "{ran}");
+    assert!(ran.stderr.contains("connection refused"), "{ran}");
+}
+
+#[test]
+fn syntax_errors_and_unreadable_files_exit_2() {
+    let file = script_file("syntax.rhai", "let x = 1;\nlet y = ;\n");
+    let ran = run(&file, "ws://127.0.0.1:9/socket/websocket");
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("syntax error at "), "{ran}");
+    assert!(ran.stderr.contains("2 | let y = ;"), "{ran}");
+
+    let missing = script_file("exists.rhai", "").with_extension("missing");
+    let ran = run(&missing, "ws://127.0.0.1:9/socket/websocket");
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("cannot read"), "{ran}");
+}
+
+#[test]
+fn a_caught_failure_does_not_fail_the_script() {
+    let file = script_file(
+        "caught.rhai",
+        "try { assert_eq(1, 2) } catch (e) { print(`${e.kind}: ${e.expected} vs ${e.received}`) }\n",
+    );
+    let ran = run(&file, "ws://127.0.0.1:9/socket/websocket");
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("assertion: 2 vs 1"), "{ran}");
+}

@@ -1,0 +1,92 @@
+//! Shared by the CLI's integration tests: the demo server in-process, and running `slipstream`.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The demo server on a free loopback port, on its own runtime; stopped on drop.
+pub struct DemoServer {
+    runtime: Option<tokio::runtime::Runtime>,
+    server: Option<slipstream_server::RunningServer>,
+    url: String,
+}
+
+impl DemoServer {
+    /// Starts the server.
+    pub fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the demo server");
+        let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let server = runtime
+            .block_on(slipstream_server::spawn_demo(
+                addr,
+                slipstream_server::ServerConfig::default(),
+            ))
+            .expect("the demo server starts");
+        let url = server.ws_url();
+        DemoServer {
+            runtime: Some(runtime),
+            server: Some(server),
+            url,
+        }
+    }
+
+    /// Its websocket URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        if let (Some(runtime), Some(server)) = (self.runtime.take(), self.server.take()) {
+            runtime.block_on(server.shutdown());
+        }
+    }
+}
+
+/// The `slipstream` binary under test.
+pub fn slipstream() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_slipstream"))
+}
+
+/// Writes `source` to a fresh file under the test target's scratch directory.
+pub fn script_file(name: &str, source: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scripts");
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let path = dir.join(format!("{}-{name}", std::process::id()));
+    std::fs::write(&path, source).expect("script written");
+    path
+}
+
+/// What a finished command printed.
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    pub fn from(output: Output) -> Self {
+        Ran {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Ran {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
