@@ -7,3 +7,4 @@ mod demo;
 mod lifecycle;
 mod policies;
 mod tls;
+mod wire_formats;
