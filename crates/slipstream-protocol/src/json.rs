@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{DecodeError, Field};
-use crate::message::{Event, Payload, Ref, Reply};
+use crate::message::{Event, Message, Payload, Ref, Reply};
 
 /// The JSON kind of a raw value, for error messages.
 pub(crate) fn kind_of(raw: &str) -> &'static str {
@@ -84,6 +84,32 @@ pub(crate) fn read_topic(
             topic_json: raw.get().to_owned(),
         })
     }
+}
+
+/// Builds a message from the raw topic, event and payload of a text frame, once its refs are read.
+/// `parse_replies` turns a `phx_reply` payload into [`Payload::Reply`] (what a client wants).
+pub(crate) fn read_message(
+    join_ref: Option<Ref>,
+    msg_ref: Option<Ref>,
+    topic: &RawValue,
+    event: &RawValue,
+    payload: &RawValue,
+    parse_replies: bool,
+) -> Result<Message, DecodeError> {
+    let topic = read_topic(topic, &join_ref, &msg_ref)?;
+    let event = read_event(event)?;
+    let payload = if parse_replies && event == Event::Reply {
+        read_reply(payload)?
+    } else {
+        Payload::Json(payload.to_owned())
+    };
+    Ok(Message {
+        join_ref,
+        msg_ref,
+        topic,
+        event,
+        payload,
+    })
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{DecodeError, EncodeError, Field};
 use crate::json::{self, kind_of_document};
-use crate::message::{Event, Message, Payload};
+use crate::message::Message;
 use crate::v2_text::write_payload;
 
 /// Decodes a V1 object frame from a text frame.
@@ -55,20 +55,7 @@ fn decode<'de, R: serde_json::de::Read<'de>>(
         Some(raw) => json::read_ref(raw)?,
         None => None,
     };
-    let topic = json::read_topic(topic, &join_ref, &msg_ref)?;
-    let event = json::read_event(event)?;
-    let payload = if parse_replies && event == Event::Reply {
-        json::read_reply(payload)?
-    } else {
-        Payload::Json(payload.to_owned())
-    };
-    Ok(Message {
-        join_ref,
-        msg_ref,
-        topic,
-        event,
-        payload,
-    })
+    json::read_message(join_ref, msg_ref, topic, event, payload, parse_replies)
 }
 
 fn required(value: Option<&RawValue>, key: Field) -> Result<&RawValue, DecodeError> {

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{DecodeError, EncodeError};
 use crate::json::{self, kind_of_document};
-use crate::message::{Event, Message, Payload};
+use crate::message::{Message, Payload};
 
 /// Decodes a V2 text frame. `parse_replies` turns `phx_reply` payloads into [`Payload::Reply`]
 /// (what a client wants); a server keeps every payload as sent.
@@ -32,20 +32,7 @@ pub(crate) fn decode(text: &str, parse_replies: bool) -> Result<Message, DecodeE
     };
     let join_ref = json::read_ref(join_ref)?;
     let msg_ref = json::read_ref(msg_ref)?;
-    let topic = json::read_topic(topic, &join_ref, &msg_ref)?;
-    let event = json::read_event(event)?;
-    let payload = if parse_replies && event == Event::Reply {
-        json::read_reply(payload)?
-    } else {
-        Payload::Json(payload.to_owned())
-    };
-    Ok(Message {
-        join_ref,
-        msg_ref,
-        topic,
-        event,
-        payload,
-    })
+    json::read_message(join_ref, msg_ref, topic, event, payload, parse_replies)
 }
 
 /// Encodes a message whose payload is JSON (or a reply with a JSON response) as a V2 text frame.

@@ -231,43 +231,36 @@ impl Actor {
         let status = self.channels.get(&topic).map(|ch| ch.status);
         let timeout = timeout.unwrap_or(self.config.push_timeout);
         let deadline = Instant::now() + timeout;
-        match status {
-            Some(JoinStatus::Joined) if self.is_connected() => {
-                self.timers.add(
-                    deadline,
-                    Timer::PushTimeout {
-                        topic: topic.clone(),
-                        push_ref: push_ref.clone(),
-                        after: timeout,
-                    },
-                );
-                self.send_push(&topic, push_ref, event, payload).await;
-            }
-            Some(JoinStatus::Joining | JoinStatus::Errored | JoinStatus::Joined) => {
-                self.timers.add(
-                    deadline,
-                    Timer::PushTimeout {
-                        topic: topic.clone(),
-                        push_ref: push_ref.clone(),
-                        after: timeout,
-                    },
-                );
-                if let Some(ch) = self.channels.get_mut(&topic) {
-                    tracing::debug!(%topic, %push_ref, "push buffered until the join completes");
-                    ch.buffer.push(BufferedPush {
-                        push_ref,
-                        event,
-                        payload,
-                        deadline,
-                        timeout,
-                    });
-                }
-            }
-            _ => self.emit(SocketEvent::Reply {
+        let Some(status @ (JoinStatus::Joined | JoinStatus::Joining | JoinStatus::Errored)) =
+            status
+        else {
+            self.emit(SocketEvent::Reply {
                 push_ref,
                 topic: topic.clone(),
                 result: Err(ReplyError::NotJoined(topic)),
-            }),
+            });
+            return;
+        };
+        // The timeout runs from now, whether the push goes out now or after the (re)join.
+        self.timers.add(
+            deadline,
+            Timer::PushTimeout {
+                topic: topic.clone(),
+                push_ref: push_ref.clone(),
+                after: timeout,
+            },
+        );
+        if status == JoinStatus::Joined && self.is_connected() {
+            self.send_push(&topic, push_ref, event, payload).await;
+        } else if let Some(ch) = self.channels.get_mut(&topic) {
+            tracing::debug!(%topic, %push_ref, "push buffered until the join completes");
+            ch.buffer.push(BufferedPush {
+                push_ref,
+                event,
+                payload,
+                deadline,
+                timeout,
+            });
         }
     }
 
