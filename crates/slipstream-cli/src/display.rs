@@ -77,6 +77,57 @@ pub fn show_event(event: &SocketEvent) -> String {
     }
 }
 
+/// ANSI colours for [`pretty_json`].
+const KEY: &str = "\x1b[34m";
+const STRING: &str = "\x1b[32m";
+const NUMBER: &str = "\x1b[36m";
+const LITERAL: &str = "\x1b[33m";
+const RESET: &str = "\x1b[0m";
+
+/// JSON indented over several lines, with keys, strings, numbers and literals coloured when
+/// `color` is on (for a terminal); plain `serde_json` pretty printing otherwise.
+pub fn pretty_json(value: &serde_json::Value, color: bool) -> String {
+    if !color {
+        return serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    }
+    let mut out = String::new();
+    write_pretty(value, 0, &mut out);
+    out
+}
+
+fn write_pretty(value: &serde_json::Value, depth: usize, out: &mut String) {
+    use serde_json::Value;
+    let indent = |d: usize| "  ".repeat(d);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            for (i, (key, item)) in map.iter().enumerate() {
+                out.push_str(&format!(
+                    "{}{KEY}{}{RESET}: ",
+                    indent(depth + 1),
+                    Value::String(key.clone())
+                ));
+                write_pretty(item, depth + 1, out);
+                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&format!("{}}}", indent(depth)));
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(&indent(depth + 1));
+                write_pretty(item, depth + 1, out);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&format!("{}]", indent(depth)));
+        }
+        Value::String(_) => out.push_str(&format!("{STRING}{value}{RESET}")),
+        Value::Number(_) => out.push_str(&format!("{NUMBER}{value}{RESET}")),
+        Value::Bool(_) | Value::Null => out.push_str(&format!("{LITERAL}{value}{RESET}")),
+        empty => out.push_str(&empty.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +145,19 @@ mod tests {
             response: Payload::json(&serde_json::json!({"pong": "pong"})),
         };
         assert_eq!(show_reply(&reply), r#"(ok, {"pong":"pong"})"#);
+    }
+
+    #[test]
+    fn pretty_json_is_plain_without_color_and_coloured_with() {
+        let value = serde_json::json!({"a": [1, "x"], "b": {}});
+        assert_eq!(
+            pretty_json(&value, false),
+            "{\n  \"a\": [\n    1,\n    \"x\"\n  ],\n  \"b\": {}\n}"
+        );
+        let coloured = pretty_json(&value, true);
+        assert!(coloured.contains("\x1b[34m\"a\"\x1b[0m: "), "{coloured:?}");
+        assert!(coloured.contains("\x1b[32m\"x\"\x1b[0m"), "{coloured:?}");
+        assert!(coloured.contains("\x1b[36m1\x1b[0m"), "{coloured:?}");
     }
 
     #[test]

@@ -26,6 +26,8 @@ enum Command {
     /// Run a Slipstream script (Rhai) against a server: exit 0 when it finishes, 1 when an
     /// assertion or await fails, 2 for usage and connection errors.
     Run(cmd::run::RunArgs),
+    /// An interactive shell (REPL) for Phoenix Channels, in the script language of `run`.
+    Shell(cmd::shell::ShellArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Tour(args) => cmd::tour::run(args),
+        Command::Shell(args) => cmd::shell::run(args),
         Command::Run(args) => return cmd::run::run(args),
     };
     match result {

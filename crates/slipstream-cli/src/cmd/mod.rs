@@ -2,6 +2,7 @@
 
 pub mod run;
 pub mod serve;
+pub mod shell;
 pub mod tour;
 
 /// A positive, finite number of seconds as a duration.

@@ -1,0 +1,258 @@
+//! `slipstream shell [URL]`: a REPL for Phoenix Channels, in the script language of
+//! [`crate::script`].
+//!
+//! With a terminal it uses rustyline: line editing, history kept between sessions
+//! ([`input::history_path`]), tab completion ([`complete`]), and server pushes printed above the
+//! prompt as they arrive ([`live`]). Without one (stdin a pipe) it reads lines, evaluates each
+//! entry and prints results in plain text, so it can be driven by other programs and tests.
+//!
+//! Ctrl-C interrupts a running await, sleep or loop and returns to the prompt; Ctrl-D (end of
+//! input) leaves the joined topics, closes the sockets and exits.
+
+mod complete;
+mod input;
+mod live;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use clap::Args;
+use rhai::Dynamic;
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{Config, Editor};
+
+use crate::script::{Session, SessionOptions, VOCABULARY, convert};
+use complete::{SharedWords, ShellHelper, Words};
+
+/// Options of `slipstream shell`.
+#[derive(Args, Debug)]
+pub struct ShellArgs {
+    /// The websocket URL that `connect()` uses.
+    #[arg(default_value = super::run::DEFAULT_URL)]
+    url: String,
+
+    /// How long each await waits, until set_timeout(ms) changes it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    timeout: f64,
+}
+
+/// What is shared between the read loop and the rest.
+struct Shell {
+    session: Session,
+    words: SharedWords,
+    cancel: Arc<AtomicBool>,
+    color: bool,
+}
+
+/// Runs the shell until end of input.
+pub fn run(args: ShellArgs) -> anyhow::Result<()> {
+    super::run::init_logging();
+    let timeout = super::positive_seconds(args.timeout)
+        .context("--timeout must be a positive number of seconds")?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    watch_ctrl_c(cancel.clone())?;
+    let interactive = std::io::stdin().is_terminal();
+
+    let words: SharedWords = Arc::new(Mutex::new(Words::default()));
+    let mut editor = if interactive {
+        Some(new_editor(words.clone())?)
+    } else {
+        None
+    };
+    let sink = match editor.as_mut().map(|e| e.create_external_printer()) {
+        Some(Ok(printer)) => live::printer_sink(printer),
+        _ => live::stdout_sink(),
+    };
+
+    let (socket_words, join_words) = (words.clone(), words.clone());
+    let session = Session::new(SessionOptions {
+        url: args.url.clone(),
+        timeout,
+        cancel: cancel.clone(),
+        print: Box::new(|text| println!("{text}")),
+        on_socket: Some(Box::new(move |socket| {
+            live::watch(socket, sink.clone(), socket_words.clone())
+        })),
+        on_join: Some(Box::new(move |topic| {
+            let mut words = join_words.lock().unwrap_or_else(|p| p.into_inner());
+            words.topics.insert(topic.to_owned());
+        })),
+    });
+    let mut shell = Shell {
+        session,
+        words,
+        cancel,
+        color: std::io::stdout().is_terminal(),
+    };
+    shell.refresh_words();
+
+    match editor {
+        Some(editor) => shell.interactive(editor, &args.url),
+        None => shell.piped(),
+    }
+    shell.session.shutdown();
+    Ok(())
+}
+
+fn new_editor(words: SharedWords) -> anyhow::Result<Editor<ShellHelper, FileHistory>> {
+    let config = Config::builder().auto_add_history(false).build();
+    let mut editor = Editor::with_config(config).context("cannot start the line editor")?;
+    editor.set_helper(Some(ShellHelper { words }));
+    Ok(editor)
+}
+
+/// Ctrl-C sets `cancel` instead of ending the process: a tokio signal listener on a thread of
+/// its own. (While rustyline reads a line the terminal is raw, and Ctrl-C reaches it as a key.)
+fn watch_ctrl_c(cancel: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the Ctrl-C listener")?;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("slipstream-shell-ctrl-c".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                let mut first = Some(ready_tx);
+                loop {
+                    let signal = tokio::signal::ctrl_c();
+                    tokio::pin!(signal);
+                    // Poll once so the handler is installed, then tell the shell it may start.
+                    if futures_poll_once(signal.as_mut()).await.is_none()
+                        && let Some(ready) = first.take()
+                    {
+                        let _ = ready.send(());
+                    }
+                    if signal.await.is_err() {
+                        break;
+                    }
+                    cancel.store(true, Ordering::Release);
+                }
+            })
+        })
+        .context("cannot start the Ctrl-C listener")?;
+    let _ = ready_rx.recv_timeout(std::time::Duration::from_secs(2));
+    Ok(())
+}
+
+/// Polls `future` once: `Some(output)` if it was ready.
+async fn futures_poll_once<F: std::future::Future + Unpin>(future: F) -> Option<F::Output> {
+    let mut future = future;
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut future).poll(cx) {
+            std::task::Poll::Ready(out) => Some(out),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+impl Shell {
+    fn interactive(&mut self, mut editor: Editor<ShellHelper, FileHistory>, url: &str) {
+        let history = input::history_path();
+        if let Some(path) = &history
+            && path.exists()
+            && let Err(e) = editor.load_history(path)
+        {
+            eprintln!("(could not read the history in {}: {e})", path.display());
+        }
+        println!(
+            "slipstream shell: connect() talks to {url}. Tab completes; Ctrl-C stops an await; \
+             Ctrl-D leaves."
+        );
+        let mut entry = String::new();
+        loop {
+            let prompt = if entry.is_empty() {
+                "slipstream> "
+            } else {
+                "       ...> "
+            };
+            match editor.readline(prompt) {
+                Ok(line) => {
+                    entry.push_str(&line);
+                    entry.push('\n');
+                    if !input::is_complete(&entry) {
+                        continue;
+                    }
+                    let text = std::mem::take(&mut entry);
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    let _ = editor.add_history_entry(text.trim_end());
+                    self.evaluate(&text);
+                }
+                Err(ReadlineError::Interrupted) => entry.clear(),
+                Err(ReadlineError::Eof) => break,
+                Err(e) => {
+                    eprintln!("error: reading input: {e}");
+                    break;
+                }
+            }
+        }
+        if let Some(path) = &history {
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Err(e) = editor.save_history(path) {
+                eprintln!("(could not save the history in {}: {e})", path.display());
+            }
+        }
+    }
+
+    fn piped(&mut self) {
+        let stdin = std::io::stdin();
+        let mut entry = String::new();
+        for line in stdin.lock().lines() {
+            let Ok(line) = line else { break };
+            entry.push_str(&line);
+            entry.push('\n');
+            if input::is_complete(&entry) {
+                let text = std::mem::take(&mut entry);
+                if !text.trim().is_empty() {
+                    self.evaluate(&text);
+                }
+            }
+        }
+        if !entry.trim().is_empty() {
+            self.evaluate(&entry);
+        }
+    }
+
+    /// Evaluates one entry and prints its value or its error.
+    fn evaluate(&mut self, text: &str) {
+        self.cancel.store(false, Ordering::Release);
+        match self.session.eval(text) {
+            Ok(value) if value.is_unit() => {}
+            Ok(value) => println!("{}", self.show(&value)),
+            Err(error) => {
+                let report = error.report("<shell>", text);
+                if self.color {
+                    eprintln!("\x1b[31m{report}\x1b[0m");
+                } else {
+                    eprintln!("{report}");
+                }
+            }
+        }
+        let _ = std::io::stdout().flush();
+        self.refresh_words();
+    }
+
+    fn show(&self, value: &Dynamic) -> String {
+        match convert::to_json(value) {
+            Ok(json) if self.color => crate::display::pretty_json(&json, true),
+            _ => convert::show(value),
+        }
+    }
+
+    fn refresh_words(&self) {
+        let mut words = self.words.lock().unwrap_or_else(|p| p.into_inner());
+        words
+            .names
+            .extend(VOCABULARY.iter().map(|n| (*n).to_owned()));
+        words.names.extend(self.session.function_names());
+        words.names.extend(self.session.variable_names());
+    }
+}
