@@ -9,6 +9,7 @@ use std::error::Error;
 
 use serde_json::json;
 use slipstream_client::{await_message, blocking};
+use slipstream_server::{BackgroundServer, ServerConfig};
 
 fn main() -> Result<(), Box<dyn Error>> {
     // The guide talks to a dev server on localhost:4000. Without an argument we start the
@@ -16,8 +17,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (url, server) = match std::env::args().nth(1) {
         Some(url) => (url, None),
         None => {
-            let server = DemoServer::start()?;
-            (server.url.clone(), Some(server))
+            let server =
+                BackgroundServer::start_demo(([127, 0, 0, 1], 0).into(), ServerConfig::default())?;
+            (server.ws_url(), Some(server))
         }
     };
 
@@ -89,31 +91,4 @@ fn main() -> Result<(), Box<dyn Error>> {
         server.stop();
     }
     Ok(())
-}
-
-/// The demo server of `slipstream serve`, in-process on a free loopback port.
-struct DemoServer {
-    runtime: tokio::runtime::Runtime,
-    server: slipstream_server::RunningServer,
-    url: String,
-}
-
-impl DemoServer {
-    fn start() -> Result<Self, Box<dyn Error>> {
-        let runtime = tokio::runtime::Runtime::new()?;
-        let server = runtime.block_on(slipstream_server::spawn_demo(
-            ([127, 0, 0, 1], 0).into(),
-            slipstream_server::ServerConfig::default(),
-        ))?;
-        let url = server.ws_url();
-        Ok(DemoServer {
-            runtime,
-            server,
-            url,
-        })
-    }
-
-    fn stop(self) {
-        self.runtime.block_on(self.server.shutdown());
-    }
 }

@@ -7,50 +7,19 @@ use serde_json::json;
 use slipstream_client::{
     AwaitError, JoinError, ReplyError, SocketEvent, await_message, blocking, message_pattern,
 };
+use slipstream_server::{BackgroundServer, ServerConfig};
 
 const TOPIC: &str = "rooms:lobby";
 
 /// The demo server on a runtime of its own, so the test thread stays free of any runtime.
-struct DemoServer {
-    runtime: tokio::runtime::Runtime,
-    server: Option<slipstream_server::RunningServer>,
-}
-
-impl DemoServer {
-    fn start() -> Self {
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let server = runtime
-            .block_on(slipstream_server::spawn_demo(
-                ([127, 0, 0, 1], 0).into(),
-                slipstream_server::ServerConfig::default(),
-            ))
-            .expect("demo server starts");
-        DemoServer {
-            runtime,
-            server: Some(server),
-        }
-    }
-
-    fn url(&self) -> String {
-        self.server.as_ref().expect("running").ws_url()
-    }
-
-    fn server(&self) -> &slipstream_server::RunningServer {
-        self.server.as_ref().expect("running")
-    }
-}
-
-impl Drop for DemoServer {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            self.runtime.block_on(server.shutdown());
-        }
-    }
+fn demo_server() -> BackgroundServer {
+    BackgroundServer::start_demo(([127, 0, 0, 1], 0).into(), ServerConfig::default())
+        .expect("demo server starts")
 }
 
 /// A connected socket joined to the guide's topic, with short awaits.
-fn joined(server: &DemoServer) -> blocking::Socket {
-    let socket = blocking::connect(server.url())
+fn joined(server: &BackgroundServer) -> blocking::Socket {
+    let socket = blocking::connect(server.ws_url())
         .expect("valid URL")
         .with_timeout(Duration::from_secs(5));
     socket.await_connect().expect("connects");
@@ -61,7 +30,7 @@ fn joined(server: &DemoServer) -> blocking::Socket {
 
 #[test]
 fn the_guide_step_by_step() {
-    let server = DemoServer::start();
+    let server = demo_server();
     let socket = joined(&server);
 
     let quicksand = socket.push(TOPIC, "quicksand", json!({"a": "b"}));
@@ -95,7 +64,7 @@ fn the_guide_step_by_step() {
 
 #[test]
 fn a_denied_join_carries_the_servers_reason() {
-    let server = DemoServer::start();
+    let server = demo_server();
     let socket = joined(&server);
     socket.join("rooms:secret", json!({"deny": true}));
     let error = socket
@@ -115,7 +84,7 @@ fn a_denied_join_carries_the_servers_reason() {
 
 #[test]
 fn a_reply_that_never_comes_times_out() {
-    let server = DemoServer::start();
+    let server = demo_server();
     let socket = joined(&server).with_timeout(Duration::from_millis(300));
     let quicksand = socket.push(TOPIC, "quicksand", json!({}));
     assert_eq!(socket.await_reply(&quicksand), Err(ReplyError::Timeout));
@@ -126,7 +95,7 @@ fn a_reply_that_never_comes_times_out() {
 
 #[test]
 fn an_await_message_timeout_leaves_the_mailbox_intact() {
-    let server = DemoServer::start();
+    let server = demo_server();
     let socket = joined(&server);
     socket.push(TOPIC, "push to me", json!({}));
     // Wait for "foo" to arrive without taking it: a pattern that cannot match times out…
@@ -146,7 +115,7 @@ fn an_await_message_timeout_leaves_the_mailbox_intact() {
 
 #[test]
 fn a_disconnect_while_awaiting_a_reply_fails_the_push_at_once() {
-    let server = DemoServer::start();
+    let server = demo_server();
     let socket = joined(&server).with_timeout(Duration::from_secs(30));
     let quicksand = socket.push(TOPIC, "quicksand", json!({}));
     // Let the push reach the wire, then drop every connection from the server side.
@@ -161,7 +130,7 @@ fn a_disconnect_while_awaiting_a_reply_fails_the_push_at_once() {
     std::thread::scope(|scope| {
         let waiter = scope.spawn(|| socket.await_reply(&quicksand));
         std::thread::sleep(Duration::from_millis(100));
-        server.server().close_all_connections(1011);
+        server.running().close_all_connections(1011);
         let outcome = waiter.join().expect("the awaiting thread does not panic");
         assert!(
             matches!(outcome, Err(ReplyError::Disconnected)),
@@ -176,7 +145,7 @@ fn a_disconnect_while_awaiting_a_reply_fails_the_push_at_once() {
 
 #[test]
 fn await_disconnect_times_out_while_connected() {
-    let server = DemoServer::start();
+    let server = demo_server();
     let socket = joined(&server).with_timeout(Duration::from_millis(200));
     assert!(matches!(
         socket.await_disconnect(),

@@ -50,6 +50,7 @@
 
 #![warn(missing_docs)]
 
+mod background;
 mod channel;
 mod config;
 mod connection;
@@ -67,6 +68,7 @@ mod shared;
 mod socket;
 mod ws;
 
+pub use background::BackgroundServer;
 pub use channel::{
     Channel, HandleResult, Info, InfoResult, JoinResult, StopReason, TerminateReason,
 };

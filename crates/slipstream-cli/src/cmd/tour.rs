@@ -5,7 +5,6 @@
 //! Phoenix application). Each step prints the call and what it returned; the first failing step is
 //! named and the process exits non-zero.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -13,6 +12,7 @@ use clap::Args;
 use serde_json::json;
 use slipstream_client::blocking;
 use slipstream_client::{SocketEvent, await_message};
+use slipstream_server::{BackgroundServer, ServerConfig};
 
 use crate::display::{show_event, show_message, show_payload, show_reply};
 
@@ -39,7 +39,10 @@ pub fn run(args: TourArgs) -> anyhow::Result<()> {
         .context("--timeout must be a positive number of seconds")?;
     let embedded = match &args.url {
         Some(_) => None,
-        None => Some(EmbeddedServer::start()?),
+        None => Some(
+            BackgroundServer::start_demo(([127, 0, 0, 1], 0).into(), ServerConfig::default())
+                .context("could not start the embedded demo server")?,
+        ),
     };
     let url = match (&args.url, &embedded) {
         (Some(url), _) => url.clone(),
@@ -202,39 +205,5 @@ impl Tour {
             println!("  {line}");
         }
         Ok(value)
-    }
-}
-
-/// The demo server, on its own runtime, on a free loopback port.
-struct EmbeddedServer {
-    runtime: tokio::runtime::Runtime,
-    server: slipstream_server::RunningServer,
-}
-
-impl EmbeddedServer {
-    fn start() -> anyhow::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("slipstream-demo-server")
-            .enable_all()
-            .build()
-            .context("could not start a runtime for the embedded server")?;
-        let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-        let server = runtime
-            .block_on(slipstream_server::spawn_demo(
-                addr,
-                slipstream_server::ServerConfig::default(),
-            ))
-            .context("could not start the embedded demo server")?;
-        Ok(EmbeddedServer { runtime, server })
-    }
-
-    fn ws_url(&self) -> String {
-        self.server.ws_url()
-    }
-
-    fn stop(self) {
-        let EmbeddedServer { runtime, server } = self;
-        runtime.block_on(server.shutdown());
     }
 }
