@@ -269,7 +269,7 @@ impl SocketBuilder {
 
     /// Opens connections with `connector` instead of TCP/TLS (the test kit's in-memory
     /// transport). The upgrade timeout still bounds each attempt.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "testkit"))]
     pub(crate) fn connector(mut self, connector: Connector) -> Self {
         self.connector = Some(connector);
         self

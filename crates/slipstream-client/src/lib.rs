@@ -55,6 +55,9 @@ mod message_macros;
 pub mod pattern;
 pub mod presence;
 mod socket;
+#[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
+pub mod testkit;
 mod url;
 
 pub use backoff::Backoff;

@@ -6,5 +6,6 @@ mod blocking;
 mod demo;
 mod lifecycle;
 mod policies;
+mod testkit;
 mod tls;
 mod wire_formats;

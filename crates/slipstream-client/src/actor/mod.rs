@@ -34,8 +34,8 @@ use crate::socket::Shared;
 use channels::Channel;
 use pending::PendingTable;
 use timers::Timers;
-pub(crate) use transport::Connector;
-use transport::{BoxTransport, ConnectFuture};
+use transport::ConnectFuture;
+pub(crate) use transport::{BoxTransport, Connector};
 
 /// A request from a [`Socket`](crate::Socket) handle.
 #[derive(Debug)]
