@@ -2,36 +2,26 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use slipstream_server::{BackgroundServer, ServerConfig};
+
 /// The demo server on a free loopback port, on its own runtime; stopped on drop.
 pub struct DemoServer {
-    runtime: Option<tokio::runtime::Runtime>,
-    server: Option<slipstream_server::RunningServer>,
+    _server: BackgroundServer,
     url: String,
 }
 
 impl DemoServer {
     /// Starts the server.
     pub fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a runtime for the demo server");
-        let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-        let server = runtime
-            .block_on(slipstream_server::spawn_demo(
-                addr,
-                slipstream_server::ServerConfig::default(),
-            ))
-            .expect("the demo server starts");
+        let server =
+            BackgroundServer::start_demo(([127, 0, 0, 1], 0).into(), ServerConfig::default())
+                .expect("the demo server starts");
         let url = server.ws_url();
         DemoServer {
-            runtime: Some(runtime),
-            server: Some(server),
+            _server: server,
             url,
         }
     }
@@ -39,14 +29,6 @@ impl DemoServer {
     /// Its websocket URL.
     pub fn url(&self) -> &str {
         &self.url
-    }
-}
-
-impl Drop for DemoServer {
-    fn drop(&mut self) {
-        if let (Some(runtime), Some(server)) = (self.runtime.take(), self.server.take()) {
-            runtime.block_on(server.shutdown());
-        }
     }
 }
 
