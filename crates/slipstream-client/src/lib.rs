@@ -47,6 +47,7 @@
 mod actor;
 mod backoff;
 pub mod blocking;
+pub mod callback;
 mod config;
 mod error;
 mod event;

@@ -2,7 +2,7 @@
 
 /// Builds a [`MessagePattern`](crate::MessagePattern) from a topic, an event and a payload pattern,
 /// each `_` for anything. Topic and event are one token each (a literal, a variable, or an
-/// expression in parentheses); the payload follows [`pattern!`](crate::pattern).
+/// expression in parentheses); the payload follows [`pattern!`](macro@crate::pattern).
 ///
 /// ```
 /// use slipstream_client::{message_pattern, ChannelMessage, Payload};

@@ -3,6 +3,7 @@
 mod support;
 
 mod blocking;
+mod callback;
 mod demo;
 mod lifecycle;
 mod policies;

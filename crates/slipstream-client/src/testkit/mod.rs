@@ -21,8 +21,8 @@
 //! [`stop_heartbeats`](TestServer::stop_heartbeats) (a heartbeat timeout follows).
 //!
 //! Assertions are *selective receives*: each takes the first frame it matches and leaves the others
-//! for later assertions, in order. Payload patterns are the library's [`Pattern`]s (partial object
-//! match, `_` wildcards; see [`pattern!`](crate::pattern)). Each assertion waits up to the
+//! for later assertions, in order. Payload patterns are the library's [`Pattern`](crate::Pattern)s (partial object
+//! match, `_` wildcards; see [`pattern!`](macro@crate::pattern)). Each assertion waits up to the
 //! server's timeout (5 s, see [`set_timeout`](TestServer::set_timeout)); each `refute_*` waits
 //! the time it is given. Failures are [`TestKitError`]s that say what was expected and what came
 //! instead.
