@@ -2,8 +2,13 @@
 
 mod support;
 
+/// The chat_bot example's client, shared with its tests.
+#[path = "../examples/chat_bot/bot.rs"]
+mod chat_bot;
+
 mod blocking;
 mod callback;
+mod chat_bot_example;
 mod demo;
 mod lifecycle;
 mod policies;
