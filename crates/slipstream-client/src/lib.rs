@@ -43,6 +43,10 @@
 //! ```
 //!
 //! See [`SocketBuilder`] for every setting and its default, and [`presence`] for a Presence helper.
+//!
+//! For long-running clients, [`callback`] has Slipstream's callback style: implement
+//! [`callback::Client`] and run it. The `testkit` feature adds `testkit::TestServer`, which plays
+//! the server in memory so such clients (and scripts) can be unit-tested without a network.
 
 mod actor;
 mod backoff;
@@ -57,7 +61,6 @@ pub mod pattern;
 pub mod presence;
 mod socket;
 #[cfg(feature = "testkit")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 mod url;
 
