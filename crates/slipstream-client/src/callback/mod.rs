@@ -95,7 +95,7 @@
 //!
 //! # Testing it without a server
 //!
-//! With the `testkit` feature, [`TestServer`](crate::testkit::TestServer) plays the server in
+//! With the `testkit` feature, `testkit::TestServer` plays the server in
 //! memory; run the client on a socket it builds and script the server's side:
 //!
 //! ```
