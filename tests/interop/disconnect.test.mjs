@@ -1,22 +1,11 @@
 // Forced disconnect by socket id ("log out everywhere", PROTOCOL.md §6.12).
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, test } from "node:test";
+import { test } from "node:test";
 
-import { clientPool } from "./lib/phx.mjs";
-import { startServer } from "./lib/server.mjs";
+import { useServer } from "./lib/fixture.mjs";
 
-let server;
-const pool = clientPool(() => server);
-
-before(async () => {
-  server = await startServer();
-});
-afterEach(() => pool.closeAll());
-after(async () => {
-  pool.closeAll();
-  if (server) await server.stop();
-});
+const { pool } = useServer();
 
 test("disconnect user closes every socket of that user id; phoenix.js reconnects and rejoins", { timeout: 30_000 }, async () => {
   const a = pool.client("a (user_id=alice)", { params: { user_id: "alice" } });

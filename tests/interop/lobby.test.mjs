@@ -1,24 +1,14 @@
 // rooms:lobby and rooms:* of the demo app (DEMO_SERVER.md), driven by the official phoenix.js client.
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 
-import { bytesOf, clientPool } from "./lib/phx.mjs";
-import { startServer } from "./lib/server.mjs";
+import { bytesOf } from "./lib/phx.mjs";
+import { useServer } from "./lib/fixture.mjs";
 
 const T = { timeout: 30_000 };
 
-let server;
-const pool = clientPool(() => server);
-
-before(async () => {
-  server = await startServer();
-});
-afterEach(() => pool.closeAll());
-after(async () => {
-  pool.closeAll();
-  if (server) await server.stop();
-});
+const { pool } = useServer();
 
 /** A connected client with a joined rooms:lobby channel. */
 async function lobby(name) {

@@ -1,23 +1,13 @@
 // presence:* of the demo app, observed through phoenix.js's own Presence helper.
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, test } from "node:test";
+import { test } from "node:test";
 import { Presence } from "phoenix";
 
-import { Signal, clientPool } from "./lib/phx.mjs";
-import { startServer } from "./lib/server.mjs";
+import { Signal } from "./lib/phx.mjs";
+import { useServer } from "./lib/fixture.mjs";
 
-let server;
-const pool = clientPool(() => server);
-
-before(async () => {
-  server = await startServer();
-});
-afterEach(() => pool.closeAll());
-after(async () => {
-  pool.closeAll();
-  if (server) await server.stop();
-});
+const { pool } = useServer();
 
 /** Joins presence:lobby as `user` and attaches a phoenix.js Presence to the channel. */
 async function presenceClient(user) {

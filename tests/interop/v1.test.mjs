@@ -6,22 +6,11 @@
 // (PROTOCOL.md §3.2: an object with exactly topic, event, payload, ref — never join_ref).
 
 import assert from "node:assert/strict";
-import { after, afterEach, before, test } from "node:test";
+import { test } from "node:test";
 
-import { clientPool } from "./lib/phx.mjs";
-import { startServer } from "./lib/server.mjs";
+import { useServer } from "./lib/fixture.mjs";
 
-let server;
-const pool = clientPool(() => server);
-
-before(async () => {
-  server = await startServer();
-});
-afterEach(() => pool.closeAll());
-after(async () => {
-  pool.closeAll();
-  if (server) await server.stop();
-});
+const { pool } = useServer();
 
 function v1Codec(violations) {
   const violation = (text) => {
