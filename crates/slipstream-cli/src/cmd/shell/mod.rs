@@ -12,6 +12,7 @@
 mod complete;
 mod input;
 mod live;
+mod typeahead;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -164,13 +165,24 @@ impl Shell {
              Ctrl-D leaves."
         );
         let mut entry = String::new();
+        let mut typed_ahead = std::collections::VecDeque::new();
         loop {
             let prompt = if entry.is_empty() {
                 "slipstream> "
             } else {
                 "       ...> "
             };
-            match editor.readline(prompt) {
+            if typed_ahead.is_empty() {
+                typed_ahead = typeahead::pending_lines();
+            }
+            let read = match typed_ahead.pop_front() {
+                Some(line) => {
+                    println!("{prompt}{line}");
+                    Ok(line)
+                }
+                None => editor.readline(prompt),
+            };
+            match read {
                 Ok(line) => {
                     entry.push_str(&line);
                     entry.push('\n');
