@@ -393,3 +393,25 @@ async fn an_unanswered_connect_hits_the_upgrade_timeout() {
     server.set_timeout(SHORT);
     assert!(server.accept_connect().await.is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_join_without_an_answer_times_out_and_the_join_is_left() {
+    let mut server = TestServer::new();
+    let socket = connected(&mut server).await;
+    socket.join("rooms:lobby", json!({}));
+    server
+        .assert_join("rooms:lobby", pattern!(_))
+        .await
+        .unwrap();
+    // The server never answers: after the push timeout (10 s) the socket gives up, reports it,
+    // and tells the server to drop the join it might still complete, as phoenix.js does.
+    let outcome = socket
+        .await_join("rooms:lobby", Some(Duration::from_secs(30)))
+        .await;
+    assert!(
+        matches!(outcome, Err(slipstream_client::JoinError::NoReply)),
+        "{outcome:?}"
+    );
+    server.assert_leave("rooms:lobby").await.unwrap();
+    assert!(!socket.is_joined("rooms:lobby"));
+}
