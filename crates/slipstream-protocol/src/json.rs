@@ -1,6 +1,9 @@
 //! JSON helpers shared by the V1 and V2 text serializers.
 
+use std::fmt;
+
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::{DecodeError, Field};
@@ -86,6 +89,21 @@ pub(crate) fn read_topic(
     }
 }
 
+/// The payload element of a text frame as the decoder read it: raw, or (when the event was
+/// already known to be `phx_reply`) already split into the reply's status and response.
+pub(crate) enum PayloadElement<'a> {
+    /// The payload's raw JSON.
+    Raw(&'a RawValue),
+    /// A reply payload read in the same pass as the frame, or why it is not a valid reply.
+    Reply(Result<ReplySplit<'a>, String>),
+}
+
+/// A reply payload's two parts, still raw.
+pub(crate) struct ReplySplit<'a> {
+    status: &'a RawValue,
+    response: &'a RawValue,
+}
+
 /// Builds a message from the raw topic, event and payload of a text frame, once its refs are read.
 /// `parse_replies` turns a `phx_reply` payload into [`Payload::Reply`] (what a client wants).
 pub(crate) fn read_message(
@@ -93,15 +111,17 @@ pub(crate) fn read_message(
     msg_ref: Option<Ref>,
     topic: &RawValue,
     event: &RawValue,
-    payload: &RawValue,
+    payload: PayloadElement<'_>,
     parse_replies: bool,
 ) -> Result<Message, DecodeError> {
     let topic = read_topic(topic, &join_ref, &msg_ref)?;
     let event = read_event(event)?;
-    let payload = if parse_replies && event == Event::Reply {
-        read_reply(payload)?
-    } else {
-        Payload::Json(payload.to_owned())
+    let payload = match payload {
+        PayloadElement::Reply(split) => reply_payload(split)?,
+        PayloadElement::Raw(raw) if parse_replies && event == Event::Reply => {
+            reply_payload(split_reply(raw))?
+        }
+        PayloadElement::Raw(raw) => Payload::Json(raw.to_owned()),
     };
     Ok(Message {
         join_ref,
@@ -112,23 +132,116 @@ pub(crate) fn read_message(
     })
 }
 
-#[derive(Deserialize)]
-struct ReplyParts<'a> {
-    status: String,
-    #[serde(borrow)]
-    response: &'a RawValue,
+/// Splits a raw `phx_reply` payload `{"status": …, "response": …}` into its parts.
+fn split_reply(raw: &RawValue) -> Result<ReplySplit<'_>, String> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    de.deserialize_any(ReplyVisitor)
+        .map_err(|e| e.to_string())?
 }
 
-/// Parses a `phx_reply` payload `{"status": …, "response": …}`, keeping the response raw.
-pub(crate) fn read_reply(raw: &RawValue) -> Result<Payload, DecodeError> {
-    let parts: ReplyParts<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| DecodeError::MalformedReply {
-            reason: e.to_string(),
-        })?;
+/// Turns a reply's parts into a [`Payload::Reply`], checking that the status is a string.
+fn reply_payload(split: Result<ReplySplit<'_>, String>) -> Result<Payload, DecodeError> {
+    let split = split.map_err(|reason| DecodeError::MalformedReply { reason })?;
+    if !split.status.get().starts_with('"') {
+        return Err(DecodeError::MalformedReply {
+            reason: format!(
+                "status must be a string, found {}",
+                kind_of(split.status.get())
+            ),
+        });
+    }
     Ok(Payload::Reply(Box::new(Reply {
-        status: parts.status,
-        response: Payload::Json(parts.response.to_owned()),
+        status: read_string(split.status)?,
+        response: Payload::Json(split.response.to_owned()),
     })))
+}
+
+/// Reads a reply payload in place, in the same pass as the rest of the frame: an object with
+/// `status` and `response` (the first of each wins, other keys are ignored). Anything else is
+/// reported as not a reply rather than as a broken frame.
+pub(crate) struct ReplySeed;
+
+impl<'de> DeserializeSeed<'de> for ReplySeed {
+    type Value = Result<ReplySplit<'de>, String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(ReplyVisitor)
+    }
+}
+
+struct ReplyVisitor;
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum ReplyKey {
+    Status,
+    Response,
+    #[serde(other)]
+    Other,
+}
+
+fn not_an_object<'a, E>(found: &str) -> Result<Result<ReplySplit<'a>, String>, E> {
+    Ok(Err(format!(
+        "expected an object with status and response, found {found}"
+    )))
+}
+
+impl<'de> Visitor<'de> for ReplyVisitor {
+    type Value = Result<ReplySplit<'de>, String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a reply object with status and response")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut status, mut response) = (None, None);
+        while let Some(key) = map.next_key::<ReplyKey>()? {
+            let slot = match key {
+                ReplyKey::Status => &mut status,
+                ReplyKey::Response => &mut response,
+                ReplyKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            let value = map.next_value::<&'de RawValue>()?;
+            slot.get_or_insert(value);
+        }
+        Ok(match (status, response) {
+            (Some(status), Some(response)) => Ok(ReplySplit { status, response }),
+            (None, _) => Err("missing field `status`".to_owned()),
+            (_, None) => Err("missing field `response`".to_owned()),
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        not_an_object("an array")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        not_an_object("a boolean")
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        not_an_object("a number")
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        not_an_object("a number")
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        not_an_object("a number")
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        not_an_object("a string")
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        not_an_object("null")
+    }
 }
 
 /// Appends a JSON string literal, escaping as JSON requires.

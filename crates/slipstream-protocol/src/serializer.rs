@@ -151,6 +151,45 @@ fn parse_version(vsn: &str) -> Option<(u64, u64, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DecodeError;
+    use crate::message::Message;
+
+    fn server_frame(text: &str) -> Result<Message, DecodeError> {
+        Serializer::V2.decode_from_server(FrameRef::Text(text))
+    }
+
+    #[test]
+    fn replies_are_split_in_one_pass_and_checked() {
+        let reply = server_frame(
+            r#"["1","2","t","phx_reply",{"extra":[1],"status":"ok","response":{"a":1}}]"#,
+        )
+        .unwrap();
+        let reply = reply.payload.as_reply().unwrap();
+        assert_eq!(reply.status, "ok");
+        assert_eq!(reply.response.as_json_str(), Some(r#"{"a":1}"#));
+        // An escaped event name takes the slower path and gives the same result.
+        let escaped =
+            server_frame(r#"["1","2","t","phx\u005freply",{"status":"ok","response":{"a":1}}]"#)
+                .unwrap();
+        assert_eq!(escaped.payload.as_reply().unwrap().status, "ok");
+        for bad in [
+            r#"["1","2","t","phx_reply","nope"]"#,
+            r#"["1","2","t","phx_reply",[1,2]]"#,
+            r#"["1","2","t","phx_reply",{"status":1,"response":{}}]"#,
+            r#"["1","2","t","phx_reply",{"response":{}}]"#,
+            r#"["1","2","t","phx_reply",{"status":"ok"}]"#,
+        ] {
+            assert!(
+                matches!(server_frame(bad), Err(DecodeError::MalformedReply { .. })),
+                "{bad}: {:?}",
+                server_frame(bad)
+            );
+        }
+        assert!(matches!(
+            server_frame(r#"["1","2","t","phx_reply"]"#),
+            Err(DecodeError::WrongArity { len: 4 })
+        ));
+    }
 
     #[test]
     fn negotiates_like_phoenix() {

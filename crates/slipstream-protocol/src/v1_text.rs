@@ -55,7 +55,14 @@ fn decode<'de, R: serde_json::de::Read<'de>>(
         Some(raw) => json::read_ref(raw)?,
         None => None,
     };
-    json::read_message(join_ref, msg_ref, topic, event, payload, parse_replies)
+    json::read_message(
+        join_ref,
+        msg_ref,
+        topic,
+        event,
+        json::PayloadElement::Raw(payload),
+        parse_replies,
+    )
 }
 
 fn required(value: Option<&RawValue>, key: Field) -> Result<&RawValue, DecodeError> {

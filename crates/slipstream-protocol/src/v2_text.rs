@@ -16,7 +16,7 @@ use crate::message::{Message, Payload};
 /// value, which is a good part of the decoding time of a small frame.
 pub(crate) fn decode(text: &str, parse_replies: bool) -> Result<Message, DecodeError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let elements = match de.deserialize_seq(ElementsVisitor) {
+    let elements = match de.deserialize_seq(ElementsVisitor { parse_replies }) {
         Ok(elements) => elements,
         Err(err) if err.is_data() => {
             return Err(DecodeError::NotAnArray {
@@ -26,8 +26,8 @@ pub(crate) fn decode(text: &str, parse_replies: bool) -> Result<Message, DecodeE
         Err(err) => return Err(DecodeError::from_json(&err)),
     };
     de.end().map_err(|e| DecodeError::from_json(&e))?;
-    let [join_ref, msg_ref, topic, event, payload] = match elements {
-        Elements::Five(parts) => parts,
+    let ([join_ref, msg_ref, topic, event], payload) = match elements {
+        Elements::Five(head, payload) => (head, payload),
         Elements::Short(len) => return Err(DecodeError::WrongArity { len }),
     };
     let join_ref = json::read_ref(join_ref)?;
@@ -81,11 +81,15 @@ fn payload_len(payload: &Payload) -> usize {
 }
 
 enum Elements<'a> {
-    Five([&'a RawValue; 5]),
+    Five([&'a RawValue; 4], json::PayloadElement<'a>),
     Short(usize),
 }
 
-struct ElementsVisitor;
+/// Reads the five elements in one pass; a `phx_reply` payload is split as it is read when
+/// `parse_replies` is on (so a client's replies are not parsed twice).
+struct ElementsVisitor {
+    parse_replies: bool,
+}
 
 impl<'de> Visitor<'de> for ElementsVisitor {
     type Value = Elements<'de>;
@@ -95,16 +99,27 @@ impl<'de> Visitor<'de> for ElementsVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut parts: [Option<&'de RawValue>; 5] = [None; 5];
-        for (i, slot) in parts.iter_mut().enumerate() {
+        let mut head: [Option<&'de RawValue>; 4] = [None; 4];
+        for (i, slot) in head.iter_mut().enumerate() {
             match seq.next_element::<&'de RawValue>()? {
                 Some(raw) => *slot = Some(raw),
                 None => return Ok(Elements::Short(i)),
             }
         }
+        let head = head.map(|p| p.expect("all four slots were filled"));
+        // An escaped spelling of the name misses this fast path and is split afterwards.
+        let payload = if self.parse_replies && head[3].get() == "\"phx_reply\"" {
+            seq.next_element_seed(json::ReplySeed)?
+                .map(json::PayloadElement::Reply)
+        } else {
+            seq.next_element::<&'de RawValue>()?
+                .map(json::PayloadElement::Raw)
+        };
+        let Some(payload) = payload else {
+            return Ok(Elements::Short(4));
+        };
         // Phoenix matches [join_ref, ref, topic, event, payload | _]: extra elements are ignored.
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        let parts = parts.map(|p| p.expect("all five slots were filled"));
-        Ok(Elements::Five(parts))
+        Ok(Elements::Five(head, payload))
     }
 }
