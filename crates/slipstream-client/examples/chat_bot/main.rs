@@ -13,6 +13,8 @@ mod bot;
 
 use slipstream_client::Socket;
 use slipstream_client::callback::{self, StopReason};
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_URL: &str = "ws://localhost:4000/socket/websocket";
@@ -21,6 +23,8 @@ const DEFAULT_URL: &str = "ws://localhost:4000/socket/websocket";
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
         .init();
     let url = std::env::args()
         .nth(1)
