@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use slipstream_protocol::Payload;
+use slipstream_protocol::{Payload, Ref};
 
 /// The builder was given something it cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -172,6 +172,9 @@ pub enum ReplyError {
     /// The connection task is gone.
     #[error("the socket's connection task has stopped")]
     Closed,
+    /// The ref was not returned by a push on this socket, so no reply can ever match it.
+    #[error("ref {0} was not returned by a push on this socket")]
+    UnknownRef(Ref),
 }
 
 /// Why a leave did not complete.

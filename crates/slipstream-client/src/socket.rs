@@ -33,6 +33,17 @@ impl Shared {
         Ref::from(self.next_ref.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
+    /// Whether `r` is a ref this socket has handed out (refs are 1, 2, 3… in decimal).
+    fn issued(&self, r: &Ref) -> bool {
+        let Some(text) = r.as_str() else {
+            return false;
+        };
+        let Ok(n) = text.parse::<u64>() else {
+            return false;
+        };
+        n >= 1 && text == n.to_string() && n <= self.next_ref.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn set_status(&self, topic: &str, status: JoinStatus) {
         let mut topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
         if status == JoinStatus::Closed {
@@ -226,11 +237,15 @@ impl Socket {
     /// A reply with any status (including `"error"`) is `Ok`; `Err` means no reply: the await's
     /// own [`Timeout`](ReplyError::Timeout) (nothing consumed), or the push failed
     /// ([`PushTimeout`](ReplyError::PushTimeout), [`Disconnected`](ReplyError::Disconnected), …).
+    /// A ref this socket never handed out is [`UnknownRef`](ReplyError::UnknownRef) at once.
     pub async fn await_reply(
         &self,
         push_ref: &Ref,
         timeout: Option<Duration>,
     ) -> Result<Reply, ReplyError> {
+        if !self.shared.issued(push_ref) {
+            return Err(ReplyError::UnknownRef(push_ref.clone()));
+        }
         let deadline = self.deadline(timeout);
         let found = self
             .shared

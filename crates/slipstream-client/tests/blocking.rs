@@ -198,3 +198,25 @@ fn message_patterns_built_by_the_macro_match_like_the_guide() {
 async fn blocking_calls_refuse_to_run_inside_a_runtime() {
     let _ = blocking::Socket::new("ws://127.0.0.1:9/socket/websocket");
 }
+
+#[test]
+fn await_reply_on_a_ref_this_socket_never_issued_fails_at_once() {
+    let server = demo_server();
+    let socket = joined(&server).with_timeout(Duration::from_secs(30));
+    let started = std::time::Instant::now();
+    for unknown in ["999", "abc", "02", "0"] {
+        let r = slipstream_client::Ref::from(unknown);
+        assert_eq!(
+            socket.await_reply(&r),
+            Err(ReplyError::UnknownRef(r.clone())),
+            "{unknown}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "answered at once, not at the deadline"
+    );
+    // A real ref still works.
+    let ping = socket.push(TOPIC, "ping", json!({}));
+    assert_eq!(socket.await_reply(&ping).unwrap().status, "ok");
+}
