@@ -468,3 +468,24 @@ async fn run_reports_a_socket_that_cannot_be_built() {
         StopReason::Config(ConfigError::InvalidUrl { .. })
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn failed_reconnect_attempts_are_reported_and_the_default_keeps_trying() {
+    let mut h = Harness::connected().await;
+    h.server.drop_connection().unwrap();
+    let Seen::Disconnect(Disconnect::Lost(_)) = h.next().await else {
+        panic!("expected a lost connection");
+    };
+    h.server.refuse_connect(503).await.unwrap();
+    match h.next().await {
+        Seen::Disconnect(Disconnect::RetryFailed {
+            attempt,
+            error: ConnectError::Refused { status: 503, .. },
+            ..
+        }) => assert!(attempt >= 2, "attempt {attempt}"),
+        other => panic!("expected RetryFailed with the 503, got {other:?}"),
+    }
+    // The default continues, so the socket's next attempt comes and succeeds.
+    h.server.accept_connect().await.unwrap();
+    assert_eq!(h.next().await, Seen::Connect);
+}

@@ -9,7 +9,7 @@
 //! | callback | when | default |
 //! |---|---|---|
 //! | [`connect`](Client::connect) | the socket connected (also after each reconnect) | nothing |
-//! | [`disconnect`](Client::disconnect) | the connection ended, or a connect failed for good | [`Disconnect::default_flow`] |
+//! | [`disconnect`](Client::disconnect) | the connection ended, a reconnect attempt failed, or a connect failed for good | [`Disconnect::default_flow`] |
 //! | [`join`](Client::join) | a join succeeded (also after each automatic rejoin) | nothing |
 //! | [`message`](Client::message) | a push or broadcast arrived | nothing |
 //! | [`reply`](Client::reply) | a push was answered, or will not be | nothing |
@@ -204,14 +204,26 @@ pub enum Disconnect {
     /// A connect attempt failed and the socket will not retry (the initial connect, unless
     /// `retry_on_initial_connect` is set, or a status listed in `stop_reconnecting_on_status`).
     ConnectFailed(ConnectError),
+    /// A reconnect attempt failed; the socket tries again after `retry_in`. Return
+    /// [`Flow::Stop`] here to give up after some number of attempts.
+    RetryFailed {
+        /// How many attempts have been scheduled since the connection was lost.
+        attempt: u32,
+        /// When the next attempt starts.
+        retry_in: Duration,
+        /// Why this attempt failed.
+        error: ConnectError,
+    },
 }
 
 impl Disconnect {
     /// The default reaction: continue while the socket reconnects by itself (`Lost`,
-    /// `Reconnect`), stop otherwise ([`StopReason::Disconnected`], [`StopReason::ConnectFailed`]).
+    /// `Reconnect`, `RetryFailed`), stop otherwise ([`StopReason::Disconnected`], [`StopReason::ConnectFailed`]).
     pub fn default_flow(self) -> Flow {
         match self {
-            Disconnect::Lost(_) | Disconnect::Reconnect => Flow::Continue,
+            Disconnect::Lost(_) | Disconnect::Reconnect | Disconnect::RetryFailed { .. } => {
+                Flow::Continue
+            }
             Disconnect::Requested => Flow::Stop(StopReason::Disconnected),
             Disconnect::ConnectFailed(error) => Flow::Stop(StopReason::ConnectFailed(error)),
         }

@@ -183,9 +183,18 @@ async fn on_event<C: Client>(client: &mut C, cx: &Context<C>, event: SocketEvent
         SocketEvent::Reconnecting {
             attempt,
             delay,
-            error,
+            error: Some(error),
         } => {
-            tracing::debug!(attempt, ?delay, ?error, "the socket reconnects by itself");
+            let why = Disconnect::RetryFailed {
+                attempt,
+                retry_in: delay,
+                error,
+            };
+            client.disconnect(why, cx).await
+        }
+        SocketEvent::Reconnecting { attempt, delay, .. } => {
+            // The first attempt after a loss: `disconnect(Lost)` has already been called.
+            tracing::debug!(attempt, ?delay, "the socket reconnects by itself");
             Flow::Continue
         }
         SocketEvent::Disconnected(DisconnectReason::ClientRequested) => {
