@@ -6,6 +6,7 @@ mod support;
 #[path = "../examples/chat_bot/bot.rs"]
 mod chat_bot;
 
+mod auth_token;
 mod blocking;
 mod callback;
 mod chat_bot_example;
