@@ -155,8 +155,11 @@ impl Socket {
     }
 
     /// Requests a join of `topic` with `params`. Returns at once; see
-    /// [`await_join`](Self::await_join). Does nothing if the topic is joined or being joined.
-    /// When not connected yet, the join is sent as soon as the connection is up.
+    /// [`await_join`](Self::await_join). When not connected yet, the join is sent as soon as the
+    /// connection is up. A topic already joined answers at once with the response of the join in
+    /// force (to join with other params, leave first); while a join is on the wire, its answer
+    /// serves this request too; while the topic is being left, the request is ignored (await
+    /// the leave first).
     pub fn join(&self, topic: &str, params: impl Into<Payload>) {
         self.send(Command::Join {
             topic: topic.to_owned(),

@@ -220,3 +220,26 @@ fn await_reply_on_a_ref_this_socket_never_issued_fails_at_once() {
     let ping = socket.push(TOPIC, "ping", json!({}));
     assert_eq!(socket.await_reply(&ping).unwrap().status, "ok");
 }
+
+#[test]
+fn joining_a_joined_topic_answers_at_once_with_the_join_in_force() {
+    let server = demo_server();
+    let socket = joined(&server).with_timeout(Duration::from_secs(2));
+    socket.join(TOPIC, json!({"again": true}));
+    assert_eq!(
+        socket
+            .await_join(TOPIC)
+            .expect("answered")
+            .to_value()
+            .unwrap(),
+        json!({})
+    );
+    socket.join("rooms:other", json!({}));
+    socket.join("rooms:other", json!({}));
+    // A second request while the first is on the wire is served by that join's one answer;
+    // a later one by the join in force.
+    let first = socket.await_join("rooms:other").unwrap();
+    assert_eq!(first.to_value().unwrap(), json!({"joined": "rooms:other"}));
+    socket.join("rooms:other", json!({}));
+    assert_eq!(socket.await_join("rooms:other").unwrap(), first);
+}

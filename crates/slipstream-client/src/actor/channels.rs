@@ -29,6 +29,8 @@ pub(crate) struct Channel {
     pub(crate) rejoin_attempt: u32,
     /// Identifies the latest scheduled rejoin; older rejoin timers are ignored.
     pub(crate) rejoin_token: u64,
+    /// The server's response to the join in force, for a `join` of a topic already joined.
+    pub(crate) response: Option<Payload>,
 }
 
 impl Channel {
@@ -40,6 +42,7 @@ impl Channel {
             buffer: Vec::new(),
             rejoin_attempt: 0,
             rejoin_token: 0,
+            response: None,
         }
     }
 

@@ -47,8 +47,16 @@ impl Actor {
                     self.send_join(&topic).await;
                 }
             }
+            Some(ch) if ch.status == JoinStatus::Joined => {
+                // Already joined: answer at once with the join in force (rejoin or leave first
+                // to join with other params), so that every join gets an answer.
+                let response = ch.response.clone().unwrap_or_else(Payload::empty);
+                tracing::debug!(%topic, "join of a joined topic: answered with the current join");
+                self.emit(SocketEvent::Joined { topic, response });
+            }
             Some(ch) => {
-                tracing::debug!(%topic, status = ?ch.status, "join ignored: topic already joined or busy");
+                // Joining: the join on the wire answers this request too. Leaving: ignored.
+                tracing::debug!(%topic, status = ?ch.status, "join ignored: topic busy");
             }
             None => {
                 self.closed_params.remove(&topic);

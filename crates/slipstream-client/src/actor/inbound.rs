@@ -149,6 +149,7 @@ impl Actor {
         if reply.is_ok() {
             ch.status = JoinStatus::Joined;
             ch.rejoin_attempt = 0;
+            ch.response = Some(reply.response.clone());
             self.shared.set_status(topic, JoinStatus::Joined);
             tracing::info!(%topic, elapsed_ms, "joined");
             self.emit(SocketEvent::Joined {
