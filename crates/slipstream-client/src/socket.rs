@@ -129,7 +129,8 @@ impl Socket {
     }
 
     /// Requests a connection. Returns at once; see [`await_connect`](Self::await_connect).
-    /// Does nothing if already connected or connecting.
+    /// When already connected the request is answered at once (a new
+    /// [`SocketEvent::Connected`]); while connecting, the attempt under way answers it.
     pub fn connect(&self) {
         self.send(Command::Connect);
     }
@@ -318,6 +319,8 @@ impl Socket {
     }
 
     /// Closes the connection (with a close frame), stops reconnecting, and closes every topic.
+    /// When not connected the request is answered at once (a
+    /// [`SocketEvent::Disconnected`] with [`DisconnectReason::ClientRequested`]).
     pub fn disconnect(&self) {
         self.send(Command::Disconnect);
     }

@@ -243,3 +243,22 @@ fn joining_a_joined_topic_answers_at_once_with_the_join_in_force() {
     socket.join("rooms:other", json!({}));
     assert_eq!(socket.await_join("rooms:other").unwrap(), first);
 }
+
+#[test]
+fn connect_and_disconnect_requests_are_answered_even_when_nothing_changes() {
+    let server = demo_server();
+    let socket = joined(&server).with_timeout(Duration::from_secs(2));
+    socket.connect();
+    socket
+        .await_connect()
+        .expect("already connected: answered at once");
+    socket.disconnect();
+    socket.await_disconnect().unwrap();
+    socket.disconnect();
+    assert_eq!(
+        socket.await_disconnect(),
+        Ok(slipstream_client::DisconnectReason::ClientRequested),
+        "not connected: answered at once"
+    );
+    assert!(!socket.is_connected());
+}

@@ -21,7 +21,10 @@ impl Actor {
                     self.timers.cancel(|t| *t == Timer::Reconnect);
                     self.start_connect(false);
                 }
-                Conn::Connecting { .. } | Conn::Connected { .. } => {}
+                // The attempt under way answers this request too.
+                Conn::Connecting { .. } => {}
+                // Already up: answer at once, so that every request gets an answer.
+                Conn::Connected { .. } => self.emit(SocketEvent::Connected),
             },
             Command::Disconnect => self.disconnect().await,
             Command::Reconnect => self.reconnect().await,

@@ -153,7 +153,11 @@ impl Actor {
                 self.teardown(DisconnectReason::ClientRequested, After::Stop)
                     .await;
             }
-            Conn::Idle => self.close_all_channels(false),
+            Conn::Idle => {
+                self.close_all_channels(false);
+                // Not connected: the request is answered at once.
+                self.emit(SocketEvent::Disconnected(DisconnectReason::ClientRequested));
+            }
         }
     }
 
