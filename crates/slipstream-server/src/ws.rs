@@ -142,6 +142,11 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                 127 => (self.io.read_u64().await?, 14u64),
                 n => (u64::from(n), 6u64),
             };
+            if len >> 63 != 0 {
+                return Err(WsError::Protocol(
+                    "64-bit payload length with its most significant bit set",
+                ));
+            }
             let is_control = opcode & 0x8 != 0;
             if is_control && (len > 125 || !fin) {
                 return Err(WsError::Protocol(
@@ -149,7 +154,8 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                 ));
             }
             let buffered = self.fragments.as_ref().map_or(0, |(_, b)| b.len() as u64);
-            if len + header_len + buffered > self.max_frame_size as u64 {
+            let size = len.saturating_add(header_len).saturating_add(buffered);
+            if size > self.max_frame_size as u64 {
                 self.skip = len + 4;
                 self.fragments = None;
                 return Err(WsError::TooBig {
@@ -287,6 +293,50 @@ mod tests {
             Err(WsError::TooBig { size: 308, .. })
         ));
         assert!(matches!(reader.next().await, Ok(WsMessage::Ping(p)) if &p[..] == b"hi"));
+    }
+
+    #[tokio::test]
+    async fn absurd_lengths_are_refused_without_allocating() {
+        // 127 → a 64-bit length: with the top bit set it breaks RFC 6455; just below, it is
+        // simply too big. Neither may overflow or allocate.
+        for len in [u64::MAX, u64::MAX - 5, 1 << 63, (1 << 63) - 1] {
+            let mut wire = vec![0x82, 0x80 | 127];
+            wire.extend_from_slice(&len.to_be_bytes());
+            wire.extend_from_slice(&[0, 0, 0, 0]);
+            let mut reader = WsReader::new(&wire[..], 8_000_000);
+            match reader.next().await {
+                Err(WsError::Protocol(_)) => assert!(len >> 63 != 0, "{len}"),
+                Err(WsError::TooBig { .. }) => assert!(len >> 63 == 0, "{len}"),
+                other => panic!("{len}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn arbitrary_bytes_never_panic_the_reader() {
+        // A small deterministic generator (xorshift) over many frame-like and random inputs.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let mut wire: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if let Some(first) = wire.get_mut(1) {
+                *first |= 0x80; // mostly masked, to get past the first check
+            }
+            let mut reader = WsReader::new(&wire[..], 64);
+            for _ in 0..4 {
+                match reader.next().await {
+                    Ok(_) => {}
+                    Err(e) if e.is_recoverable() => {}
+                    Err(_) => break,
+                }
+            }
+        }
     }
 
     #[test]
