@@ -12,6 +12,7 @@ mod callback;
 mod chat_bot_example;
 mod demo;
 mod lifecycle;
+mod observability;
 mod policies;
 mod testkit;
 mod tls;
