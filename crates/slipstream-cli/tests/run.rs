@@ -185,3 +185,21 @@ fn a_caught_failure_does_not_fail_the_script() {
     assert_eq!(ran.code, Some(0), "{ran}");
     assert!(ran.stdout.contains("assertion: 2 vs 1"), "{ran}");
 }
+
+#[test]
+fn demo_runs_a_script_against_the_embedded_server() {
+    let guide = examples()
+        .into_iter()
+        .find(|p| p.ends_with("guide.rhai"))
+        .expect("the guide script");
+    let ran = Ran::from(
+        slipstream()
+            .arg("run")
+            .arg(&guide)
+            .arg("--demo")
+            .output()
+            .expect("slipstream runs"),
+    );
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("pong"), "{ran}");
+}

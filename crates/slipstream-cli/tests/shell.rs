@@ -141,3 +141,29 @@ fn end_of_input_closes_the_shells_sockets() {
         .await_message(&went)
         .expect("bob left when the shell ended");
 }
+
+#[test]
+fn demo_starts_the_embedded_server_for_the_shell() {
+    let history = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("shell-demo-history-{}", std::process::id()));
+    let mut child = slipstream()
+        .args(["shell", "--demo"])
+        .env("SLIPSTREAM_HISTORY", history)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slipstream shell starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            b"connect(); await_connect(); join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\n\
+              await_reply(push(\"rooms:lobby\", \"ping\"))\n",
+        )
+        .expect("input written");
+    let ran = Ran::from(child.wait_with_output().expect("the shell exits"));
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains(r#""pong":"pong""#), "{ran}");
+}

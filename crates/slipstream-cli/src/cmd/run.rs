@@ -29,6 +29,10 @@ pub struct RunArgs {
     #[arg(long, default_value = DEFAULT_URL)]
     url: String,
 
+    /// Start the embedded demo server on a free local port and use it instead of --url.
+    #[arg(long, conflicts_with = "url")]
+    demo: bool,
+
     /// How long each await waits, until the script calls set_timeout(ms).
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     timeout: f64,
@@ -49,8 +53,16 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let demo = match args.demo.then(super::start_demo).transpose() {
+        Ok(demo) => demo,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let url = demo.as_ref().map_or(args.url, |server| server.ws_url());
     let mut session = Session::new(SessionOptions {
-        url: args.url,
+        url,
         timeout,
         cancel: Arc::new(AtomicBool::new(false)),
         print: Box::new(|text| println!("{text}")),

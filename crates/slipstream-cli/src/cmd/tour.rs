@@ -12,7 +12,6 @@ use clap::Args;
 use serde_json::json;
 use slipstream_client::blocking;
 use slipstream_client::{SocketEvent, await_message};
-use slipstream_server::{BackgroundServer, ServerConfig};
 
 use crate::display::{show_event, show_message, show_payload, show_reply};
 
@@ -39,10 +38,7 @@ pub fn run(args: TourArgs) -> anyhow::Result<()> {
         .context("--timeout must be a positive number of seconds")?;
     let embedded = match &args.url {
         Some(_) => None,
-        None => Some(
-            BackgroundServer::start_demo(([127, 0, 0, 1], 0).into(), ServerConfig::default())
-                .context("could not start the embedded demo server")?,
-        ),
+        None => Some(super::start_demo()?),
     };
     let url = match (&args.url, &embedded) {
         (Some(url), _) => url.clone(),

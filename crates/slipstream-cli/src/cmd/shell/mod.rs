@@ -35,6 +35,10 @@ pub struct ShellArgs {
     #[arg(default_value = super::run::DEFAULT_URL)]
     url: String,
 
+    /// Start the embedded demo server on a free local port and use it instead of URL.
+    #[arg(long, conflicts_with = "url")]
+    demo: bool,
+
     /// How long each await waits, until set_timeout(ms) changes it.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     timeout: f64,
@@ -49,8 +53,12 @@ struct Shell {
 }
 
 /// Runs the shell until end of input.
-pub fn run(args: ShellArgs) -> anyhow::Result<()> {
+pub fn run(mut args: ShellArgs) -> anyhow::Result<()> {
     super::run::init_logging();
+    let demo = args.demo.then(super::start_demo).transpose()?;
+    if let Some(server) = &demo {
+        args.url = server.ws_url();
+    }
     let timeout = super::positive_seconds(args.timeout)
         .context("--timeout must be a positive number of seconds")?;
     let cancel = Arc::new(AtomicBool::new(false));
