@@ -12,7 +12,6 @@ mod callback;
 mod chat_bot_example;
 mod demo;
 mod lifecycle;
-mod observability;
 mod policies;
 mod testkit;
 mod tls;
