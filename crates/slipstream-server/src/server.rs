@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -39,6 +40,13 @@ impl Server {
         let shared = Arc::new(Shared::new(self.socket, self.config));
         let app = http::router(shared.clone());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        // Small frames go out at once: with Nagle's algorithm, replies written back to back wait
+        // for the client's delayed ACK (about 40 ms per batch of pipelined pushes).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stop_rx.await;
