@@ -162,3 +162,50 @@ async fn rejected_joins_can_be_retried_on_the_rejoin_schedule() {
     }
     socket.leave("rooms:secret");
 }
+
+#[tokio::test]
+async fn a_reply_the_server_drops_ends_as_a_push_timeout() {
+    let server = demo().await;
+    let socket = Socket::builder(server.ws_url()).build().unwrap();
+    socket.connect();
+    socket.await_connect(None).await.unwrap();
+    socket.join("rooms:lobby", json!({}));
+    socket.await_join("rooms:lobby", None).await.unwrap();
+    server.set_drop_replies(true);
+    let ping =
+        socket.push_with_timeout("rooms:lobby", "ping", json!({}), Duration::from_millis(300));
+    assert_eq!(
+        socket
+            .await_reply(&ping, Some(Duration::from_secs(5)))
+            .await,
+        Err(ReplyError::PushTimeout(Duration::from_millis(300)))
+    );
+    server.set_drop_replies(false);
+    let ping = socket.push("rooms:lobby", "ping", json!({}));
+    assert_eq!(socket.await_reply(&ping, None).await.unwrap().status, "ok");
+}
+
+#[tokio::test]
+async fn a_server_refusing_connects_is_retried_until_it_accepts() {
+    let server = demo().await;
+    server.set_refuse_connects(Some(503));
+    let socket = Socket::builder(server.ws_url())
+        .retry_on_initial_connect(true)
+        .reconnect_after(Backoff::steps([20], 20))
+        .build()
+        .unwrap();
+    socket.connect();
+    event_where(&socket, |e| {
+        matches!(
+            e,
+            SocketEvent::Reconnecting {
+                error: Some(ConnectError::Refused { status: 503, .. }),
+                ..
+            }
+        )
+    })
+    .await;
+    server.set_refuse_connects(None);
+    event_where(&socket, |e| matches!(e, SocketEvent::Connected)).await;
+    assert!(socket.is_connected());
+}

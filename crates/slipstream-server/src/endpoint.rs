@@ -58,6 +58,27 @@ impl Endpoint {
         self.shared.answer_heartbeats.store(on, Ordering::Relaxed);
     }
 
+    /// Refuses every websocket upgrade with HTTP `status` (`Some`), or accepts again (`None`)
+    /// (fault injection).
+    pub fn set_refuse_connects(&self, status: Option<u16>) {
+        self.shared
+            .refuse_status
+            .store(status.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Makes channels drop (`true`) or send again (`false`) their replies to client pushes
+    /// (fault injection; join, leave and heartbeat replies are not affected).
+    pub fn set_drop_replies(&self, on: bool) {
+        self.shared.drop_replies.store(on, Ordering::Relaxed);
+    }
+
+    /// Makes channels wait `delay` before each reply to a client push (fault injection;
+    /// `Duration::ZERO` turns it off). Replies keep their order.
+    pub fn set_reply_delay(&self, delay: std::time::Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.reply_delay_ms.store(ms, Ordering::Relaxed);
+    }
+
     /// How many websocket connections are open.
     pub fn connection_count(&self) -> usize {
         self.shared

@@ -45,6 +45,15 @@ async fn websocket(State(shared): State<Arc<Shared>>, mut request: Request) -> R
     if !is_upgrade {
         return (StatusCode::BAD_REQUEST, "websocket upgrade expected").into_response();
     }
+    let refuse = shared
+        .refuse_status
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if refuse != 0 {
+        tracing::info!(status = refuse, "websocket refused (fault injection)");
+        return StatusCode::from_u16(refuse)
+            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+            .into_response();
+    }
     let (auth_token, protocol) = if shared.config.auth_token {
         match auth_subprotocols(headers) {
             Ok(found) => found,

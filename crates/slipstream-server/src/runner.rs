@@ -157,13 +157,13 @@ async fn run<C: Channel>(
                 msg_ref,
             } => match channel.handle_in(&event, payload, &mut ctx).await {
                 HandleResult::Reply { status, response } => {
-                    ctx.reply(msg_ref, status, response);
+                    reply_to_push(&mut ctx, msg_ref, status, response).await;
                     None
                 }
                 HandleResult::NoReply => None,
                 HandleResult::Stop { reason, reply } => {
                     if let Some((status, response)) = reply {
-                        ctx.reply(msg_ref, status, response);
+                        reply_to_push(&mut ctx, msg_ref, status, response).await;
                     }
                     Some(reason)
                 }
@@ -211,4 +211,22 @@ fn panic_text(err: tokio::task::JoinError) -> String {
             .unwrap_or_else(|| "non-string panic payload".to_owned()),
         Err(err) => err.to_string(),
     }
+}
+
+/// Sends a channel's reply to a client push, unless fault injection delays or drops it.
+async fn reply_to_push(
+    ctx: &mut ChannelContext,
+    msg_ref: Option<Ref>,
+    status: String,
+    response: Payload,
+) {
+    let delay = ctx.shared.reply_delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    if ctx.shared.drop_replies.load(Ordering::Relaxed) {
+        tracing::debug!(topic = %ctx.topic, "reply dropped (fault injection)");
+        return;
+    }
+    ctx.reply(msg_ref, status, response);
 }

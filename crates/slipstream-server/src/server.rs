@@ -103,6 +103,21 @@ impl RunningServer {
         self.endpoint.set_answer_heartbeats(on);
     }
 
+    /// Fault injection: refuse every websocket upgrade with HTTP `status`, or accept again.
+    pub fn set_refuse_connects(&self, status: Option<u16>) {
+        self.endpoint.set_refuse_connects(status);
+    }
+
+    /// Fault injection: channels drop (`true`) their replies to client pushes.
+    pub fn set_drop_replies(&self, on: bool) {
+        self.endpoint.set_drop_replies(on);
+    }
+
+    /// Fault injection: channels wait `delay` before each reply to a client push.
+    pub fn set_reply_delay(&self, delay: std::time::Duration) {
+        self.endpoint.set_reply_delay(delay);
+    }
+
     /// How many websocket connections are open.
     pub fn connection_count(&self) -> usize {
         self.endpoint.connection_count()

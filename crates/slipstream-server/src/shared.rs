@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 
@@ -32,6 +32,12 @@ pub(crate) struct Shared {
     pub(crate) presence: Presence,
     pub(crate) connections: Mutex<HashMap<u64, ConnHandle>>,
     pub(crate) answer_heartbeats: AtomicBool,
+    /// Fault injection: refuse every websocket upgrade with this HTTP status (0: accept).
+    pub(crate) refuse_status: AtomicU16,
+    /// Fault injection: channels' replies to client pushes are not sent.
+    pub(crate) drop_replies: AtomicBool,
+    /// Fault injection: channels' replies to client pushes wait this long (milliseconds).
+    pub(crate) reply_delay_ms: AtomicU64,
     next_id: AtomicU64,
 }
 
@@ -44,6 +50,9 @@ impl Shared {
             presence: Presence::default(),
             connections: Mutex::default(),
             answer_heartbeats: AtomicBool::new(true),
+            refuse_status: AtomicU16::new(0),
+            drop_replies: AtomicBool::new(false),
+            reply_delay_ms: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
         }
     }

@@ -455,3 +455,42 @@ async fn leave_rules_follow_phoenix() {
     send(&mut ws, json!([null, "4", "rooms:lobby", "phx_leave", {}])).await;
     assert_silent(&mut ws).await;
 }
+
+#[tokio::test]
+async fn fault_injection_refuses_connects_and_drops_or_delays_replies() {
+    let server = demo().await;
+    let url = format!("{}?vsn=2.0.0", server.ws_url());
+
+    // Refused upgrades carry the chosen status, until turned off.
+    server.set_refuse_connects(Some(429));
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS)
+        }
+        other => panic!("expected HTTP 429, got {other:?}"),
+    }
+    server.set_refuse_connects(None);
+    let mut ws = connect(&url).await;
+    join(&mut ws, "1", "rooms:lobby", json!({})).await;
+
+    // Dropped replies: the ping is handled, but its reply never comes.
+    server.set_drop_replies(true);
+    send(&mut ws, json!(["1", "2", "rooms:lobby", "ping", {}])).await;
+    assert_silent(&mut ws).await;
+    server.set_drop_replies(false);
+
+    // Delayed replies keep their order and arrive after the delay.
+    server.set_reply_delay(Duration::from_millis(300));
+    let sent = std::time::Instant::now();
+    send(&mut ws, json!(["1", "3", "rooms:lobby", "ping", {}])).await;
+    send(&mut ws, json!(["1", "4", "rooms:lobby", "echo", {"n": 4}])).await;
+    assert_eq!(recv(&mut ws).await[1], "3");
+    assert_eq!(recv(&mut ws).await[1], "4");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(300),
+        "the delay was applied"
+    );
+    server.set_reply_delay(Duration::ZERO);
+    send(&mut ws, json!(["1", "5", "rooms:lobby", "ping", {}])).await;
+    assert_eq!(recv(&mut ws).await[1], "5");
+}
