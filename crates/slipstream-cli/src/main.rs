@@ -41,7 +41,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("Error: {error:?}");
+            // The chain of causes on one line, as ripgrep and hyperfine print theirs; never a
+            // backtrace, even with RUST_BACKTRACE set (that is for panics).
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }

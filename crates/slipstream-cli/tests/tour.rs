@@ -108,12 +108,20 @@ fn a_failing_step_is_named_and_the_exit_code_is_not_zero() {
         .unwrap()
         .port();
     let url = format!("ws://127.0.0.1:{port}/socket/websocket");
-    let (output, _) = tour(&["--url", &url, "--timeout", "3"]);
+    let output = slipstream()
+        .args(["tour", "--url", &url, "--timeout", "3"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("slipstream runs");
     assert!(!output.status.success(), "the tour must fail");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("step 1 (connect) failed"),
-        "stderr names the step: {stderr}"
+        stderr.contains("error: step 1 (connect) failed: connection refused"),
+        "stderr names the step and the cause: {stderr}"
+    );
+    assert!(
+        !stderr.contains("backtrace"),
+        "an error is a message, not a backtrace: {stderr}"
     );
 }
 
