@@ -7,13 +7,8 @@ use slipstream_client::presence::Presence;
 use slipstream_client::{
     ConnectError, DisconnectReason, MessagePattern, ReplyError, Socket, SocketEvent, pattern,
 };
-use slipstream_server::{RunningServer, ServerConfig, spawn_demo};
 
-async fn demo() -> RunningServer {
-    spawn_demo("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
-        .await
-        .expect("demo server")
-}
+use crate::support::{demo, joined_socket};
 
 /// The next event that is not a push's reply.
 async fn next_lifecycle_event(socket: &Socket) -> SocketEvent {
@@ -133,11 +128,7 @@ async fn join_refusal_crash_rejoin_and_server_close() {
 #[tokio::test]
 async fn server_side_close_reconnects_and_rejoins() {
     let server = demo().await;
-    let socket = Socket::builder(server.ws_url()).build().unwrap();
-    socket.connect();
-    socket.await_connect(None).await.unwrap();
-    socket.join("rooms:lobby", json!({}));
-    socket.await_join("rooms:lobby", None).await.unwrap();
+    let socket = joined_socket(Socket::builder(server.ws_url()), "rooms:lobby").await;
     server.close_all_connections(1012);
     assert!(matches!(
         socket.await_disconnect(None).await,

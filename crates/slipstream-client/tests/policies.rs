@@ -5,13 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use slipstream_client::{Backoff, ConnectError, ReplyError, Socket, SocketEvent, TopicCloseReason};
-use slipstream_server::{RunningServer, ServerConfig, spawn_demo};
 
-async fn demo() -> RunningServer {
-    spawn_demo("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
-        .await
-        .expect("demo server")
-}
+use crate::support::{demo, joined_socket};
 
 /// Takes events until one satisfies `wanted`, failing after `limit` of them.
 async fn event_where(socket: &Socket, wanted: impl Fn(&SocketEvent) -> bool) -> SocketEvent {
@@ -78,11 +73,7 @@ async fn without_a_final_status_a_refusal_is_retried() {
 #[tokio::test]
 async fn a_push_can_carry_its_own_timeout() {
     let server = demo().await;
-    let socket = Socket::builder(server.ws_url()).build().unwrap();
-    socket.connect();
-    socket.await_connect(None).await.unwrap();
-    socket.join("rooms:lobby", json!({}));
-    socket.await_join("rooms:lobby", None).await.unwrap();
+    let socket = joined_socket(Socket::builder(server.ws_url()), "rooms:lobby").await;
     let quicksand = socket.push_with_timeout(
         "rooms:lobby",
         "quicksand",
@@ -101,15 +92,13 @@ async fn a_push_can_carry_its_own_timeout() {
 #[tokio::test]
 async fn with_auto_rejoin_off_a_reconnect_closes_the_topics() {
     let server = demo().await;
-    let socket = Socket::builder(server.ws_url())
-        .auto_rejoin(false)
-        .reconnect_after(Backoff::steps([10], 10))
-        .build()
-        .unwrap();
-    socket.connect();
-    socket.await_connect(None).await.unwrap();
-    socket.join("rooms:lobby", json!({}));
-    socket.await_join("rooms:lobby", None).await.unwrap();
+    let socket = joined_socket(
+        Socket::builder(server.ws_url())
+            .auto_rejoin(false)
+            .reconnect_after(Backoff::steps([10], 10)),
+        "rooms:lobby",
+    )
+    .await;
 
     server.close_all_connections(1011);
     let closed = event_where(&socket, |e| matches!(e, SocketEvent::TopicClosed { .. })).await;
@@ -166,11 +155,7 @@ async fn rejected_joins_can_be_retried_on_the_rejoin_schedule() {
 #[tokio::test]
 async fn a_reply_the_server_drops_ends_as_a_push_timeout() {
     let server = demo().await;
-    let socket = Socket::builder(server.ws_url()).build().unwrap();
-    socket.connect();
-    socket.await_connect(None).await.unwrap();
-    socket.join("rooms:lobby", json!({}));
-    socket.await_join("rooms:lobby", None).await.unwrap();
+    let socket = joined_socket(Socket::builder(server.ws_url()), "rooms:lobby").await;
     server.set_drop_replies(true);
     let ping =
         socket.push_with_timeout("rooms:lobby", "ping", json!({}), Duration::from_millis(300));

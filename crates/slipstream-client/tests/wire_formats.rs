@@ -2,24 +2,16 @@
 
 use serde_json::json;
 use slipstream_client::{MessagePattern, Payload, Serializer, Socket, message_pattern};
-use slipstream_server::{RunningServer, ServerConfig, spawn_demo};
+use slipstream_server::RunningServer;
 
-async fn demo() -> RunningServer {
-    spawn_demo("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
-        .await
-        .expect("demo server")
-}
+use crate::support::{demo, joined_socket};
 
 async fn joined(server: &RunningServer, serializer: Serializer) -> Socket {
-    let socket = Socket::builder(server.ws_url())
-        .serializer(serializer)
-        .build()
-        .unwrap();
-    socket.connect();
-    socket.await_connect(None).await.unwrap();
-    socket.join("rooms:lobby", json!({}));
-    socket.await_join("rooms:lobby", None).await.unwrap();
-    socket
+    joined_socket(
+        Socket::builder(server.ws_url()).serializer(serializer),
+        "rooms:lobby",
+    )
+    .await
 }
 
 #[tokio::test]

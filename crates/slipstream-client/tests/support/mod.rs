@@ -143,3 +143,23 @@ impl Conn {
         r
     }
 }
+
+/// The demo server (DEMO_SERVER.md) in-process on a free port, for tests that talk to it.
+pub async fn demo() -> slipstream_server::RunningServer {
+    slipstream_server::spawn_demo("127.0.0.1:0".parse().unwrap(), Default::default())
+        .await
+        .expect("demo server")
+}
+
+/// Builds the socket, connects and joins `topic` with `{}`; any failure fails the test.
+pub async fn joined_socket(
+    builder: slipstream_client::SocketBuilder,
+    topic: &str,
+) -> slipstream_client::Socket {
+    let socket = builder.build().expect("socket");
+    socket.connect();
+    socket.await_connect(None).await.expect("connected");
+    socket.join(topic, serde_json::json!({}));
+    socket.await_join(topic, None).await.expect("joined");
+    socket
+}
