@@ -26,6 +26,14 @@ async fn connected(server: &ScriptedServer, socket: &Socket) -> crate::support::
     conn
 }
 
+/// Joins `topic` with `{}`, the scripted server accepting; returns the join_ref.
+async fn joined(socket: &Socket, conn: &mut crate::support::Conn, topic: &str) -> String {
+    socket.join(topic, json!({}));
+    let join_ref = conn.expect_join(topic).await;
+    socket.await_join(topic, None).await.unwrap();
+    join_ref
+}
+
 #[tokio::test(start_paused = true)]
 async fn url_gets_websocket_path_vsn_and_fresh_params_per_connect() {
     let server = ScriptedServer::start().await;
@@ -197,9 +205,7 @@ async fn stale_join_refs_are_dropped_and_null_join_refs_accepted() {
     let server = ScriptedServer::start().await;
     let socket = builder(&server).build().unwrap();
     let mut conn = connected(&server, &socket).await;
-    socket.join("room:1", json!({}));
-    let jr = conn.expect_join("room:1").await;
-    socket.await_join("room:1", None).await.unwrap();
+    let jr = joined(&socket, &mut conn, "room:1").await;
 
     // Duplicate-join style close for an older join_ref: ignored.
     conn.send(json!(["0", "0", "room:1", "phx_close", {}]))
@@ -279,9 +285,7 @@ async fn phx_error_rejoins_on_the_rejoin_schedule_and_phx_close_is_final() {
         .build()
         .unwrap();
     let mut conn = connected(&server, &socket).await;
-    socket.join("room:1", json!({}));
-    let jr = conn.expect_join("room:1").await;
-    socket.await_join("room:1", None).await.unwrap();
+    let jr = joined(&socket, &mut conn, "room:1").await;
 
     conn.send(json!([jr, jr, "room:1", "phx_error", {"reason": "channel_crash"}]))
         .await;
@@ -365,9 +369,7 @@ async fn disconnect_sends_a_close_frame_and_leave_completes() {
     let server = ScriptedServer::start().await;
     let socket = builder(&server).build().unwrap();
     let mut conn = connected(&server, &socket).await;
-    socket.join("room:1", json!({}));
-    let jr = conn.expect_join("room:1").await;
-    socket.await_join("room:1", None).await.unwrap();
+    let jr = joined(&socket, &mut conn, "room:1").await;
     socket.leave("room:1");
     let leave = conn.recv().await;
     assert_eq!(leave[0], jr.as_str());

@@ -49,6 +49,15 @@ fn pong() -> HandleResult {
     HandleResult::ok(obj(json!({"pong": "pong"})))
 }
 
+/// No reply when a push or broadcast went out; a crash (`phx_error`) when it could not, as a
+/// Phoenix channel raising in `handle_in` would.
+fn no_reply_unless_failed<E: std::fmt::Display>(sent: Result<(), E>) -> HandleResult {
+    match sent {
+        Ok(()) => HandleResult::NoReply,
+        Err(err) => HandleResult::crash(err.to_string()),
+    }
+}
+
 /// What Phoenix does for an event a channel has no clause for: the channel crashes.
 fn no_clause(topic: &str, event: &str) -> HandleResult {
     HandleResult::crash(format!("no handle_in clause for {event:?} on {topic}"))
@@ -71,26 +80,21 @@ impl Channel for Lobby {
         match event {
             "quicksand" => HandleResult::NoReply,
             "ping" => pong(),
-            "push to me" => match ctx.push("foo", obj(json!({"bar": "baz"}))) {
-                Ok(()) => HandleResult::NoReply,
-                Err(err) => HandleResult::crash(err.to_string()),
-            },
+            "push to me" => no_reply_unless_failed(ctx.push("foo", obj(json!({"bar": "baz"})))),
             "echo" => HandleResult::ok(normalize(payload)),
             "error reply" => HandleResult::error(obj(json!({"reason": "nope"}))),
-            "broadcast" => match ctx.broadcast("broadcast_event", normalize(payload)) {
-                Ok(()) => HandleResult::NoReply,
-                Err(err) => HandleResult::crash(err.to_string()),
-            },
+            "broadcast" => {
+                no_reply_unless_failed(ctx.broadcast("broadcast_event", normalize(payload)))
+            }
             "crash" => HandleResult::crash("the client asked for a crash"),
             "stop" => HandleResult::stop(),
             "binary echo" => match payload {
                 Payload::Binary(bytes) => HandleResult::ok(Payload::Binary(bytes)),
                 _ => no_clause(ctx.topic(), event),
             },
-            "push binary" => match ctx.push("bin", Payload::binary(vec![1u8, 2, 3])) {
-                Ok(()) => HandleResult::NoReply,
-                Err(err) => HandleResult::crash(err.to_string()),
-            },
+            "push binary" => {
+                no_reply_unless_failed(ctx.push("bin", Payload::binary(vec![1u8, 2, 3])))
+            }
             "disconnect user" => disconnect_user(&payload, ctx),
             _ => no_clause(ctx.topic(), event),
         }
@@ -168,10 +172,7 @@ impl Channel for Bench {
     ) -> HandleResult {
         match event {
             "ping" => HandleResult::ok(payload),
-            "fanout" => match ctx.broadcast("fanout", payload) {
-                Ok(()) => HandleResult::NoReply,
-                Err(err) => HandleResult::crash(err.to_string()),
-            },
+            "fanout" => no_reply_unless_failed(ctx.broadcast("fanout", payload)),
             _ => no_clause(ctx.topic(), event),
         }
     }
