@@ -57,6 +57,9 @@ mod connection;
 mod context;
 pub mod demo;
 mod endpoint;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod json;
 mod outbound;
