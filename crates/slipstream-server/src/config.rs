@@ -23,6 +23,73 @@ pub struct ServerConfig {
     pub max_channels: usize,
     /// Where the socket is mounted; the websocket is at `<mount>/websocket`. Default `/socket`.
     pub mount: String,
+    /// Most bytes of frames waiting to be written to one connection (frame lengths; a broadcast
+    /// frame shared by many connections counts on each, since each keeps it alive). Default
+    /// 4 MiB ([`DEFAULT_MAX_OUTBOUND_BYTES`]).
+    ///
+    /// A client that reads keeps this near zero: the kernel's socket buffer (up to 4 MiB on
+    /// Linux) absorbs bursts first, and this absorbs as much again, i.e. seconds of a busy
+    /// topic's traffic, a large `presence_state`, or a client on a slow link. A client past it
+    /// has stopped reading: it is closed with 1008 (policy violation) and one WARN line. A single
+    /// frame larger than the limit still goes out when nothing else is queued. Worst case memory
+    /// is about this times the number of connections (less, as broadcasts share their bytes).
+    pub max_outbound_bytes: usize,
+    /// Most client pushes one channel may have waiting for (or inside) its `handle_in`. Default
+    /// 128. When a channel is this far behind, the connection stops reading from that client until
+    /// the channel takes the next push: TCP pushes back on the client, nothing is refused or lost.
+    /// The client's other frames (heartbeats, other topics) wait behind too; other connections
+    /// never notice. Inbound memory per connection is then bounded by about
+    /// `(max_pending_pushes × channels + 8) × max_frame_size`.
+    pub max_pending_pushes: usize,
+    /// Close a TCP connection whose HTTP request head (the websocket upgrade, or any request on a
+    /// kept-alive connection) has not fully arrived this long after the server started waiting for
+    /// it. Default 10 s: a real client sends its upgrade request in one packet right after
+    /// connecting, so 10 s is generous even over a slow mobile link, while a half-open request holds
+    /// a file descriptor for 10 s instead of forever (Bandit and Cowboy wait 60 s).
+    pub handshake_timeout: Duration,
+    /// Most TCP connections open at once (HTTP and websocket alike, counted from accept to close).
+    /// Beyond it a new connection is answered at once with HTTP 503 and closed, and a (rate-limited)
+    /// WARN line is logged. Default [`default_max_connections`]: 16 384, or less when the
+    /// process's open-file limit is lower (leaving room for the files and sockets the rest of the
+    /// process needs), so the server refuses cleanly before `accept` fails for lack of descriptors.
+    pub max_connections: usize,
+}
+
+/// The default of [`ServerConfig::max_outbound_bytes`]: 4 MiB.
+pub const DEFAULT_MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
+
+/// The default of [`ServerConfig::max_connections`]: 16 384, lowered to the process's soft
+/// open-file limit (`RLIMIT_NOFILE`) minus 10% and at least 64 descriptors of headroom, so
+/// that refusing happens before `accept` fails with EMFILE. Never below 1.
+pub fn default_max_connections() -> usize {
+    const CAP: usize = 16_384;
+    match open_file_limit() {
+        Some(limit) => {
+            let headroom = (limit / 10).max(64);
+            limit.saturating_sub(headroom).clamp(1, CAP)
+        }
+        None => CAP,
+    }
+}
+
+/// The process's soft limit on open files, when the platform has one.
+#[cfg(unix)]
+fn open_file_limit() -> Option<usize> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we pass, which lives for the call.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    if rc != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    usize::try_from(limit.rlim_cur).ok()
+}
+
+#[cfg(not(unix))]
+fn open_file_limit() -> Option<usize> {
+    None
 }
 
 impl Default for ServerConfig {
@@ -33,6 +100,10 @@ impl Default for ServerConfig {
             auth_token: false,
             max_channels: 100,
             mount: "/socket".to_owned(),
+            max_outbound_bytes: DEFAULT_MAX_OUTBOUND_BYTES,
+            max_pending_pushes: 128,
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -65,6 +136,30 @@ impl ServerConfig {
     /// Sets [`mount`](Self::mount) (e.g. `/socket`; no trailing slash).
     pub fn with_mount(mut self, mount: impl Into<String>) -> Self {
         self.mount = mount.into();
+        self
+    }
+
+    /// Sets [`max_outbound_bytes`](Self::max_outbound_bytes).
+    pub fn with_max_outbound_bytes(mut self, bytes: usize) -> Self {
+        self.max_outbound_bytes = bytes;
+        self
+    }
+
+    /// Sets [`max_pending_pushes`](Self::max_pending_pushes) (0 counts as 1).
+    pub fn with_max_pending_pushes(mut self, max: usize) -> Self {
+        self.max_pending_pushes = max;
+        self
+    }
+
+    /// Sets [`handshake_timeout`](Self::handshake_timeout).
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`max_connections`](Self::max_connections) (0 counts as 1).
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
         self
     }
 

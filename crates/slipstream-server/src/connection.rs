@@ -10,12 +10,13 @@ use slipstream_protocol::{
     DecodeError, Event, FrameRef, Message, PHOENIX_TOPIC, Payload, Ref, Serializer,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 use crate::channel::{JoinResult, TerminateReason};
-use crate::outbound::{self, Out, OutTx};
+use crate::outbound::{self, ConnLabel, Out, OutTx, Overflow, QueueState};
 use crate::pubsub::Subscriber;
 use crate::runner::{ChannelMsg, ChannelStart};
+use crate::server::Accepted;
 use crate::shared::{ConnHandle, Control, Shared};
 use crate::socket::SocketInfo;
 use crate::ws::{self, WsError, WsMessage, WsReader};
@@ -23,23 +24,57 @@ use crate::ws::{self, WsError, WsMessage, WsReader};
 /// How long to wait for the client's answer after we sent a close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
+/// How long the writer of a client that fell behind still tries to finish the frame it was
+/// writing and send the close frame; a client that does not read gets its TCP connection dropped.
+const OVERFLOW_GRACE: Duration = Duration::from_secs(2);
+
 /// A joined channel, as the connection tracks it.
 struct Joined {
     channel_id: u64,
     /// The join_ref the client joined with (checked on `phx_leave`).
     join_ref: Option<Ref>,
     mailbox: mpsc::UnboundedSender<ChannelMsg>,
+    /// One permit per client push the channel may have waiting (`max_pending_pushes`).
+    pushes: Arc<Semaphore>,
 }
 
-/// Runs a connection on an upgraded stream until it closes.
-pub(crate) async fn run<S>(io: S, shared: Arc<Shared>, socket: Arc<SocketInfo>)
-where
+/// A client push waiting for its channel to have room (the connection reads nothing meanwhile).
+struct Blocked {
+    topic: String,
+    channel_id: u64,
+    mailbox: mpsc::UnboundedSender<ChannelMsg>,
+    event: String,
+    payload: Payload,
+    msg_ref: Option<Ref>,
+    permit: std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>,
+                > + Send,
+        >,
+    >,
+}
+
+/// Runs a connection on an upgraded stream until it closes. `accepted` (the TCP connection's
+/// peer and its place in the connection limit) is held until the end.
+pub(crate) async fn run<S>(
+    io: S,
+    shared: Arc<Shared>,
+    socket: Arc<SocketInfo>,
+    accepted: Option<Accepted>,
+) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let conn_id = shared.next_id();
+    let label = ConnLabel {
+        conn_id,
+        peer: accepted.as_ref().map(|a| a.peer),
+        socket_id: socket.socket_id.clone(),
+    };
     let (read_half, write_half) = tokio::io::split(io);
-    let (out, out_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_loop(write_half, out_rx));
+    let (out, out_rx, queue) = outbound::queue(shared.config.max_outbound_bytes);
+    let overflow = queue.overflowed();
+    let writer = tokio::spawn(write_loop(write_half, out_rx, queue.clone(), label));
     let (frames_tx, frames) = mpsc::channel(8);
     let reader = WsReader::new(BufReader::new(read_half), shared.config.max_frame_size);
     let reader = tokio::spawn(read_loop(reader, frames_tx));
@@ -53,6 +88,7 @@ where
             ConnHandle {
                 socket_id: socket.socket_id.clone(),
                 control: control_tx,
+                queue,
             },
         );
     let (exit_tx, exits) = mpsc::unbounded_channel();
@@ -64,8 +100,9 @@ where
         out,
         channels: HashMap::new(),
         exit_tx,
+        blocked: None,
     };
-    conn.main_loop(frames, control, exits).await;
+    conn.main_loop(frames, control, exits, overflow).await;
     shared
         .connections
         .lock()
@@ -86,6 +123,7 @@ where
         tracing::debug!(conn_id, "writer did not finish in time");
         writer_abort.abort();
     }
+    drop(accepted);
     tracing::debug!(conn_id, "connection ended");
 }
 
@@ -97,6 +135,8 @@ struct Connection {
     out: OutTx,
     channels: HashMap<String, Joined>,
     exit_tx: mpsc::UnboundedSender<u64>,
+    /// A push waiting for room in its channel; while set, no frame is read.
+    blocked: Option<Blocked>,
 }
 
 type FrameResult = Result<WsMessage, WsError>;
@@ -115,12 +155,21 @@ impl Connection {
         mut frames: mpsc::Receiver<FrameResult>,
         mut control: mpsc::UnboundedReceiver<Control>,
         mut exits: mpsc::UnboundedReceiver<u64>,
+        mut overflow: watch::Receiver<Option<Overflow>>,
     ) {
         let idle = self.shared.config.idle_timeout;
         let mut deadline = tokio::time::Instant::now() + idle;
         loop {
             tokio::select! {
-                frame = frames.recv() => {
+                // The writer logs, drops the queue and closes with 1008 on its own.
+                _ = overflowed(&mut overflow) => return,
+                permit = wait_blocked(&mut self.blocked), if self.blocked.is_some() => {
+                    if let Some(blocked) = self.blocked.take() {
+                        self.deliver_blocked(blocked, permit);
+                    }
+                    deadline = tokio::time::Instant::now() + idle;
+                }
+                frame = frames.recv(), if self.blocked.is_none() => {
                     let Some(frame) = frame else { return };
                     deadline = tokio::time::Instant::now() + idle;
                     match self.on_frame(frame).await {
@@ -140,7 +189,13 @@ impl Connection {
                     self.close(code, Some(&mut frames)).await;
                     return;
                 }
-                _ = tokio::time::sleep_until(deadline) => {
+                _ = tokio::time::sleep_until(deadline), if self.blocked.is_some() => {
+                    let topic = self.blocked.as_ref().map(|b| b.topic.clone()).unwrap_or_default();
+                    tracing::warn!(conn_id = self.conn_id, %topic, "channel {topic} took no push for {} ms; closing the connection with 1011", idle.as_millis());
+                    self.close(ws::CLOSE_INTERNAL, None).await;
+                    return;
+                }
+                _ = tokio::time::sleep_until(deadline), if self.blocked.is_none() => {
                     tracing::info!(conn_id = self.conn_id, ?idle, "idle timeout: no frame from the client; closing with 1002");
                     self.close(ws::CLOSE_PROTOCOL, Some(&mut frames)).await;
                     return;
@@ -258,19 +313,82 @@ impl Connection {
                 let Some(joined) = self.channels.get(&topic) else {
                     return self.unmatched(msg_ref, &topic);
                 };
-                let push = ChannelMsg::In {
-                    event: event.as_str().to_owned(),
-                    payload,
-                    msg_ref,
-                };
-                if let Err(mpsc::error::SendError(ChannelMsg::In { msg_ref, .. })) =
-                    joined.mailbox.send(push)
-                {
-                    // The channel has just ended; Phoenix answers as for any unjoined topic.
-                    self.channels.remove(&topic);
-                    self.unmatched(msg_ref, &topic);
+                let event = event.as_str().to_owned();
+                match joined.pushes.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let (mailbox, channel_id) = (joined.mailbox.clone(), joined.channel_id);
+                        self.push_to(&mailbox, channel_id, topic, event, payload, msg_ref, permit);
+                    }
+                    Err(_) => {
+                        // The channel is `max_pending_pushes` behind: stop reading from this
+                        // client until it takes one (backpressure down to the TCP socket).
+                        tracing::debug!(conn_id = self.conn_id, %topic, "channel is behind; reading from the client paused");
+                        self.blocked = Some(Blocked {
+                            channel_id: joined.channel_id,
+                            mailbox: joined.mailbox.clone(),
+                            permit: Box::pin(joined.pushes.clone().acquire_owned()),
+                            topic,
+                            event,
+                            payload,
+                            msg_ref,
+                        });
+                    }
                 }
             }
+        }
+    }
+
+    /// Hands a client push to its channel's task.
+    #[allow(clippy::too_many_arguments)]
+    fn push_to(
+        &mut self,
+        mailbox: &mpsc::UnboundedSender<ChannelMsg>,
+        channel_id: u64,
+        topic: String,
+        event: String,
+        payload: Payload,
+        msg_ref: Option<Ref>,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let push = ChannelMsg::In {
+            event,
+            payload,
+            msg_ref,
+            permit,
+        };
+        if let Err(mpsc::error::SendError(ChannelMsg::In { msg_ref, .. })) = mailbox.send(push) {
+            // The channel has just ended; Phoenix answers as for any unjoined topic.
+            if self
+                .channels
+                .get(&topic)
+                .is_some_and(|j| j.channel_id == channel_id)
+            {
+                self.channels.remove(&topic);
+            }
+            self.unmatched(msg_ref, &topic);
+        }
+    }
+
+    /// Delivers the push that waited for room, once its channel has some (or has ended).
+    fn deliver_blocked(
+        &mut self,
+        blocked: Blocked,
+        permit: Result<OwnedSemaphorePermit, tokio::sync::AcquireError>,
+    ) {
+        let Blocked {
+            topic,
+            channel_id,
+            mailbox,
+            event,
+            payload,
+            msg_ref,
+            ..
+        } = blocked;
+        match permit {
+            Ok(permit) => {
+                self.push_to(&mailbox, channel_id, topic, event, payload, msg_ref, permit)
+            }
+            Err(_) => self.unmatched(msg_ref, &topic),
         }
     }
 
@@ -319,6 +437,12 @@ impl Connection {
         let params_log = log_text(&params);
         let channel_id = self.shared.next_id();
         let (mailbox, mailbox_rx) = mpsc::unbounded_channel();
+        let pushes = Arc::new(Semaphore::new(
+            self.shared
+                .config
+                .max_pending_pushes
+                .clamp(1, Semaphore::MAX_PERMITS),
+        ));
         let (join_tx, join_rx) = oneshot::channel();
         let (go_tx, go_rx) = oneshot::channel();
         starter(ChannelStart {
@@ -353,6 +477,7 @@ impl Connection {
                         channel_id,
                         join_ref,
                         mailbox,
+                        pushes,
                     },
                 );
                 let _ = go_tx.send(());
@@ -469,23 +594,130 @@ async fn read_loop<R: AsyncRead + Unpin>(
     }
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(io: W, mut queue: mpsc::UnboundedReceiver<Out>) {
+/// Resolves once the queue has overflowed (never, if its state is gone).
+async fn overflowed(overflow: &mut watch::Receiver<Option<Overflow>>) {
+    if overflow.wait_for(Option::is_some).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Waits for the blocked push's permit (never resolves when nothing is blocked).
+async fn wait_blocked(
+    blocked: &mut Option<Blocked>,
+) -> Result<OwnedSemaphorePermit, tokio::sync::AcquireError> {
+    match blocked {
+        Some(blocked) => blocked.permit.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Why the writer stopped writing frames in order.
+enum WriterStop {
+    /// Done: a close was written, the queue ended, or the socket failed.
+    Done,
+    /// The queue overflowed; `partial` is the frame being written and how much of it was.
+    Overflow { partial: Option<(Bytes, usize)> },
+}
+
+/// Writes the queue's frames in order. When the queue overflows (the client fell behind), drops
+/// every queued frame, logs one WARN line, and for at most [`OVERFLOW_GRACE`] tries to finish the
+/// frame being written and send a 1008 close frame; then the socket is dropped.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    io: W,
+    mut queue: mpsc::UnboundedReceiver<Out>,
+    state: Arc<QueueState>,
+    label: ConnLabel,
+) {
     let mut io = BufWriter::new(io);
-    while let Some(item) = queue.recv().await {
+    let mut overflow = state.overflowed();
+    let partial = match write_frames(&mut io, &mut queue, &state, &mut overflow).await {
+        WriterStop::Done => return,
+        WriterStop::Overflow { partial } => partial,
+    };
+    let Overflow {
+        queued,
+        frame,
+        limit,
+    } = (*overflow.borrow()).unwrap_or(Overflow {
+        queued: state.queued(),
+        frame: 0,
+        limit: 0,
+    });
+    tracing::warn!(
+        conn_id = label.conn_id,
+        peer = %label.peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string()),
+        socket_id = label.socket_id.as_deref().unwrap_or(""),
+        queued,
+        frame,
+        limit,
+        "{label} is not reading: {queued} bytes already queued for it, a {frame}-byte frame more \
+         would pass the limit of {limit} (max_outbound_bytes); closing it with 1008"
+    );
+    // Free the queue now, not when the last sender (a channel, a subscription) lets go.
+    drop(queue);
+    let _ = tokio::time::timeout(OVERFLOW_GRACE, async {
+        if let Some((frame, written)) = partial {
+            io.write_all(&frame[written..]).await?;
+        }
+        io.write_all(&ws::encode_close(ws::CLOSE_POLICY)).await?;
+        io.flush().await?;
+        io.shutdown().await
+    })
+    .await;
+}
+
+/// The writer's normal work: frames in order, flushing when the queue runs dry.
+async fn write_frames<W: AsyncWrite + Unpin>(
+    io: &mut BufWriter<W>,
+    queue: &mut mpsc::UnboundedReceiver<Out>,
+    state: &QueueState,
+    overflow: &mut watch::Receiver<Option<Overflow>>,
+) -> WriterStop {
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = overflowed(overflow) => return WriterStop::Overflow { partial: None },
+            item = queue.recv() => item,
+        };
         let frame: Bytes = match item {
-            Out::Frame(frame) => frame,
-            Out::Close(code) => {
+            None => {
+                let _ = io.flush().await;
+                return WriterStop::Done;
+            }
+            Some(Out::Frame(frame)) => frame,
+            Some(Out::Close(code)) => {
                 let _ = io.write_all(&ws::encode_close(code)).await;
                 let _ = io.flush().await;
                 let _ = io.shutdown().await;
-                return;
+                return WriterStop::Done;
             }
         };
-        if io.write_all(&frame).await.is_err() {
-            return;
+        let mut written = 0;
+        while written < frame.len() {
+            tokio::select! {
+                biased;
+                _ = overflowed(overflow) => {
+                    state.release(frame.len());
+                    // A frame not begun is dropped with the queue; one begun must be finished
+                    // before a close frame can follow.
+                    let partial = (written > 0).then_some((frame, written));
+                    return WriterStop::Overflow { partial };
+                }
+                result = io.write(&frame[written..]) => match result {
+                    Ok(0) | Err(_) => return WriterStop::Done,
+                    Ok(n) => written += n,
+                },
+            }
         }
-        if queue.is_empty() && io.flush().await.is_err() {
-            return;
+        state.release(frame.len());
+        if queue.is_empty() {
+            tokio::select! {
+                biased;
+                _ = overflowed(overflow) => return WriterStop::Overflow { partial: None },
+                result = io.flush() => if result.is_err() {
+                    return WriterStop::Done;
+                },
+            }
         }
     }
 }

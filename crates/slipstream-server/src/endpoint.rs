@@ -79,6 +79,12 @@ impl Endpoint {
         self.shared.reply_delay_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// Bytes queued for all websockets and not yet written to their sockets; each connection's
+    /// share is bounded by [`ServerConfig::max_outbound_bytes`](crate::ServerConfig::max_outbound_bytes).
+    pub fn outbound_queued_bytes(&self) -> usize {
+        self.shared.outbound_queued_bytes()
+    }
+
     /// How many websocket connections are open.
     pub fn connection_count(&self) -> usize {
         self.shared

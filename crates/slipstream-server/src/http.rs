@@ -16,6 +16,7 @@ use hyper_util::rt::TokioIo;
 use slipstream_protocol::Serializer;
 
 use crate::connection;
+use crate::server::Accepted;
 use crate::shared::Shared;
 use crate::socket::{ConnectInfo, ConnectResult, SocketInfo};
 use crate::ws;
@@ -107,9 +108,10 @@ async fn websocket(State(shared): State<Arc<Shared>>, mut request: Request) -> R
         serializer,
     });
     let upgrade = hyper::upgrade::on(&mut request);
+    let accepted = request.extensions_mut().remove::<Accepted>();
     tokio::spawn(async move {
         match upgrade.await {
-            Ok(upgraded) => connection::run(TokioIo::new(upgraded), shared, socket).await,
+            Ok(upgraded) => connection::run(TokioIo::new(upgraded), shared, socket, accepted).await,
             Err(err) => tracing::warn!(error = %err, "websocket upgrade failed"),
         }
     });

@@ -75,7 +75,7 @@ pub use background::BackgroundServer;
 pub use channel::{
     Channel, HandleResult, Info, InfoResult, JoinResult, StopReason, TerminateReason,
 };
-pub use config::ServerConfig;
+pub use config::{DEFAULT_MAX_OUTBOUND_BYTES, ServerConfig, default_max_connections};
 pub use context::{ChannelContext, InfoSender, PushError};
 pub use demo::spawn_demo;
 pub use endpoint::{BroadcastError, Endpoint};

@@ -20,6 +20,9 @@ pub(crate) enum ChannelMsg {
         event: String,
         payload: Payload,
         msg_ref: Option<Ref>,
+        /// The push's place in the channel's bounded backlog (`max_pending_pushes`), given back
+        /// once `handle_in` (and its reply) is done.
+        permit: tokio::sync::OwnedSemaphorePermit,
     },
     /// A server-side message.
     Info(crate::channel::Info),
@@ -155,19 +158,24 @@ async fn run<C: Channel>(
                 event,
                 payload,
                 msg_ref,
-            } => match channel.handle_in(&event, payload, &mut ctx).await {
-                HandleResult::Reply { status, response } => {
-                    reply_to_push(&mut ctx, msg_ref, status, response).await;
-                    None
-                }
-                HandleResult::NoReply => None,
-                HandleResult::Stop { reason, reply } => {
-                    if let Some((status, response)) = reply {
+                permit,
+            } => {
+                let stop = match channel.handle_in(&event, payload, &mut ctx).await {
+                    HandleResult::Reply { status, response } => {
                         reply_to_push(&mut ctx, msg_ref, status, response).await;
+                        None
                     }
-                    Some(reason)
-                }
-            },
+                    HandleResult::NoReply => None,
+                    HandleResult::Stop { reason, reply } => {
+                        if let Some((status, response)) = reply {
+                            reply_to_push(&mut ctx, msg_ref, status, response).await;
+                        }
+                        Some(reason)
+                    }
+                };
+                drop(permit);
+                stop
+            }
             ChannelMsg::Info(info) => match channel.handle_info(info, &mut ctx).await {
                 InfoResult::Continue => None,
                 InfoResult::Stop(reason) => Some(reason),

@@ -1,13 +1,25 @@
 //! Binding a [`Socket`] to an address: [`Server`] and the [`RunningServer`] handle.
+//!
+//! The accept loop is our own (hyper's HTTP/1 connection under it, axum's router above): it
+//! bounds the time a client may take to send its request head (`handshake_timeout`), the number
+//! of TCP connections open at once (`max_connections`, beyond which a client gets a 503 at once),
+//! and keeps accepting after `accept` fails (EMFILE, ENFILE), with a backoff and a rate-limited
+//! WARN line instead of a silent spin.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use axum::serve::ListenerExt;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tower::ServiceExt;
 
 use crate::config::ServerConfig;
 use crate::endpoint::Endpoint;
@@ -15,6 +27,21 @@ use crate::http;
 use crate::shared::Shared;
 use crate::socket::Socket;
 use crate::ws;
+
+/// The listen backlog `Server::bind` asks for (Phoenix's, on Bandit and Cowboy alike); the
+/// kernel may cap it (`net.core.somaxconn`).
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// The answer to a connection beyond `max_connections`.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: text/plain\r\ncontent-length: 21\r\nretry-after: 1\r\nconnection: close\r\n\r\n\
+too many connections\n";
+
+/// First and longest pause after `accept` failed for lack of resources.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
+
+/// At most one WARN line per this long for a repeated condition.
+const LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// A socket plus settings, ready to [`bind`](Server::bind).
 pub struct Server {
@@ -28,33 +55,29 @@ impl Server {
         Server { socket, config }
     }
 
-    /// Binds `addr` (port 0 picks a free port) and starts serving in the background.
-    pub async fn bind(self, addr: SocketAddr) -> std::io::Result<RunningServer> {
-        let listener = TcpListener::bind(addr).await?;
+    /// Binds `addr` (port 0 picks a free port) with a listen backlog of 1024 and starts serving
+    /// in the background.
+    pub async fn bind(self, addr: SocketAddr) -> io::Result<RunningServer> {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        // As std's and tokio's `TcpListener::bind` do: a restarted server can bind at once.
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(LISTEN_BACKLOG)?;
         self.serve(listener)
     }
 
     /// Starts serving on an already bound listener.
-    pub fn serve(self, listener: TcpListener) -> std::io::Result<RunningServer> {
+    pub fn serve(self, listener: TcpListener) -> io::Result<RunningServer> {
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(self.socket, self.config));
         let app = http::router(shared.clone());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        // Small frames go out at once: with Nagle's algorithm, replies written back to back wait
-        // for the client's delayed ACK (about 40 ms per batch of pipelined pushes).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY");
-            }
-        });
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            });
-            if let Err(err) = serve.await {
-                tracing::error!(error = %err, "server stopped with an error");
-            }
-        });
+        let task = tokio::spawn(accept_loop(listener, app, shared.clone(), stop_rx));
         Ok(RunningServer {
             local_addr,
             endpoint: Endpoint { shared },
@@ -62,6 +85,202 @@ impl Server {
             task: Some(task),
         })
     }
+}
+
+/// A TCP connection the server accepted: its peer, and its place in `max_connections`, given
+/// back when the last holder lets go (the HTTP connection, or the websocket it became).
+#[derive(Clone)]
+pub(crate) struct Accepted {
+    pub(crate) peer: SocketAddr,
+    _slot: Arc<Slot>,
+}
+
+/// One counted TCP connection.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A WARN line that is written at most once per [`LOG_EVERY`], counting the repeats it skipped.
+#[derive(Default)]
+struct RateLimited {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimited {
+    /// `Some(repeats skipped since the last line)` when a line may be written now.
+    fn allow(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        match self.last {
+            Some(last) if now.duration_since(last) < LOG_EVERY => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
+
+/// Errors of `accept` that concern one connection only (the next accept may succeed at once).
+fn is_connection_error(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    shared: Arc<Shared>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let max_connections = shared.config.max_connections.max(1);
+    let handshake_timeout =
+        Some(shared.config.handshake_timeout).filter(|timeout| !timeout.is_zero());
+    // Every HTTP connection task holds a clone; all are gone once the receiver sees `None`.
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut backoff = ACCEPT_BACKOFF.0;
+    let mut accept_log = RateLimited::default();
+    let mut refuse_log = RateLimited::default();
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => {
+                backoff = ACCEPT_BACKOFF.0;
+                accepted
+            }
+            Err(err) if is_connection_error(&err) => {
+                tracing::debug!(error = %err, "a connection failed while being accepted");
+                continue;
+            }
+            Err(err) => {
+                if let Some(skipped) = accept_log.allow() {
+                    tracing::warn!(
+                        error = %err,
+                        repeats = skipped,
+                        "accepting a connection failed: {err} (file descriptors exhausted?); \
+                         pausing {} ms ({skipped} more such failures since the last line)",
+                        backoff.as_millis()
+                    );
+                }
+                tokio::select! {
+                    _ = &mut stop => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
+                continue;
+            }
+        };
+        let reserved = open.fetch_add(1, Ordering::AcqRel);
+        if reserved >= max_connections {
+            open.fetch_sub(1, Ordering::AcqRel);
+            if let Some(skipped) = refuse_log.allow() {
+                tracing::warn!(
+                    %peer,
+                    limit = max_connections,
+                    repeats = skipped,
+                    "connection limit reached ({max_connections} open, max_connections): \
+                     refusing {peer} with 503 ({skipped} more refused since the last line)"
+                );
+            }
+            refuse(tcp);
+            continue;
+        }
+        // Small frames go out at once: with Nagle's algorithm, replies written back to back wait
+        // for the client's delayed ACK (about 40 ms per batch of pipelined pushes).
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+        let accepted = Accepted {
+            peer,
+            _slot: Arc::new(Slot(open.clone())),
+        };
+        tokio::spawn(serve_connection(
+            tcp,
+            accepted,
+            app.clone(),
+            handshake_timeout,
+            shutdown_rx.clone(),
+            alive_tx.clone(),
+        ));
+    }
+    drop(listener);
+    let _ = shutdown_tx.send(true);
+    drop(alive_tx);
+    let _ = alive_rx.recv().await;
+}
+
+/// Answers 503 without waiting and closes. What already arrived of the request is read first,
+/// so that closing does not reset the connection under the answer.
+fn refuse(tcp: TcpStream) {
+    let _ = tcp.try_write(TOO_MANY_CONNECTIONS);
+    let mut sink = [0u8; 4096];
+    for _ in 0..4 {
+        match tcp.try_read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+}
+
+/// Serves one TCP connection's HTTP requests (and hands a websocket upgrade over to
+/// `connection`), until it closes, its request head is late, or the server stops.
+async fn serve_connection(
+    tcp: TcpStream,
+    accepted: Accepted,
+    app: Router,
+    handshake_timeout: Option<Duration>,
+    mut shutdown: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
+    let peer = accepted.peer;
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(accepted.clone());
+        app.clone().oneshot(request)
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(handshake_timeout);
+    let connection = builder
+        .serve_connection(TokioIo::new(tcp), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = stopping(&mut shutdown) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(err) = result {
+        if err.is_timeout() {
+            tracing::debug!(%peer, "closed a connection whose request head did not arrive in time");
+        } else {
+            tracing::debug!(%peer, error = %err, "HTTP connection ended with an error");
+        }
+    }
+    drop(alive);
+}
+
+/// Resolves once the server stops (or its accept loop is gone).
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// A server running in the background. Dropping it stops it too (closing websockets with 1012,
@@ -121,6 +340,12 @@ impl RunningServer {
     /// How many websocket connections are open.
     pub fn connection_count(&self) -> usize {
         self.endpoint.connection_count()
+    }
+
+    /// Bytes queued for all websockets and not yet written to their sockets (see
+    /// [`ServerConfig::max_outbound_bytes`]).
+    pub fn outbound_queued_bytes(&self) -> usize {
+        self.endpoint.outbound_queued_bytes()
     }
 
     /// Stops accepting, closes every websocket with 1012 (service restart, as Phoenix's shutdown

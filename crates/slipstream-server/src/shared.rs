@@ -1,12 +1,13 @@
 //! State shared by every connection of one server.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
 use crate::config::ServerConfig;
+use crate::outbound::QueueState;
 use crate::presence::Presence;
 use crate::pubsub::PubSub;
 use crate::socket::Socket;
@@ -22,6 +23,8 @@ pub(crate) enum Control {
 pub(crate) struct ConnHandle {
     pub(crate) socket_id: Option<String>,
     pub(crate) control: mpsc::UnboundedSender<Control>,
+    /// The byte accounting of the connection's outbound queue.
+    pub(crate) queue: Arc<QueueState>,
 }
 
 /// The server-wide state.
@@ -60,6 +63,12 @@ impl Shared {
     /// A fresh id for a connection or a channel.
     pub(crate) fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Bytes queued for every connection's writer and not yet written to its socket.
+    pub(crate) fn outbound_queued_bytes(&self) -> usize {
+        let connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        connections.values().map(|c| c.queue.queued()).sum()
     }
 
     /// Asks every connection matching `filter` to close with `code`; returns how many.

@@ -29,6 +29,8 @@ pub(crate) const CLOSE_SERVICE_RESTART: u16 = 1012;
 pub(crate) const CLOSE_PROTOCOL: u16 = 1002;
 /// Close code: invalid frame payload data (text that is not UTF-8).
 pub(crate) const CLOSE_INVALID_DATA: u16 = 1007;
+/// Close code: policy violation (a client that does not read what it is sent).
+pub(crate) const CLOSE_POLICY: u16 = 1008;
 /// Close code: message too big.
 pub(crate) const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code: internal error (the socket could not handle a frame).
