@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 use crate::channel::{JoinResult, TerminateReason};
+use crate::log_filter;
 use crate::outbound::{self, ConnLabel, Out, OutTx, Overflow, QueueState};
 use crate::pubsub::Subscriber;
 use crate::runner::{ChannelMsg, ChannelStart};
@@ -434,7 +435,7 @@ impl Connection {
             return self.reply(join_ref, msg_ref, &topic, "error", reason);
         }
         let started = Instant::now();
-        let params_log = log_text(&params);
+        let params_log = log_filter::payload(&params, &self.shared.config.filter_parameters);
         let channel_id = self.shared.next_id();
         let (mailbox, mailbox_rx) = mpsc::unbounded_channel();
         let pushes = Arc::new(Semaphore::new(
@@ -568,15 +569,6 @@ impl Connection {
     }
 }
 
-/// A payload for the log: JSON as text, binary as its length.
-fn log_text(payload: &Payload) -> String {
-    match payload {
-        Payload::Json(raw) => raw.get().to_owned(),
-        Payload::Binary(bytes) => format!("<{} bytes of binary>", bytes.len()),
-        Payload::Reply(_) => "<reply>".to_owned(),
-    }
-}
-
 async fn read_loop<R: AsyncRead + Unpin>(
     mut reader: WsReader<R>,
     frames: mpsc::Sender<FrameResult>,
@@ -645,11 +637,6 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     });
     tracing::warn!(
         conn_id = label.conn_id,
-        peer = %label.peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string()),
-        socket_id = label.socket_id.as_deref().unwrap_or(""),
-        queued,
-        frame,
-        limit,
         "{label} is not reading: {queued} bytes already queued for it, a {frame}-byte frame more \
          would pass the limit of {limit} (max_outbound_bytes); closing it with 1008"
     );

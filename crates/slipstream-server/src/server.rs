@@ -128,6 +128,15 @@ impl RateLimited {
     }
 }
 
+/// The tail of a rate-limited line: how many repeats were not logged since the last one.
+fn repeats(skipped: u64, what: &str) -> String {
+    if skipped == 0 {
+        String::new()
+    } else {
+        format!(" ({skipped} more {what} since the last such line)")
+    }
+}
+
 /// Errors of `accept` that concern one connection only (the next accept may succeed at once).
 fn is_connection_error(err: &io::Error) -> bool {
     matches!(
@@ -171,11 +180,10 @@ async fn accept_loop(
             Err(err) => {
                 if let Some(skipped) = accept_log.allow() {
                     tracing::warn!(
-                        error = %err,
-                        repeats = skipped,
-                        "accepting a connection failed: {err} (file descriptors exhausted?); \
-                         pausing {} ms ({skipped} more such failures since the last line)",
-                        backoff.as_millis()
+                        "accepting a connection failed: {err} (out of file descriptors?); \
+                         pausing {} ms{}",
+                        backoff.as_millis(),
+                        repeats(skipped, "failed")
                     );
                 }
                 tokio::select! {
@@ -191,11 +199,9 @@ async fn accept_loop(
             open.fetch_sub(1, Ordering::AcqRel);
             if let Some(skipped) = refuse_log.allow() {
                 tracing::warn!(
-                    %peer,
-                    limit = max_connections,
-                    repeats = skipped,
                     "connection limit reached ({max_connections} open, max_connections): \
-                     refusing {peer} with 503 ({skipped} more refused since the last line)"
+                     refusing {peer} with 503{}",
+                    repeats(skipped, "refused")
                 );
             }
             refuse(tcp);

@@ -21,6 +21,18 @@ pub struct ServeArgs {
     /// Close a websocket that sent nothing for this many milliseconds (Phoenix: 60000).
     #[arg(long, value_name = "N")]
     idle_timeout_ms: Option<u64>,
+    /// Close a websocket whose unsent frames pass this many bytes: a client that stopped
+    /// reading (close code 1008). Default 4 MiB.
+    #[arg(long, value_name = "BYTES")]
+    max_outbound_bytes: Option<usize>,
+    /// Answer HTTP 503 to TCP connections beyond this many open at once. Default 16384, or less
+    /// under a lower open-file limit.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Close a TCP connection whose HTTP request head has not arrived within this many
+    /// milliseconds (0: never). Default 10000.
+    #[arg(long, value_name = "MS", visible_alias = "handshake-timeout")]
+    handshake_timeout_ms: Option<u64>,
 }
 
 /// Runs the server; prints `listening on http://ADDR:PORT` on stdout once bound.
@@ -41,6 +53,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::default();
     if let Some(ms) = args.idle_timeout_ms {
         config = config.with_idle_timeout(Duration::from_millis(ms));
+    }
+    if let Some(bytes) = args.max_outbound_bytes {
+        config = config.with_max_outbound_bytes(bytes);
+    }
+    if let Some(max) = args.max_connections {
+        config = config.with_max_connections(max);
+    }
+    if let Some(ms) = args.handshake_timeout_ms {
+        config = config.with_handshake_timeout(Duration::from_millis(ms));
     }
     let addr = SocketAddr::new(args.bind, args.port);
     let server = spawn_demo(addr, config)
