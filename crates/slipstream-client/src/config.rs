@@ -23,7 +23,8 @@ pub const DEFAULT_AWAIT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default limit for DNS + TCP + TLS + websocket upgrade (Slipstream's `upgrade_timeout_msec`).
 pub const DEFAULT_UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default mailbox capacity, in events.
+/// Default mailbox capacity: how many unconsumed server pushes a socket keeps (replies and
+/// lifecycle events are never dropped and do not count; see [`SocketBuilder::mailbox_capacity`]).
 pub const DEFAULT_MAILBOX_CAPACITY: usize = 10_000;
 
 /// Builds a [`Socket`]. Obtain one with [`Socket::builder`].
@@ -38,7 +39,7 @@ pub const DEFAULT_MAILBOX_CAPACITY: usize = 10_000;
 /// | await timeout | 5 s |
 /// | push / join / leave timeout | 10 s |
 /// | upgrade timeout | 10 s |
-/// | mailbox | 10 000 events; overflow is dropped, counted and logged |
+/// | mailbox | 10 000 server pushes; further pushes are dropped, counted and logged once per burst; replies and lifecycle events are never dropped |
 /// | TLS | rustls with the webpki root certificates |
 /// | auto-rejoin after reconnect | on |
 /// | retry the initial connect | off (a script wants a fast failure) |
@@ -217,7 +218,24 @@ impl SocketBuilder {
         self
     }
 
-    /// Maximum number of unconsumed events. Default: 10 000.
+    /// Maximum number of unconsumed *server pushes* ([`SocketEvent::Message`] and
+    /// [`SocketEvent::MalformedFrame`]) the mailbox keeps. Default: 10 000; 0 counts as 1.
+    ///
+    /// * A push that arrives when this many are waiting is dropped (the newest, so what is kept
+    ///   is everything up to the moment the mailbox filled, in order) and counted by
+    ///   [`Socket::dropped_events`](crate::Socket::dropped_events).
+    /// * Replies and lifecycle events (connected, connect failures, reconnecting, disconnected,
+    ///   joined, join failures, left, topic crashed or closed) are never dropped and do not count
+    ///   against the capacity: each answers a request (one reply per push) or marks a connection
+    ///   or rejoin attempt, so they are bounded by what the socket was asked to do, and an
+    ///   `await_reply` or `await_join` always gets its answer however full the mailbox is.
+    /// * Overflow is logged without payloads: one WARN line when dropping starts, then at most
+    ///   one line a second with the number dropped since the last one.
+    ///
+    /// Memory grows with use: the capacity is a bound, not a preallocation.
+    ///
+    /// [`SocketEvent::Message`]: crate::SocketEvent::Message
+    /// [`SocketEvent::MalformedFrame`]: crate::SocketEvent::MalformedFrame
     pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
         self.mailbox_capacity = capacity;
         self

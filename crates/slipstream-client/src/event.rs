@@ -147,6 +147,43 @@ pub enum SocketEvent {
     },
 }
 
+impl SocketEvent {
+    /// Whether this event is a *server push*: a [`Message`](Self::Message) or a
+    /// [`MalformedFrame`](Self::MalformedFrame), something the server sent of its own accord, as
+    /// many times as it likes. Only these count against the mailbox capacity and are dropped when
+    /// it is reached ([`SocketBuilder::mailbox_capacity`](crate::SocketBuilder::mailbox_capacity));
+    /// every other event (replies, connects, joins, leaves, closes, crashes, disconnects,
+    /// reconnects) answers a request or marks a connection or rejoin attempt, and is never
+    /// dropped.
+    ///
+    /// ```
+    /// use slipstream_client::{ChannelMessage, Payload, SocketEvent};
+    /// let push = SocketEvent::Message(ChannelMessage {
+    ///     topic: "rooms:lobby".into(),
+    ///     event: "foo".into(),
+    ///     payload: Payload::empty(),
+    /// });
+    /// assert!(push.is_server_push());
+    /// assert!(!SocketEvent::Connected.is_server_push());
+    /// ```
+    pub fn is_server_push(&self) -> bool {
+        // No wildcard: a new variant must be classified here.
+        match self {
+            SocketEvent::Message(_) | SocketEvent::MalformedFrame { .. } => true,
+            SocketEvent::Connected
+            | SocketEvent::ConnectFailed(_)
+            | SocketEvent::Reconnecting { .. }
+            | SocketEvent::Disconnected(_)
+            | SocketEvent::Joined { .. }
+            | SocketEvent::JoinFailed { .. }
+            | SocketEvent::Reply { .. }
+            | SocketEvent::TopicErrored { .. }
+            | SocketEvent::TopicClosed { .. }
+            | SocketEvent::Left { .. } => false,
+        }
+    }
+}
+
 /// The client-side state of one topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -1,9 +1,38 @@
 //! The shared event mailbox: the actor appends without ever waiting; consumers take events by
 //! selective receive (the first event that matches, leaving the rest in order).
+//!
+//! # Overflow
+//!
+//! The capacity ([`SocketBuilder::mailbox_capacity`](crate::SocketBuilder::mailbox_capacity))
+//! bounds the *server pushes* waiting in the mailbox: [`SocketEvent::Message`] and
+//! [`SocketEvent::MalformedFrame`], what [`SocketEvent::is_server_push`] selects. Those are the
+//! only events whose number the server decides, so they are the only ones a flood can multiply.
+//!
+//! * **Replies and lifecycle events are never dropped.** They are queued whatever the number
+//!   of pushes waiting, outside the capacity, because each answers something the user asked for
+//!   (one reply per push, one join/leave/connect answer per request) or marks a connection or
+//!   rejoin attempt, which the backoff schedules pace. Dropping one would leave an `await_*`
+//!   waiting for an answer that cannot come.
+//! * **A server push that finds the capacity reached is dropped** (the newest, not the oldest)
+//!   and counted ([`Mailbox::dropped`], exact). Dropping the newest keeps what is queued a gapless
+//!   prefix of what arrived: an `await_message` for a push already queued still finds it, and a
+//!   consumer that catches up reads events in order up to the point where the mailbox filled.
+//!   Dropping the oldest instead would take pushes away from under a consumer that is about to
+//!   read them, and each arrival would cost a removal at the front.
+//! * **Overflow is reported once per burst**, never with payloads: one WARN line when dropping
+//!   starts, then at most one line per [`REPORT_INTERVAL`] with the number dropped since the last
+//!   line (written when the next event arrives, or when the socket's task ends). See
+//!   [`OverflowLog`].
+//!
+//! Observers ([`Mailbox::observe`]) still get a copy of every event, kept or dropped.
+//!
+//! Storage grows with use: nothing is preallocated at the capacity, and the queue gives memory
+//! back once it has been mostly emptied.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
@@ -19,9 +48,127 @@ pub(crate) enum WaitError {
     Closed,
 }
 
+/// At most one overflow line per this interval (the first line of a burst is written at once).
+pub(crate) const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Below this many slots the queue's storage is never shrunk (a small queue is cheap to keep).
+const RETAINED_SLOTS: usize = 64;
+
+/// One overflow line due: what [`OverflowLog`] asks the mailbox to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OverflowLine {
+    /// Dropping starts (the first drop, or the first after a quiet interval).
+    Started,
+    /// `dropped` more pushes were dropped since the last line, `over` ago.
+    Continued {
+        /// Drops since the last line.
+        dropped: u64,
+        /// Time since the last line.
+        over: Duration,
+    },
+}
+
+/// Rate-limits the overflow warnings. Pure: the caller passes the time (so tests need no clock)
+/// and writes the lines it returns.
+///
+/// A line is due when drops are unreported and the last line is at least [`REPORT_INTERVAL`]
+/// old (or there was none): so a drop after a quiet interval is reported at once
+/// ([`OverflowLine::Started`]), and during a burst the drops are summed into at most one
+/// [`OverflowLine::Continued`] per interval. Drops still unreported when the burst ends are
+/// reported by the next [`due`](Self::due) after the interval, or by [`flush`](Self::flush).
+#[derive(Debug, Default)]
+pub(crate) struct OverflowLog {
+    /// When the last line was written; `None` before the first.
+    last_line: Option<Instant>,
+    /// Drops since the last line.
+    unreported: u64,
+}
+
+impl OverflowLog {
+    /// Records one drop at `now`; returns the line to write, if one is due.
+    pub(crate) fn dropped(&mut self, now: Instant) -> Option<OverflowLine> {
+        let opens_burst = self.unreported == 0;
+        self.unreported += 1;
+        if !self.quiet(now) {
+            return None;
+        }
+        if opens_burst {
+            self.unreported = 0;
+            self.last_line = Some(now);
+            return Some(OverflowLine::Started);
+        }
+        Some(self.summary(now))
+    }
+
+    /// The line due at `now` for drops not reported yet, if any (called on every arrival that
+    /// is not dropped, so a burst's tail is reported once the interval has passed).
+    pub(crate) fn due(&mut self, now: Instant) -> Option<OverflowLine> {
+        (self.unreported > 0 && self.quiet(now)).then(|| self.summary(now))
+    }
+
+    /// The line for whatever is unreported, interval or not (the mailbox is closing).
+    pub(crate) fn flush(&mut self, now: Instant) -> Option<OverflowLine> {
+        (self.unreported > 0).then(|| self.summary(now))
+    }
+
+    /// Whether the last line is at least [`REPORT_INTERVAL`] old (or there was none).
+    fn quiet(&self, now: Instant) -> bool {
+        self.last_line
+            .is_none_or(|last| now.saturating_duration_since(last) >= REPORT_INTERVAL)
+    }
+
+    fn summary(&mut self, now: Instant) -> OverflowLine {
+        let line = OverflowLine::Continued {
+            dropped: std::mem::take(&mut self.unreported),
+            over: self
+                .last_line
+                .map_or(Duration::ZERO, |last| now.saturating_duration_since(last)),
+        };
+        self.last_line = Some(now);
+        line
+    }
+}
+
+/// The queue and what is counted with it, under one lock.
+#[derive(Debug, Default)]
+struct Queue {
+    events: VecDeque<SocketEvent>,
+    /// How many of `events` are server pushes (what the capacity bounds).
+    pushes: usize,
+    overflow: OverflowLog,
+}
+
+impl Queue {
+    fn remove(&mut self, index: usize) -> Option<SocketEvent> {
+        let event = self.events.remove(index)?;
+        if event.is_server_push() {
+            self.pushes -= 1;
+        }
+        self.release_storage();
+        Some(event)
+    }
+
+    fn drain(&mut self) -> Vec<SocketEvent> {
+        let events = self.events.drain(..).collect();
+        self.pushes = 0;
+        self.release_storage();
+        events
+    }
+
+    /// Shrinks the storage to twice what is queued once at most a quarter of it is used
+    /// (amortised O(1), as growth is), so a socket that once held a flood does not keep the
+    /// flood's memory.
+    fn release_storage(&mut self) {
+        let (used, slots) = (self.events.len(), self.events.capacity());
+        if slots > RETAINED_SLOTS && used * 4 <= slots {
+            self.events.shrink_to((used * 2).max(RETAINED_SLOTS));
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
-    queue: Mutex<VecDeque<SocketEvent>>,
+    queue: Mutex<Queue>,
     notify: Notify,
     capacity: usize,
     dropped: AtomicU64,
@@ -33,17 +180,19 @@ struct Inner {
 /// How many events an observer may fall behind before it starts missing some.
 const OBSERVER_BACKLOG: usize = 256;
 
-/// A bounded, multi-consumer queue of [`SocketEvent`]s with selective receive.
+/// A multi-consumer queue of [`SocketEvent`]s with selective receive, whose server pushes are
+/// bounded (see the module docs for what overflow does).
 #[derive(Debug, Clone)]
 pub(crate) struct Mailbox {
     inner: Arc<Inner>,
 }
 
 impl Mailbox {
+    /// A mailbox that keeps at most `capacity` server pushes (at least 1).
     pub(crate) fn new(capacity: usize) -> Self {
         Mailbox {
             inner: Arc::new(Inner {
-                queue: Mutex::new(VecDeque::new()),
+                queue: Mutex::new(Queue::default()),
                 notify: Notify::new(),
                 capacity: capacity.max(1),
                 dropped: AtomicU64::new(0),
@@ -53,7 +202,7 @@ impl Mailbox {
         }
     }
 
-    fn queue(&self) -> MutexGuard<'_, VecDeque<SocketEvent>> {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
         // A consumer that panicked while holding the lock left the queue intact (we only ever
         // push, remove or drain), so a poisoned lock is still safe to use.
         self.inner
@@ -62,31 +211,52 @@ impl Mailbox {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends an event, never waiting. When the mailbox is full the event is dropped and counted.
+    /// Appends an event, never waiting. A reply or lifecycle event is always queued; a server
+    /// push that finds `capacity` pushes queued is dropped and counted.
     pub(crate) fn push(&self, event: SocketEvent) {
         if self.inner.observers.receiver_count() > 0 {
             // Only fails when the last observer left in the meantime: nobody to tell.
             let _ = self.inner.observers.send(event.clone());
         }
-        let accepted = {
+        let now = Instant::now();
+        let (accepted, line) = {
             let mut queue = self.queue();
-            if queue.len() >= self.inner.capacity {
-                false
+            let is_push = event.is_server_push();
+            if is_push && queue.pushes >= self.inner.capacity {
+                self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+                (false, queue.overflow.dropped(now))
             } else {
-                queue.push_back(event.clone());
-                true
+                queue.events.push_back(event);
+                queue.pushes += usize::from(is_push);
+                (true, queue.overflow.due(now))
             }
         };
         if accepted {
             self.inner.notify.notify_waiters();
-        } else {
-            let total = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::warn!(
-                capacity = self.inner.capacity,
-                dropped_total = total,
-                ?event,
-                "mailbox full: event dropped (consume events with flush/next_event/await_*)"
-            );
+        }
+        if let Some(line) = line {
+            self.report(line);
+        }
+    }
+
+    /// Writes one overflow line (never a payload).
+    fn report(&self, line: OverflowLine) {
+        let capacity = self.inner.capacity;
+        let dropped_total = self.dropped();
+        match line {
+            OverflowLine::Started => tracing::warn!(
+                capacity,
+                dropped_total,
+                "mailbox full: server pushes are being dropped until events are consumed \
+                 (await_*, flush, next_event) or the mailbox capacity is raised"
+            ),
+            OverflowLine::Continued { dropped, over } => tracing::warn!(
+                capacity,
+                dropped,
+                over_ms = u64::try_from(over.as_millis()).unwrap_or(u64::MAX),
+                dropped_total,
+                "mailbox full: more server pushes dropped"
+            ),
         }
     }
 
@@ -96,31 +266,36 @@ impl Mailbox {
         self.inner.observers.subscribe()
     }
 
-    /// Marks the producer as gone and wakes every waiter.
+    /// Marks the producer as gone, reports any drops not reported yet, and wakes every waiter.
     pub(crate) fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
+        let line = self.queue().overflow.flush(Instant::now());
+        if let Some(line) = line {
+            self.report(line);
+        }
         self.inner.notify.notify_waiters();
     }
 
-    /// How many events were dropped because the mailbox was full.
+    /// How many server pushes were dropped because the mailbox was full.
     pub(crate) fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
     }
 
     /// Removes and returns every queued event.
     pub(crate) fn drain(&self) -> Vec<SocketEvent> {
-        self.queue().drain(..).collect()
+        self.queue().drain()
     }
 
     /// Number of queued events.
     pub(crate) fn len(&self) -> usize {
-        self.queue().len()
+        self.queue().events.len()
     }
 
     /// Removes the first event for which `select` returns `Some`, and returns its result.
     fn take_first<T>(&self, select: &mut impl FnMut(&SocketEvent) -> Option<T>) -> Option<T> {
         let mut queue = self.queue();
         let (index, value) = queue
+            .events
             .iter()
             .enumerate()
             .find_map(|(i, ev)| select(ev).map(|v| (i, v)))?;
@@ -247,5 +422,164 @@ mod tests {
             mb.select(deadline, is_event("a")).await,
             Err(WaitError::Closed)
         );
+    }
+
+    fn reply(n: u32) -> SocketEvent {
+        SocketEvent::Reply {
+            push_ref: slipstream_protocol::Ref::from(n.to_string().as_str()),
+            topic: "t".into(),
+            result: Err(crate::error::ReplyError::Timeout),
+        }
+    }
+
+    fn joined() -> SocketEvent {
+        SocketEvent::Joined {
+            topic: "t".into(),
+            response: Payload::empty(),
+        }
+    }
+
+    #[test]
+    fn replies_and_lifecycle_events_are_never_dropped_and_keep_their_place() {
+        let mb = Mailbox::new(2);
+        mb.push(message("a"));
+        mb.push(joined());
+        mb.push(message("b"));
+        for n in 0..5 {
+            mb.push(message("over"));
+            mb.push(reply(n));
+        }
+        mb.push(SocketEvent::Left { topic: "t".into() });
+        assert_eq!(mb.dropped(), 5);
+        let mut expected = vec![message("a"), joined(), message("b")];
+        expected.extend((0..5).map(reply));
+        expected.push(SocketEvent::Left { topic: "t".into() });
+        assert_eq!(mb.drain(), expected);
+    }
+
+    #[test]
+    fn the_capacity_counts_queued_server_pushes_only() {
+        let mb = Mailbox::new(2);
+        for n in 0..10 {
+            mb.push(reply(n));
+        }
+        mb.push(message("a"));
+        mb.push(message("b"));
+        mb.push(message("dropped"));
+        assert_eq!(mb.dropped(), 1);
+        // Taking a push out makes room for one more; taking a reply does not.
+        assert!(mb.take_first(&mut is_event("a")).is_some());
+        mb.push(message("c"));
+        let _ = mb.take_first(&mut |ev| matches!(ev, SocketEvent::Reply { .. }).then_some(()));
+        mb.push(message("dropped too"));
+        assert_eq!(mb.dropped(), 2);
+        let kept: Vec<SocketEvent> = mb
+            .drain()
+            .into_iter()
+            .filter(SocketEvent::is_server_push)
+            .collect();
+        assert_eq!(kept, vec![message("b"), message("c")]);
+        // After a drain the whole capacity is free again.
+        mb.push(message("d"));
+        mb.push(message("e"));
+        assert_eq!(mb.dropped(), 2);
+    }
+
+    #[test]
+    fn storage_grows_with_use_and_is_given_back() {
+        let mb = Mailbox::new(crate::config::DEFAULT_MAILBOX_CAPACITY);
+        assert_eq!(mb.queue().events.capacity(), 0, "nothing preallocated");
+        for _ in 0..5_000 {
+            mb.push(message("a"));
+        }
+        assert!(mb.queue().events.capacity() >= 5_000);
+        assert_eq!(mb.drain().len(), 5_000);
+        assert!(mb.queue().events.capacity() <= RETAINED_SLOTS * 2);
+        for _ in 0..4_000 {
+            mb.push(message("a"));
+        }
+        // Taken one by one, as awaits do.
+        while mb.take_first(&mut is_event("a")).is_some() {}
+        assert!(mb.queue().events.capacity() <= RETAINED_SLOTS * 2);
+    }
+
+    /// The times of a clock the test moves by hand.
+    fn at(start: Instant, ms: u64) -> Instant {
+        start + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn overflow_is_reported_at_once_then_summed_at_most_once_per_interval() {
+        let t = Instant::now();
+        let mut log = OverflowLog::default();
+        assert_eq!(log.dropped(at(t, 0)), Some(OverflowLine::Started));
+        // A thousand drops within the interval: no line.
+        for _ in 0..1_000 {
+            assert_eq!(log.dropped(at(t, 500)), None);
+        }
+        assert_eq!(log.due(at(t, 999)), None);
+        // The first drop once the interval has passed reports them all, itself included.
+        assert_eq!(
+            log.dropped(at(t, 1_000)),
+            Some(OverflowLine::Continued {
+                dropped: 1_001,
+                over: Duration::from_millis(1_000),
+            })
+        );
+        assert_eq!(log.dropped(at(t, 1_200)), None);
+        assert_eq!(log.dropped(at(t, 1_300)), None);
+        // The burst ends: its tail is reported by the next arrival after the interval.
+        assert_eq!(log.due(at(t, 1_900)), None);
+        assert_eq!(
+            log.due(at(t, 2_500)),
+            Some(OverflowLine::Continued {
+                dropped: 2,
+                over: Duration::from_millis(1_500),
+            })
+        );
+        assert_eq!(log.due(at(t, 9_000)), None, "nothing left to report");
+        // A later burst starts with a line of its own.
+        assert_eq!(log.dropped(at(t, 9_000)), Some(OverflowLine::Started));
+        assert_eq!(log.dropped(at(t, 9_100)), None);
+        // Closing reports what is left, interval or not, and only once.
+        assert_eq!(
+            log.flush(at(t, 9_200)),
+            Some(OverflowLine::Continued {
+                dropped: 1,
+                over: Duration::from_millis(200),
+            })
+        );
+        assert_eq!(log.flush(at(t, 9_300)), None);
+    }
+
+    #[test]
+    fn a_flood_into_a_full_mailbox_gives_at_most_one_line_per_interval() {
+        // Whatever the pattern of drops and arrivals, lines are at least an interval apart
+        // (the first excepted) and together they count every drop.
+        let t = Instant::now();
+        let mut log = OverflowLog::default();
+        let mut lines = Vec::new();
+        let mut reported = 0;
+        for ms in 0..10_000u64 {
+            let line = if ms % 3 == 0 {
+                log.due(at(t, ms))
+            } else {
+                log.dropped(at(t, ms))
+            };
+            if let Some(line) = line {
+                reported += match line {
+                    OverflowLine::Started => 1,
+                    OverflowLine::Continued { dropped, .. } => dropped,
+                };
+                lines.push(ms);
+            }
+        }
+        if let Some(OverflowLine::Continued { dropped, .. }) = log.flush(at(t, 10_000)) {
+            reported += dropped;
+        }
+        let drops = (0..10_000u64).filter(|ms| ms % 3 != 0).count() as u64;
+        assert_eq!(reported, drops);
+        assert!(lines.len() <= 11, "{} lines", lines.len());
+        assert!(lines.windows(2).all(|w| w[1] - w[0] >= 1_000), "{lines:?}");
     }
 }

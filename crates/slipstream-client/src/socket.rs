@@ -401,7 +401,9 @@ impl Socket {
         self.config.await_timeout
     }
 
-    /// How many events were dropped because the mailbox was full.
+    /// How many server pushes were dropped because the mailbox was full (exact). Replies and
+    /// lifecycle events are never dropped; see
+    /// [`SocketBuilder::mailbox_capacity`](crate::SocketBuilder::mailbox_capacity).
     pub fn dropped_events(&self) -> u64 {
         self.shared.mailbox.dropped()
     }

@@ -415,3 +415,76 @@ async fn a_join_without_an_answer_times_out_and_the_join_is_left() {
     server.assert_leave("rooms:lobby").await.unwrap();
     assert!(!socket.is_joined("rooms:lobby"));
 }
+
+/// Pushes `count` server messages numbered from `first` to `topic` (a flood the client does not
+/// read).
+fn flood(server: &mut TestServer, topic: &str, first: u32, count: u32) {
+    for n in first..first + count {
+        server.push(topic, "flood", json!({"n": n})).unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flood_into_a_full_mailbox_costs_no_reply_and_no_lifecycle_event() {
+    let mut server = TestServer::new();
+    let socket = server.builder().mailbox_capacity(10).build().unwrap();
+    socket.connect();
+    server.accept_connect().await.unwrap();
+    socket.await_connect(None).await.unwrap();
+    joined(&mut server, &socket, "rooms:flood").await;
+    flood(&mut server, "rooms:flood", 0, 1_000);
+
+    // A push sent after the flood still gets its reply.
+    let ping = socket.push("rooms:flood", "ping", json!({}));
+    let asked = server
+        .assert_push("rooms:flood", "ping", pattern!(_))
+        .await
+        .unwrap();
+    server
+        .reply(&asked.push_ref, "ok", json!({"pong": 1}))
+        .unwrap();
+    let reply = socket.await_reply(&ping, None).await.unwrap();
+    assert_eq!(reply.status, "ok");
+
+    // Joins, leaves and crashes are still delivered, with the mailbox as full as ever.
+    joined(&mut server, &socket, "rooms:other").await;
+    socket.leave("rooms:other");
+    server.assert_leave("rooms:other").await.unwrap();
+    socket.await_leave("rooms:other", None).await.unwrap();
+    flood(&mut server, "rooms:flood", 1_000, 10);
+    server.crash("rooms:flood").unwrap();
+    let rejoin = server
+        .assert_join("rooms:flood", pattern!(_))
+        .await
+        .unwrap();
+    server.accept_join(&rejoin, json!({})).unwrap();
+    socket.await_join("rooms:flood", None).await.unwrap();
+
+    // Exactly the pushes past the first ten were dropped; the ten kept are the first ten, in
+    // order, and the crash is there too.
+    assert_eq!(socket.dropped_events(), 1_000);
+    let events = socket.flush();
+    let kept: Vec<serde_json::Value> = events
+        .iter()
+        .filter_map(|e| match e {
+            SocketEvent::Message(m) => m.json(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kept, (0..10).map(|n| json!({"n": n})).collect::<Vec<_>>());
+    assert!(
+        events.iter().any(
+            |e| matches!(e, SocketEvent::TopicErrored { topic, .. } if topic == "rooms:flood")
+        ),
+        "{events:?}"
+    );
+
+    // Once the mailbox is read, pushes are kept again.
+    flood(&mut server, "rooms:flood", 2_000, 1);
+    let m = socket
+        .await_message(&MessagePattern::any().event("flood"), None)
+        .await
+        .unwrap();
+    assert_eq!(m.json(), Some(json!({"n": 2_000})));
+    assert_eq!(socket.dropped_events(), 1_000);
+}
