@@ -16,6 +16,7 @@ use hyper_util::rt::TokioIo;
 use slipstream_protocol::Serializer;
 
 use crate::connection;
+use crate::log_filter;
 use crate::server::Accepted;
 use crate::shared::Shared;
 use crate::socket::{ConnectInfo, ConnectResult, SocketInfo};
@@ -92,14 +93,14 @@ async fn websocket(State(shared): State<Arc<Shared>>, mut request: Request) -> R
     let socket_id = match shared.socket.connect(&info) {
         ConnectResult::Accept { socket_id } => socket_id,
         ConnectResult::Refuse(status) => {
-            tracing::info!(%status, "REFUSED CONNECTION\n  Parameters: {}", show_params(&info.params));
+            tracing::info!(%status, "REFUSED CONNECTION\n  Parameters: {}", show_params(&info.params, &shared));
             return status.into_response();
         }
     };
     tracing::info!(
         "CONNECTED TO socket in {:?}\n  Transport: :websocket\n  Serializer: {serializer:?}\n  Parameters: {}",
         started.elapsed(),
-        show_params(&info.params)
+        show_params(&info.params, &shared)
     );
     let socket = Arc::new(SocketInfo {
         params: info.params,
@@ -169,11 +170,8 @@ fn auth_subprotocols(
     Ok((token, protocol))
 }
 
-/// Connect params the way Phoenix's log shows them: `%{"user_id" => "7", "vsn" => "2.0.0"}`.
-fn show_params(params: &[(String, String)]) -> String {
-    let shown: Vec<String> = params
-        .iter()
-        .map(|(k, v)| format!("{k:?} => {v:?}"))
-        .collect();
-    format!("%{{{}}}", shown.join(", "))
+/// Connect params the way Phoenix's log shows them, secrets filtered:
+/// `%{"token" => "[FILTERED]", "user_id" => "7", "vsn" => "2.0.0"}`.
+fn show_params(params: &[(String, String)], shared: &Shared) -> String {
+    log_filter::connect_params(params, &shared.config.filter_parameters)
 }

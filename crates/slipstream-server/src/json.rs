@@ -5,7 +5,7 @@
 //! # Any shape, in linear time
 //!
 //! A client chooses the payload, so nothing here recurses: the text is walked with an explicit
-//! stack ([`Walker`]), and the work is linear in its size (plus sorting each object's keys).
+//! stack, and the work is linear in its size (plus sorting each object's keys).
 //! Jason decodes arbitrarily deep input, and so do we: a 1,000,000-deep array is re-encoded like
 //! any other. [`normalize`] runs in two passes over the text. The first checks it and records,
 //! for every object, its entries sorted by key with duplicates dropped. The second writes the
@@ -85,6 +85,8 @@ struct Entry<'a> {
     key_at: usize,
     /// Where the entry's value starts.
     value_at: usize,
+    /// How many objects open before the value (the index of the next one to open).
+    objects_before: usize,
 }
 
 /// One object of the text, in the order the objects open.
@@ -95,6 +97,8 @@ struct Object {
     end: usize,
     /// Its entries (sorted, deduplicated) in [`Objects::entries`].
     entries: std::ops::Range<usize>,
+    /// How many objects open before its `}` (the index of the next one to open after it).
+    after: usize,
 }
 
 /// What the first pass learns: every object's kept entries, in key order.
@@ -104,12 +108,11 @@ struct Objects<'a> {
 }
 
 impl Objects<'_> {
-    /// The object whose `{` is at `at`.
-    fn at(&self, at: usize) -> Result<&Object> {
+    /// Object number `index` in opening order, which must be the one whose `{` is at `at`.
+    fn at(&self, index: usize, at: usize) -> Result<&Object> {
         self.objects
-            .binary_search_by_key(&at, |o| o.start)
-            .ok()
-            .and_then(|i| self.objects.get(i))
+            .get(index)
+            .filter(|o| o.start == at)
             .ok_or(NormalizeError::Syntax(at))
     }
 
@@ -136,12 +139,14 @@ fn sorted_objects(text: &str) -> Result<Objects<'_>> {
                     start,
                     end: start,
                     entries: 0..0,
+                    after: 0,
                 });
             }
             Event::Key { key, at, value_at } => pending.push(Entry {
                 key,
                 key_at: at,
                 value_at,
+                objects_before: objects.len(),
             }),
             Event::ObjectEnd(end) => {
                 let (index, base) = open.pop().ok_or(NormalizeError::Syntax(end))?;
@@ -157,12 +162,14 @@ fn sorted_objects(text: &str) -> Result<Objects<'_>> {
                         entries.push(entry);
                     }
                 }
+                let after = objects.len();
                 if let Some(object) = objects.get_mut(index) {
                     object.end = end;
                     object.entries = first..entries.len();
+                    object.after = after;
                 }
             }
-            Event::ArrayStart(_) | Event::ArrayEnd(_) | Event::String(..) | Event::Scalar(..) => {}
+            Event::ArrayStart | Event::ArrayEnd | Event::String | Event::Scalar => {}
         }
     }
     Ok(Objects { objects, entries })
@@ -175,17 +182,22 @@ enum Frame {
         /// The next entry to write, and the end of this object's entries.
         next: usize,
         last: usize,
-        /// Just after the object's `}`.
+        /// Just after the object's `}`, and [`Object::after`].
         end: usize,
+        after: usize,
     },
 }
 
 /// Second pass: writes the text with every object's entries in the first pass's order.
+///
+/// `at` is where it reads; `next_object` is the opening-order index of the next object at or
+/// after `at`, so that finding an object's entries costs no search.
 fn write_normalized(text: &str, objects: &Objects<'_>) -> Result<String> {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut stack: Vec<Frame> = Vec::new();
     let mut at = skip_ws(bytes, 0);
+    let mut next_object = 0;
     loop {
         // A value starts at `at`.
         match bytes.get(at) {
@@ -201,20 +213,23 @@ fn write_normalized(text: &str, objects: &Objects<'_>) -> Result<String> {
                 }
             }
             Some(b'{') => {
-                let object = objects.at(at)?;
+                let object = objects.at(next_object, at)?;
                 out.push('{');
                 if object.entries.is_empty() {
                     out.push('}');
                     at = object.end;
+                    next_object = object.after;
                 } else {
                     let entry = objects.entry(object.entries.start)?;
                     write_string(text, entry.key_at, &mut out)?;
                     out.push(':');
                     at = entry.value_at;
+                    next_object = entry.objects_before;
                     stack.push(Frame::Object {
                         next: object.entries.start + 1,
                         last: object.entries.end,
                         end: object.end,
+                        after: object.after,
                     });
                     continue;
                 }
@@ -247,7 +262,12 @@ fn write_normalized(text: &str, objects: &Objects<'_>) -> Result<String> {
                         _ => return Err(NormalizeError::Syntax(at)),
                     }
                 }
-                Some(Frame::Object { next, last, end }) => {
+                Some(Frame::Object {
+                    next,
+                    last,
+                    end,
+                    after,
+                }) => {
                     if *next < *last {
                         let entry = objects.entry(*next)?;
                         *next += 1;
@@ -255,10 +275,12 @@ fn write_normalized(text: &str, objects: &Objects<'_>) -> Result<String> {
                         write_string(text, entry.key_at, &mut out)?;
                         out.push(':');
                         at = entry.value_at;
+                        next_object = entry.objects_before;
                         break;
                     }
                     out.push('}');
                     at = *end;
+                    next_object = *after;
                     stack.pop();
                 }
             }
@@ -269,10 +291,10 @@ fn write_normalized(text: &str, objects: &Objects<'_>) -> Result<String> {
 /// A step of [`Walker`]: positions are byte offsets into the text.
 #[derive(Debug)]
 pub(crate) enum Event<'a> {
-    /// `[` at this position.
-    ArrayStart(usize),
-    /// `]` ends an array; the position just after it.
-    ArrayEnd(usize),
+    /// `[` opens an array.
+    ArrayStart,
+    /// `]` ends an array.
+    ArrayEnd,
     /// `{` at this position.
     ObjectStart(usize),
     /// `}` ends an object; the position just after it.
@@ -283,11 +305,10 @@ pub(crate) enum Event<'a> {
         at: usize,
         value_at: usize,
     },
-    /// A string value from its opening quote to just after its closing one (not decoded, so a
-    /// lone surrogate in it is not noticed here).
-    String(usize, usize),
-    /// A number, `true`, `false` or `null`: start and end.
-    Scalar(usize, usize),
+    /// A string value (not decoded, so a lone surrogate in it is not noticed here).
+    String,
+    /// A number, `true`, `false` or `null`.
+    Scalar,
 }
 
 /// What the walker expects next.
@@ -342,7 +363,7 @@ impl<'a> Walker<'a> {
                             self.open.push(false);
                             self.at += 1;
                             self.expect = Expect::ValueOrEnd;
-                            return Ok(Some(Event::ArrayStart(at)));
+                            return Ok(Some(Event::ArrayStart));
                         }
                         Some(b'{') => {
                             self.open.push(true);
@@ -352,11 +373,11 @@ impl<'a> Walker<'a> {
                         }
                         Some(b'"') => {
                             self.at = string_end(bytes, at)?;
-                            Event::String(at, self.at)
+                            Event::String
                         }
                         Some(_) => {
                             self.at = scalar_end(bytes, at)?;
-                            Event::Scalar(at, self.at)
+                            Event::Scalar
                         }
                         None => return Err(NormalizeError::Syntax(at)),
                     };
@@ -391,9 +412,9 @@ impl<'a> Walker<'a> {
         let mut depth = 0usize;
         while let Some(event) = self.next_event()? {
             match event {
-                Event::ArrayStart(_) | Event::ObjectStart(_) => depth += 1,
-                Event::ArrayEnd(_) | Event::ObjectEnd(_) => depth = depth.saturating_sub(1),
-                Event::Key { .. } | Event::String(..) | Event::Scalar(..) => {}
+                Event::ArrayStart | Event::ObjectStart(_) => depth += 1,
+                Event::ArrayEnd | Event::ObjectEnd(_) => depth = depth.saturating_sub(1),
+                Event::Key { .. } | Event::String | Event::Scalar => {}
             }
             if depth == 0 {
                 return Ok(self.at);
@@ -408,7 +429,7 @@ impl<'a> Walker<'a> {
         self.expect = Expect::Next;
         match self.open.pop() {
             Some(true) => Event::ObjectEnd(self.at),
-            _ => Event::ArrayEnd(self.at),
+            _ => Event::ArrayEnd,
         }
     }
 

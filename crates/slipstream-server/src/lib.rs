@@ -62,6 +62,7 @@ mod endpoint;
 pub mod fuzzing;
 mod http;
 pub mod json;
+mod log_filter;
 mod outbound;
 mod presence;
 mod pubsub;
@@ -75,7 +76,9 @@ pub use background::BackgroundServer;
 pub use channel::{
     Channel, HandleResult, Info, InfoResult, JoinResult, StopReason, TerminateReason,
 };
-pub use config::{DEFAULT_MAX_OUTBOUND_BYTES, ServerConfig, default_max_connections};
+pub use config::{
+    DEFAULT_FILTER_PARAMETERS, DEFAULT_MAX_OUTBOUND_BYTES, ServerConfig, default_max_connections,
+};
 pub use context::{ChannelContext, InfoSender, PushError};
 pub use demo::spawn_demo;
 pub use endpoint::{BroadcastError, Endpoint};

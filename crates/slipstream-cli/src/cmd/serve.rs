@@ -33,6 +33,11 @@ pub struct ServeArgs {
     /// milliseconds (0: never). Default 10000.
     #[arg(long, value_name = "MS", visible_alias = "handshake-timeout")]
     handshake_timeout_ms: Option<u64>,
+    /// Connect and join parameters logged as "[FILTERED]": a key (at any depth) is filtered when
+    /// it contains one of these, ignoring case. Replaces the default
+    /// password,token,secret,api_key,auth; an empty list ("") logs every value.
+    #[arg(long, value_name = "A,B,C")]
+    filter_parameters: Option<String>,
 }
 
 /// Runs the server; prints `listening on http://ADDR:PORT` on stdout once bound.
@@ -63,6 +68,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(ms) = args.handshake_timeout_ms {
         config = config.with_handshake_timeout(Duration::from_millis(ms));
     }
+    if let Some(list) = &args.filter_parameters {
+        config = config.with_filter_parameters(filter_list(list));
+    }
     let addr = SocketAddr::new(args.bind, args.port);
     let server = spawn_demo(addr, config)
         .await
@@ -75,6 +83,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// The words of a `--filter-parameters` list: comma-separated, trimmed, empty ones dropped.
+fn filter_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|word| !word.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(unix)]
@@ -91,4 +108,18 @@ async fn shutdown_signal() -> anyhow::Result<()> {
 #[cfg(not(unix))]
 async fn shutdown_signal() -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_list;
+
+    #[test]
+    fn filter_parameters_are_a_comma_separated_list() {
+        assert_eq!(
+            filter_list("password, pin,,ssn "),
+            ["password", "pin", "ssn"]
+        );
+        assert!(filter_list("").is_empty());
+    }
 }
