@@ -16,6 +16,7 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -36,6 +37,12 @@ const LISTEN_BACKLOG: u32 = 1024;
 const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 content-type: text/plain\r\ncontent-length: 21\r\nretry-after: 1\r\nconnection: close\r\n\r\n\
 too many connections\n";
+
+/// How long a refused connection may take to read its 503 and close.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
+/// At most this many refused connections linger at once (each holds a file descriptor).
+const MAX_LINGERING_REFUSALS: usize = 64;
 
 /// First and longest pause after `accept` failed for lack of resources.
 const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
@@ -95,7 +102,7 @@ pub(crate) struct Accepted {
     _slot: Arc<Slot>,
 }
 
-/// One counted TCP connection.
+/// One counted TCP connection (or lingering refusal).
 struct Slot(Arc<AtomicUsize>);
 
 impl Drop for Slot {
@@ -154,6 +161,7 @@ async fn accept_loop(
     mut stop: oneshot::Receiver<()>,
 ) {
     let open = Arc::new(AtomicUsize::new(0));
+    let lingering = Arc::new(AtomicUsize::new(0));
     let max_connections = shared.config.max_connections.max(1);
     let handshake_timeout =
         Some(shared.config.handshake_timeout).filter(|timeout| !timeout.is_zero());
@@ -204,7 +212,7 @@ async fn accept_loop(
                     repeats(skipped, "refused")
                 );
             }
-            refuse(tcp);
+            refuse(tcp, &lingering);
             continue;
         }
         // Small frames go out at once: with Nagle's algorithm, replies written back to back wait
@@ -231,17 +239,34 @@ async fn accept_loop(
     let _ = alive_rx.recv().await;
 }
 
-/// Answers 503 without waiting and closes. What already arrived of the request is read first,
-/// so that closing does not reset the connection under the answer.
-fn refuse(tcp: TcpStream) {
-    let _ = tcp.try_write(TOO_MANY_CONNECTIONS);
-    let mut sink = [0u8; 4096];
-    for _ in 0..4 {
-        match tcp.try_read(&mut sink) {
-            Ok(n) if n > 0 => {}
-            _ => break,
-        }
+/// Answers 503 and closes. The answer is written, the write side shut, and what the client sends
+/// read and dropped until it closes too (for at most [`REFUSAL_LINGER`]), so that closing does
+/// not reset the connection before the client read the answer. At most
+/// [`MAX_LINGERING_REFUSALS`] linger at once; beyond that the connection is closed at once.
+fn refuse(tcp: TcpStream, lingering: &Arc<AtomicUsize>) {
+    if lingering.fetch_add(1, Ordering::AcqRel) >= MAX_LINGERING_REFUSALS {
+        lingering.fetch_sub(1, Ordering::AcqRel);
+        return;
     }
+    let slot = Slot(lingering.clone());
+    tokio::spawn(async move {
+        let mut tcp = tcp;
+        let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+            tcp.write_all(TOO_MANY_CONNECTIONS).await?;
+            tcp.shutdown().await?;
+            let mut sink = [0u8; 4096];
+            let mut read = 0;
+            while read < 64 * 1024 {
+                match tcp.read(&mut sink).await? {
+                    0 => break,
+                    n => read += n,
+                }
+            }
+            Ok::<(), io::Error>(())
+        })
+        .await;
+        drop(slot);
+    });
 }
 
 /// Serves one TCP connection's HTTP requests (and hands a websocket upgrade over to

@@ -298,6 +298,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_fragmented_message_is_bounded_by_its_total_size() {
+        // Each fragment is small; together they pass the limit, so the message is refused
+        // (not buffered on and on), and what follows is read as usual.
+        let mut wire = masked(OP_TEXT, false, &[b'a'; 40]);
+        wire.extend(masked(OP_CONTINUATION, false, &[b'b'; 40]));
+        wire.extend(masked(OP_CONTINUATION, true, &[b'c'; 40]));
+        wire.extend(masked(OP_PING, true, b"hi"));
+        let mut reader = WsReader::new(&wire[..], 100);
+        assert!(matches!(reader.next().await, Err(WsError::TooBig { .. })));
+        assert!(reader.fragments.is_none(), "the partial message is dropped");
+        assert!(matches!(reader.next().await, Ok(WsMessage::Ping(p)) if &p[..] == b"hi"));
+    }
+
+    #[tokio::test]
+    async fn control_frames_must_be_short_and_whole() {
+        let mut long_ping = vec![0x80 | OP_PING, 0x80 | 126];
+        long_ping.extend_from_slice(&200u16.to_be_bytes());
+        let reader_err = WsReader::new(&long_ping[..], 1000).next().await;
+        assert!(matches!(reader_err, Err(WsError::Protocol(_))));
+        let fragmented_ping = masked(OP_PING, false, b"hi");
+        let reader_err = WsReader::new(&fragmented_ping[..], 1000).next().await;
+        assert!(matches!(reader_err, Err(WsError::Protocol(_))));
+    }
+
+    #[tokio::test]
     async fn absurd_lengths_are_refused_without_allocating() {
         // 127 → a 64-bit length: with the top bit set it breaks RFC 6455; just below, it is
         // simply too big. Neither may overflow or allocate.
