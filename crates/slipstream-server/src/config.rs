@@ -54,7 +54,23 @@ pub struct ServerConfig {
     /// process's open-file limit is lower (leaving room for the files and sockets the rest of the
     /// process needs), so the server refuses cleanly before `accept` fails for lack of descriptors.
     pub max_connections: usize,
+    /// Connect and join parameters whose values never reach the logs, at any level: the value of
+    /// every key that contains one of these strings, ignoring ASCII case, is logged as
+    /// `"[FILTERED]"`, at any depth of a join payload (Phoenix's `filter_parameters`, which
+    /// matches the same way but minds case). Default [`DEFAULT_FILTER_PARAMETERS`]; an empty list
+    /// logs every value.
+    ///
+    /// ```
+    /// use slipstream_server::ServerConfig;
+    /// let config = ServerConfig::default().with_filter_parameters(["password", "ssn"]);
+    /// assert_eq!(config.filter_parameters, ["password", "ssn"]);
+    /// ```
+    pub filter_parameters: Vec<String>,
 }
+
+/// The default of [`ServerConfig::filter_parameters`]: Phoenix's `password`, and `token`,
+/// `secret`, `api_key` and `auth` (which covers `authorization`, `auth_token`, `oauth`, ...).
+pub const DEFAULT_FILTER_PARAMETERS: &[&str] = &["password", "token", "secret", "api_key", "auth"];
 
 /// The default of [`ServerConfig::max_outbound_bytes`]: 4 MiB.
 pub const DEFAULT_MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
@@ -105,6 +121,10 @@ impl Default for ServerConfig {
             max_pending_pushes: 128,
             handshake_timeout: Duration::from_secs(10),
             max_connections: default_max_connections(),
+            filter_parameters: DEFAULT_FILTER_PARAMETERS
+                .iter()
+                .map(|&s| s.to_owned())
+                .collect(),
         }
     }
 }
@@ -161,6 +181,16 @@ impl ServerConfig {
     /// Sets [`max_connections`](Self::max_connections) (0 counts as 1).
     pub fn with_max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
+        self
+    }
+
+    /// Replaces [`filter_parameters`](Self::filter_parameters) (the defaults are not kept).
+    pub fn with_filter_parameters<I, S>(mut self, filters: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.filter_parameters = filters.into_iter().map(Into::into).collect();
         self
     }
 
