@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use slipstream_protocol::Serializer;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::actor::Connector;
 use crate::backoff::Backoff;
@@ -26,25 +27,57 @@ pub const DEFAULT_UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default mailbox capacity: how many unconsumed server pushes a socket keeps (replies and
 /// lifecycle events are never dropped and do not count; see [`SocketBuilder::mailbox_capacity`]).
 pub const DEFAULT_MAILBOX_CAPACITY: usize = 10_000;
+/// Default bound of a connection's outbound queue, in bytes of encoded frames not yet taken by
+/// the websocket (see [`SocketBuilder::outbound_queue_limit`]).
+pub const DEFAULT_OUTBOUND_QUEUE_LIMIT: usize = 8 << 20;
+/// Default largest message accepted from the server, in bytes (tungstenite's default).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
+/// Default largest websocket frame accepted from the server, in bytes (tungstenite's default).
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 << 20;
+/// Default websocket read buffer, in bytes (tungstenite's default).
+pub const DEFAULT_READ_BUFFER_SIZE: usize = 128 << 10;
+/// Default websocket write buffer, in bytes (tungstenite's default): frames are gathered up to
+/// this size before they are written, and a flush writes them all.
+pub const DEFAULT_WRITE_BUFFER_SIZE: usize = 128 << 10;
+/// How long a connection must stay up to count as healthy when no heartbeat ack proved it first;
+/// only a healthy connection restarts the reconnect schedule.
+pub const HEALTHY_CONNECTION_UPTIME: Duration = Duration::from_secs(10);
 
 /// Builds a [`Socket`]. Obtain one with [`Socket::builder`].
 ///
 /// | setting | default |
 /// |---|---|
 /// | URL | `http(s)` → `ws(s)`; a mount (`/socket`) gets `/websocket` appended |
-/// | serializer | [`Serializer::V2`] (`vsn=2.0.0` added to the query unless given) |
+/// | serializer | [`Serializer::V2`] (`vsn=2.0.0` added to the query); a `vsn` in the URL selects it |
 /// | heartbeat | every 30 s, ack within one interval or the connection is dropped; `ZERO` disables |
-/// | reconnect | 10, 50, 100, 150, 200, 250, 500, 1000, 2000 ms, then 5 s, with jitter |
+/// | reconnect | 10, 50, 100, 150, 200, 250, 500, 1000, 2000 ms, then 5 s, with jitter; restarts once a connection is healthy (below) |
 /// | rejoin | 1, 2, 5 s, then 10 s, with jitter |
 /// | await timeout | 5 s |
 /// | push / join / leave timeout | 10 s |
 /// | upgrade timeout | 10 s |
 /// | mailbox | 10 000 server pushes; further pushes are dropped, counted and logged once per burst; replies and lifecycle events are never dropped |
+/// | outbound queue | 8 MiB of frames waiting for the link; a push beyond is refused |
+/// | incoming message / frame | at most 64 MiB / 16 MiB |
+/// | websocket read / write buffers | 128 KiB each |
 /// | TLS | rustls with the webpki root certificates |
 /// | auto-rejoin after reconnect | on |
 /// | retry the initial connect | off (a script wants a fast failure) |
 /// | retry rejected joins | off (the rejection is reported) |
 /// | stop reconnecting on HTTP status | none (every refusal is retried) |
+///
+/// **Reconnect schedule.** Each failed attempt and each connection that dies young moves one
+/// step along the [`reconnect_after`](Self::reconnect_after) schedule. The schedule restarts at
+/// its first step only once a connection has proven healthy: it received its first heartbeat ack,
+/// or it stayed up for [`HEALTHY_CONNECTION_UPTIME`] (10 s). A successful upgrade alone does not
+/// count, so a server that accepts and closes at once (a crash loop, a frame it cannot read) is
+/// retried at the schedule's pace, not as fast as it accepts. A join reply does not count either
+/// (a channel that takes the connection down right after its join would otherwise be a storm). A
+/// `disconnect()` or `reconnect()` restarts the schedule.
+///
+/// **Memory.** Everything a socket buffers is bounded: the mailbox, the observers' channel, the
+/// websocket's read buffer and largest incoming message and frame, its write buffer, the
+/// outbound queue (bytes) and the params kept for rejoining closed topics. Pending requests end
+/// with their timeouts.
 ///
 /// ```
 /// use std::time::Duration;
@@ -73,7 +106,7 @@ pub struct SocketBuilder {
     params_fn: Option<ParamsFn>,
     headers: Vec<(String, String)>,
     auth_token: Option<TokenFn>,
-    serializer: Serializer,
+    serializer: Option<Serializer>,
     heartbeat_interval: Duration,
     reconnect_after: Backoff,
     rejoin_after: Backoff,
@@ -81,6 +114,11 @@ pub struct SocketBuilder {
     push_timeout: Duration,
     upgrade_timeout: Duration,
     mailbox_capacity: usize,
+    outbound_queue_limit: usize,
+    max_message_size: usize,
+    max_frame_size: usize,
+    read_buffer_size: usize,
+    write_buffer_size: usize,
     tls: Option<Arc<rustls::ClientConfig>>,
     auto_rejoin: bool,
     retry_on_initial_connect: bool,
@@ -114,7 +152,7 @@ impl SocketBuilder {
             params_fn: None,
             headers: Vec::new(),
             auth_token: None,
-            serializer: Serializer::V2,
+            serializer: None,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             reconnect_after: Backoff::default_reconnect(),
             rejoin_after: Backoff::default_rejoin(),
@@ -122,6 +160,11 @@ impl SocketBuilder {
             push_timeout: DEFAULT_PUSH_TIMEOUT,
             upgrade_timeout: DEFAULT_UPGRADE_TIMEOUT,
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
+            outbound_queue_limit: DEFAULT_OUTBOUND_QUEUE_LIMIT,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
+            write_buffer_size: DEFAULT_WRITE_BUFFER_SIZE,
             tls: None,
             auto_rejoin: true,
             retry_on_initial_connect: false,
@@ -145,6 +188,10 @@ impl SocketBuilder {
     }
 
     /// Computes query parameters at every connect and reconnect (e.g. a refreshed token).
+    ///
+    /// A `vsn` returned here is ignored: the serializer is fixed when the socket is built, so
+    /// give `vsn` in the URL, with [`param`](Self::param), or choose a
+    /// [`serializer`](Self::serializer).
     pub fn params_fn(
         mut self,
         params: impl Fn() -> Vec<(String, String)> + Send + Sync + 'static,
@@ -175,9 +222,28 @@ impl SocketBuilder {
         self
     }
 
-    /// The serializer (and so the `vsn` parameter). Default: V2.
+    /// The serializer (and so the `vsn` parameter). Default: the one a `vsn` in the URL or the
+    /// params names (`1.0.x` → V1, `2.0.x` → V2), else V2.
+    ///
+    /// A serializer set here that disagrees with such a `vsn` makes [`build`](Self::build) fail
+    /// with [`ConfigError::SerializerConflict`]; a `vsn` that names no serializer fails with
+    /// [`ConfigError::UnsupportedVsn`]. Frames are never encoded with another serializer than
+    /// the `vsn` the server is told.
+    ///
+    /// ```
+    /// use slipstream_client::{ConfigError, Serializer, Socket};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// // The URL's vsn picks V1.
+    /// assert!(Socket::builder("ws://localhost:4000/socket?vsn=1.0.0").build().is_ok());
+    /// let err = Socket::builder("ws://localhost:4000/socket?vsn=1.0.0")
+    ///     .serializer(Serializer::V2)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, ConfigError::SerializerConflict { .. }));
+    /// # }
+    /// ```
     pub fn serializer(mut self, serializer: Serializer) -> Self {
-        self.serializer = serializer;
+        self.serializer = Some(serializer);
         self
     }
 
@@ -241,6 +307,44 @@ impl SocketBuilder {
         self
     }
 
+    /// Bound, in bytes, of the frames waiting to be written while the link does not take them
+    /// (slow, or dead and not yet detected). Default: 8 MiB.
+    ///
+    /// A push that arrives while the queue holds this much or more is not queued: it is answered
+    /// at once with [`ReplyError::OutboundQueueFull`](crate::ReplyError::OutboundQueueFull), so the
+    /// queue never holds more than the limit plus one frame. Heartbeats, joins and leaves are
+    /// always queued (they are small and few), so a dead link is still detected by its heartbeat.
+    pub fn outbound_queue_limit(mut self, bytes: usize) -> Self {
+        self.outbound_queue_limit = bytes;
+        self
+    }
+
+    /// Largest message accepted from the server, in bytes; a bigger one ends the connection.
+    /// Default: 64 MiB.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Largest websocket frame accepted from the server, in bytes. Default: 16 MiB.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Size of the websocket read buffer, allocated per connection. Default: 128 KiB.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes;
+        self
+    }
+
+    /// Bytes of frames gathered before they are written to the socket (a flush writes them all
+    /// whatever their size); `0` writes each frame at once. Default: 128 KiB.
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes;
+        self
+    }
+
     /// Use this rustls configuration for `wss://` instead of the webpki roots.
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls = Some(config);
@@ -299,6 +403,20 @@ impl SocketBuilder {
     /// Must be called inside a tokio runtime.
     pub fn build(self) -> Result<Socket, ConfigError> {
         let url = crate::url::normalize(&self.url, self.normalize_path)?;
+        let serializer = crate::url::resolve_serializer(&url, &self.params, self.serializer)?;
+        for (setting, value) in [
+            ("outbound_queue_limit", self.outbound_queue_limit),
+            ("max_message_size", self.max_message_size),
+            ("max_frame_size", self.max_frame_size),
+            ("read_buffer_size", self.read_buffer_size),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::InvalidSetting {
+                    setting,
+                    reason: "must be at least 1 byte".into(),
+                });
+            }
+        }
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
             let invalid = |reason: String| ConfigError::InvalidHeader {
@@ -320,7 +438,7 @@ impl SocketBuilder {
             params_fn: self.params_fn,
             headers,
             auth_token: self.auth_token,
-            serializer: self.serializer,
+            serializer,
             heartbeat_interval: self.heartbeat_interval,
             reconnect_after: self.reconnect_after,
             rejoin_after: self.rejoin_after,
@@ -328,6 +446,12 @@ impl SocketBuilder {
             push_timeout: self.push_timeout,
             upgrade_timeout: self.upgrade_timeout,
             mailbox_capacity: self.mailbox_capacity,
+            outbound_queue_limit: self.outbound_queue_limit,
+            websocket: WebSocketConfig::default()
+                .max_message_size(Some(self.max_message_size))
+                .max_frame_size(Some(self.max_frame_size))
+                .read_buffer_size(self.read_buffer_size)
+                .write_buffer_size(self.write_buffer_size),
             tls,
             auto_rejoin: self.auto_rejoin,
             retry_on_initial_connect: self.retry_on_initial_connect,
@@ -367,6 +491,10 @@ pub(crate) struct Config {
     pub(crate) push_timeout: Duration,
     pub(crate) upgrade_timeout: Duration,
     pub(crate) mailbox_capacity: usize,
+    /// Bytes the outbound queue may hold before pushes are refused.
+    pub(crate) outbound_queue_limit: usize,
+    /// Limits and buffer sizes of the websocket (the real dialler only).
+    pub(crate) websocket: WebSocketConfig,
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) auto_rejoin: bool,
     pub(crate) retry_on_initial_connect: bool,
@@ -381,7 +509,14 @@ impl Config {
     pub(crate) fn connect_url(&self) -> url::Url {
         let mut params = self.params.clone();
         if let Some(f) = &self.params_fn {
-            params.extend(f());
+            // The serializer was fixed at build time: a vsn from here could contradict it.
+            params.extend(f().into_iter().filter(|(k, _)| {
+                let vsn = k == "vsn";
+                if vsn {
+                    tracing::debug!("vsn from params_fn ignored (set it in the URL or with param)");
+                }
+                !vsn
+            }));
         }
         crate::url::with_params(&self.url, &params, self.serializer.vsn())
     }

@@ -42,6 +42,53 @@ pub enum ConfigError {
     /// The blocking socket's runtime thread could not be started.
     #[error("could not start the blocking socket's runtime: {0}")]
     Runtime(String),
+    /// A `vsn` given in the URL or with [`param`](crate::SocketBuilder::param) names no
+    /// serializer this client speaks (`1.0.x` is V1, `2.0.x` is V2, as Phoenix negotiates).
+    #[error("unsupported vsn in the socket URL or params: {reason}")]
+    UnsupportedVsn {
+        /// The `vsn` value as given.
+        vsn: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Two `vsn` values (URL query and params) ask for different serializers.
+    #[error("conflicting vsn values {first:?} and {second:?}")]
+    ConflictingVsn {
+        /// The first `vsn` value met (URL query first, then params).
+        first: String,
+        /// The one that disagrees with it.
+        second: String,
+    },
+    /// The serializer set with [`serializer`](crate::SocketBuilder::serializer) disagrees with
+    /// the `vsn` in the URL or params: the server would decode our frames with the other one.
+    #[error(
+        "vsn {vsn:?} selects the {} serializer but the serializer was set to {} (vsn {}); \
+         drop one of them",
+        serializer_name(.vsn_serializer), serializer_name(.serializer), .serializer.vsn()
+    )]
+    SerializerConflict {
+        /// The `vsn` value given.
+        vsn: String,
+        /// The serializer that `vsn` selects.
+        vsn_serializer: slipstream_protocol::Serializer,
+        /// The serializer set explicitly.
+        serializer: slipstream_protocol::Serializer,
+    },
+    /// A size or limit setting has a value the socket cannot work with.
+    #[error("invalid {setting}: {reason}")]
+    InvalidSetting {
+        /// The builder method's name.
+        setting: &'static str,
+        /// What is wrong with the value.
+        reason: String,
+    },
+}
+
+fn serializer_name(serializer: &slipstream_protocol::Serializer) -> &'static str {
+    match serializer {
+        slipstream_protocol::Serializer::V1 => "V1",
+        slipstream_protocol::Serializer::V2 => "V2",
+    }
 }
 
 /// Why a connection attempt failed.
@@ -166,6 +213,20 @@ pub enum ReplyError {
     /// or answered.
     #[error("topic {0:?} was closed")]
     TopicClosed(String),
+    /// The push was not sent: the connection's outbound queue already held `queued` bytes, at or
+    /// over its limit (see
+    /// [`outbound_queue_limit`](crate::SocketBuilder::outbound_queue_limit)). The link is not
+    /// keeping up (slow, or dead and not yet detected); nothing was written.
+    #[error(
+        "not sent: {queued} bytes already wait to be written (limit {limit}); \
+         the connection is not keeping up"
+    )]
+    OutboundQueueFull {
+        /// Bytes queued when the push was refused.
+        queued: usize,
+        /// The queue's limit in bytes.
+        limit: usize,
+    },
     /// The push could not be encoded (e.g. a binary payload on the V1 serializer).
     #[error("could not encode the push: {0}")]
     Encode(String),

@@ -1,5 +1,6 @@
 //! Socket URL handling: scheme mapping, mount vs. `/websocket` normalisation, query parameters.
 
+use slipstream_protocol::Serializer;
 use url::Url;
 
 use crate::error::ConfigError;
@@ -60,6 +61,55 @@ pub(crate) fn with_params(base: &Url, params: &[(String, String)], vsn: &str) ->
     url
 }
 
+/// The serializer a socket uses. A `vsn` written in the URL's query or given with a static
+/// parameter selects it, as the server will negotiate it (`1.0.x` → V1, `2.0.x` → V2; anything
+/// else is [`ConfigError::UnsupportedVsn`]); several `vsn` values must agree
+/// ([`ConfigError::ConflictingVsn`]); a serializer set explicitly must agree with them
+/// ([`ConfigError::SerializerConflict`]). Without any `vsn`, the explicit choice or V2.
+pub(crate) fn resolve_serializer(
+    url: &Url,
+    params: &[(String, String)],
+    explicit: Option<Serializer>,
+) -> Result<Serializer, ConfigError> {
+    let from_url = url
+        .query_pairs()
+        .filter(|(k, _)| k == "vsn")
+        .map(|(_, v)| v.into_owned());
+    let from_params = params
+        .iter()
+        .filter(|(k, _)| k == "vsn")
+        .map(|(_, v)| v.clone());
+    let mut chosen: Option<(String, Serializer)> = None;
+    for vsn in from_url.chain(from_params) {
+        let serializer =
+            Serializer::negotiate(Some(&vsn)).map_err(|e| ConfigError::UnsupportedVsn {
+                vsn: vsn.clone(),
+                reason: e.to_string(),
+            })?;
+        match &chosen {
+            None => chosen = Some((vsn, serializer)),
+            Some((first, s)) if *s != serializer => {
+                return Err(ConfigError::ConflictingVsn {
+                    first: first.clone(),
+                    second: vsn,
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    match (chosen, explicit) {
+        (Some((vsn, vsn_serializer)), Some(serializer)) if vsn_serializer != serializer => {
+            Err(ConfigError::SerializerConflict {
+                vsn,
+                vsn_serializer,
+                serializer,
+            })
+        }
+        (Some((_, serializer)), _) => Ok(serializer),
+        (None, explicit) => Ok(explicit.unwrap_or(Serializer::V2)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +165,78 @@ mod tests {
         assert_eq!(
             with_params(&base, &[], "2.0.0").as_str(),
             "ws://h/socket/websocket?vsn=2.0.0"
+        );
+    }
+
+    fn resolve(
+        url: &str,
+        params: &[(&str, &str)],
+        explicit: Option<Serializer>,
+    ) -> Result<Serializer, ConfigError> {
+        let url = normalize(url, true).unwrap();
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        resolve_serializer(&url, &params, explicit)
+    }
+
+    #[test]
+    fn a_vsn_in_the_url_or_params_selects_the_serializer() {
+        assert_eq!(resolve("ws://h/socket", &[], None), Ok(Serializer::V2));
+        assert_eq!(
+            resolve("ws://h/socket", &[], Some(Serializer::V1)),
+            Ok(Serializer::V1)
+        );
+        assert_eq!(
+            resolve("ws://h/socket?vsn=1.0.0", &[], None),
+            Ok(Serializer::V1)
+        );
+        assert_eq!(
+            resolve("ws://h/socket?vsn=2.0.0", &[], None),
+            Ok(Serializer::V2)
+        );
+        assert_eq!(
+            resolve("ws://h/socket", &[("vsn", "1.0.0")], None),
+            Ok(Serializer::V1)
+        );
+        // An explicit choice that agrees is fine.
+        assert_eq!(
+            resolve("ws://h/socket?vsn=1.0.0", &[], Some(Serializer::V1)),
+            Ok(Serializer::V1)
+        );
+    }
+
+    #[test]
+    fn a_vsn_that_cannot_be_honoured_is_a_typed_error() {
+        assert!(matches!(
+            resolve("ws://h/socket?vsn=3.0.0", &[], None),
+            Err(ConfigError::UnsupportedVsn { vsn, .. }) if vsn == "3.0.0"
+        ));
+        assert!(matches!(
+            resolve("ws://h/socket?vsn=banana", &[], None),
+            Err(ConfigError::UnsupportedVsn { .. })
+        ));
+        assert_eq!(
+            resolve("ws://h/socket?vsn=1.0.0", &[("vsn", "2.0.0")], None),
+            Err(ConfigError::ConflictingVsn {
+                first: "1.0.0".into(),
+                second: "2.0.0".into()
+            })
+        );
+        let err = resolve("ws://h/socket?vsn=1.0.0", &[], Some(Serializer::V2)).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::SerializerConflict {
+                vsn: "1.0.0".into(),
+                vsn_serializer: Serializer::V1,
+                serializer: Serializer::V2,
+            }
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("\"1.0.0\"") && text.contains("V1") && text.contains("V2"),
+            "{text}"
         );
     }
 }

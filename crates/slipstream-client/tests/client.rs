@@ -13,6 +13,7 @@ mod chat_bot_example;
 mod demo;
 mod lifecycle;
 mod policies;
+mod reliability;
 mod testkit;
 mod tls;
 mod wire_formats;

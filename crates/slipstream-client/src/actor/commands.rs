@@ -119,7 +119,7 @@ impl Actor {
             Event::Join,
             params,
         );
-        if let Err(SendError::Encode(e)) = self.send(&message).await {
+        if let Err(SendError::Encode(e)) = self.send(&message) {
             self.pending.remove(&join_ref);
             self.join_failed(topic, JoinError::Encode(e), true);
         }
@@ -220,7 +220,7 @@ impl Actor {
             Event::Leave,
             Payload::empty(),
         );
-        let _ = self.send(&message).await;
+        let _ = self.send(&message);
     }
 
     /// The leave is done (answered, timed out, or nothing to tell the server).
@@ -292,15 +292,26 @@ impl Actor {
                 sent_at: Instant::now(),
             },
         );
-        tracing::debug!(%topic, %push_ref, event = message.event.as_str(), "push sent");
-        if let Err(SendError::Encode(e)) = self.send(&message).await {
-            self.pending.remove(&push_ref);
-            self.emit(SocketEvent::Reply {
-                push_ref,
-                topic: topic.to_owned(),
-                result: Err(ReplyError::Encode(e)),
-            });
-        }
+        let error = match self.send_bounded(&message) {
+            Ok(()) | Err(SendError::NotConnected) => {
+                tracing::debug!(%topic, %push_ref, event = message.event.as_str(), "push sent");
+                return;
+            }
+            Err(SendError::Encode(e)) => ReplyError::Encode(e),
+            Err(SendError::QueueFull { queued, limit }) => {
+                tracing::warn!(
+                    %topic, %push_ref, queued_bytes = queued, limit_bytes = limit,
+                    "push refused: the outbound queue is full (the link is not keeping up)"
+                );
+                ReplyError::OutboundQueueFull { queued, limit }
+            }
+        };
+        self.pending.remove(&push_ref);
+        self.emit(SocketEvent::Reply {
+            push_ref,
+            topic: topic.to_owned(),
+            result: Err(error),
+        });
     }
 
     /// Sends the pushes buffered while the topic was joining; expired ones were already failed.

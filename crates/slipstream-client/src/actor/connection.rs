@@ -70,7 +70,9 @@ async fn open_inner(
             .map_err(|e| ConnectError::Transport(format!("auth token header: {e}")))?;
         request.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, value);
     }
-    match tokio_tungstenite::client_async_with_config(request, stream, None).await {
+    // The configured limits bound what one connection can make us buffer (see the builder).
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(config.websocket)).await
+    {
         Ok((ws, _response)) => Ok(ws),
         Err(e) => Err(map_handshake_error(e, token.is_some())),
     }

@@ -197,6 +197,11 @@ impl Actor {
         match self.channels.get(&topic).map(|ch| ch.status) {
             None => {}
             Some(JoinStatus::Leaving) => self.finish_leave(&topic),
+            // No join is on the wire (a rejoin is already scheduled): nothing can have crashed.
+            // Ignoring it also keeps a flood of null-join_ref `phx_error`s from piling up timers.
+            Some(JoinStatus::Errored) => {
+                tracing::debug!(%topic, "phx_error for a topic already errored ignored");
+            }
             Some(_) => {
                 tracing::warn!(%topic, "channel crashed (phx_error)");
                 // In-flight pushes died with the channel process.

@@ -9,10 +9,12 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::Instrument;
 
 use super::connection;
+use super::outbound::Outbound;
 use super::pending::Pending;
 use super::timers::Timer;
 use super::transport::BoxTransport;
-use super::{Actor, Conn, close_ws};
+use super::{Actor, Conn, close_detached};
+use crate::config::HEALTHY_CONNECTION_UPTIME;
 use crate::error::{ConnectError, JoinError, ReplyError};
 use crate::event::{DisconnectReason, JoinStatus, SocketEvent, TopicCloseReason};
 
@@ -68,10 +70,13 @@ impl Actor {
                 tracing::info!(elapsed_ms, "connected");
                 self.conn = Conn::Connected {
                     ws,
+                    out: Outbound::new(self.config.outbound_queue_limit),
                     since: Instant::now(),
                 };
                 self.conn_id += 1;
-                self.reconnect_attempt = 0;
+                // The reconnect schedule restarts only once this connection proves healthy: a
+                // server that accepts and closes at once must not be redialled at the first step.
+                self.healthy = false;
                 self.heartbeat = None;
                 self.shared.connected.store(true, Ordering::Release);
                 self.emit(SocketEvent::Connected);
@@ -135,11 +140,52 @@ impl Actor {
         });
     }
 
+    /// The connection has shown it works (its first heartbeat ack): the reconnect schedule
+    /// starts again from its first step.
+    fn proved_healthy(&mut self, how: &'static str) {
+        if !self.healthy {
+            self.healthy = true;
+            if self.reconnect_attempt > 0 {
+                tracing::debug!(how, "connection healthy: reconnect schedule reset");
+            }
+            self.reconnect_attempt = 0;
+        }
+    }
+
+    /// Takes the open websocket out of the state (leaving `Idle`); a connection that stayed up
+    /// for [`HEALTHY_CONNECTION_UPTIME`] counts as healthy.
+    fn take_connection(&mut self) -> Option<BoxTransport> {
+        match std::mem::replace(&mut self.conn, Conn::Idle) {
+            Conn::Connected { ws, out, since } => {
+                self.connection_ended(&out, since);
+                Some(ws)
+            }
+            other => {
+                self.conn = other;
+                None
+            }
+        }
+    }
+
+    fn connection_ended(&mut self, out: &Outbound, since: Instant) {
+        let up = since.elapsed();
+        tracing::debug!(
+            connected_for_ms = up.as_millis() as u64,
+            unsent_bytes = out.queued_bytes(),
+            "connection ended"
+        );
+        if up >= HEALTHY_CONNECTION_UPTIME {
+            self.proved_healthy("uptime");
+        }
+    }
+
     /// The user's `disconnect()`.
     pub(super) async fn disconnect(&mut self) {
         match std::mem::replace(&mut self.conn, Conn::Idle) {
-            Conn::Connected { ws, .. } => {
-                close_ws(ws, CloseCode::Normal, "").await;
+            Conn::Connected { ws, out, since } => {
+                self.connection_ended(&out, since);
+                // Never wait on the sink: a wedged link must not delay the answer.
+                close_detached(ws, CloseCode::Normal, "");
                 self.teardown(DisconnectReason::ClientRequested, After::Stop)
                     .await;
             }
@@ -164,8 +210,9 @@ impl Actor {
     /// The user's `reconnect()`.
     pub(super) async fn reconnect(&mut self) {
         match std::mem::replace(&mut self.conn, Conn::Idle) {
-            Conn::Connected { ws, .. } => {
-                close_ws(ws, CloseCode::Normal, "reconnect").await;
+            Conn::Connected { ws, out, since } => {
+                self.connection_ended(&out, since);
+                close_detached(ws, CloseCode::Normal, "reconnect");
                 self.teardown(DisconnectReason::ClientRequested, After::Now)
                     .await;
             }
@@ -180,14 +227,10 @@ impl Actor {
 
     /// The websocket closed or failed by itself.
     pub(super) async fn connection_lost(&mut self, reason: DisconnectReason) {
-        if let Conn::Connected { ws, since } = std::mem::replace(&mut self.conn, Conn::Idle) {
-            tracing::debug!(
-                connected_for_ms = since.elapsed().as_millis() as u64,
-                "connection lost"
-            );
-            // Best effort: tell the server we are going (it may already be gone).
+        if let Some(ws) = self.take_connection() {
+            // Best effort, detached: tell the server we are going (it may already be gone).
             if !matches!(reason, DisconnectReason::ClosedByRemote { .. }) {
-                close_ws(ws, CloseCode::Away, "").await;
+                close_detached(ws, CloseCode::Away, "");
             }
         }
         self.teardown(reason, After::Backoff).await;
@@ -198,6 +241,10 @@ impl Actor {
         self.conn = Conn::Idle;
         self.shared.connected.store(false, Ordering::Release);
         self.heartbeat = None;
+        if after != After::Backoff {
+            // The user asked: whatever comes next starts the schedule afresh.
+            self.reconnect_attempt = 0;
+        }
         match &reason {
             DisconnectReason::ClientRequested => tracing::info!(?reason, "disconnected"),
             _ => tracing::warn!(?reason, "disconnected"),
@@ -327,7 +374,7 @@ impl Actor {
                     Event::Leave,
                     Payload::empty(),
                 );
-                let _ = self.send(&leave).await;
+                let _ = self.send(&leave);
                 self.join_failed(&topic, JoinError::NoReply, false);
             }
             Timer::LeaveTimeout { leave_ref } => {
@@ -358,8 +405,9 @@ impl Actor {
                 waited_ms = sent.elapsed().as_millis() as u64,
                 "heartbeat timeout: no ack within one interval"
             );
-            if let Conn::Connected { ws, .. } = std::mem::replace(&mut self.conn, Conn::Idle) {
-                close_ws(ws, CloseCode::Normal, "heartbeat timeout").await;
+            // The peer is presumed dead: report now; the close handshake runs detached.
+            if let Some(ws) = self.take_connection() {
+                close_detached(ws, CloseCode::Normal, "heartbeat timeout");
             }
             self.teardown(DisconnectReason::HeartbeatTimeout, After::Backoff)
                 .await;
@@ -369,7 +417,6 @@ impl Actor {
         tracing::trace!(%heartbeat_ref, "heartbeat");
         if self
             .send(&Message::heartbeat(heartbeat_ref.clone()))
-            .await
             .is_ok()
         {
             self.heartbeat = Some((heartbeat_ref, Instant::now()));
@@ -386,6 +433,7 @@ impl Actor {
             Some((r, sent)) if Some(r) == msg_ref => {
                 tracing::debug!(rtt_ms = sent.elapsed().as_millis() as u64, "heartbeat ack");
                 self.heartbeat = None;
+                self.proved_healthy("heartbeat ack");
             }
             _ => tracing::debug!(
                 ?msg_ref,

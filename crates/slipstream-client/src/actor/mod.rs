@@ -4,21 +4,30 @@
 //! the websocket (or the connect attempt in progress), and the earliest timer — and reports
 //! everything as [`SocketEvent`]s into the shared mailbox, never waiting on a consumer.
 //!
+//! It never waits on a write either: messages are encoded into the connection's outbound queue
+//! (`outbound.rs`), which every turn of the loop feeds to the websocket's sink as far as the sink
+//! accepts, flushing once. A link that stops taking bytes leaves frames queued while timers,
+//! heartbeats and commands go on; the heartbeat timer then declares the link dead, and the
+//! transport is dropped without waiting on it (a close handshake, if any, runs detached).
+//!
 //! * `commands.rs`: requests from the handle (join, push, leave, …);
 //! * `inbound.rs`: decoded server frames (replies, pushes, `phx_close`, `phx_error`);
-//! * `lifecycle.rs`: connecting, heartbeats, disconnects, reconnects and timers.
+//! * `lifecycle.rs`: connecting, heartbeats, disconnects, reconnects and timers;
+//! * `outbound.rs`: the bounded queue of encoded frames and the non-blocking writer.
 
 mod channels;
 mod commands;
 mod connection;
 mod inbound;
 mod lifecycle;
+mod outbound;
 mod pending;
 mod timers;
 mod transport;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -31,7 +40,8 @@ use crate::config::Config;
 use crate::error::ConnectError;
 use crate::event::{DisconnectReason, SocketEvent};
 use crate::socket::Shared;
-use channels::Channel;
+use channels::{Channel, ClosedTopics};
+use outbound::Outbound;
 use pending::PendingTable;
 use timers::Timers;
 use transport::ConnectFuture;
@@ -73,8 +83,12 @@ enum Conn {
         initial: bool,
         started: Instant,
     },
-    /// The websocket is open.
-    Connected { ws: BoxTransport, since: Instant },
+    /// The websocket is open; `out` holds the frames not yet handed to it.
+    Connected {
+        ws: BoxTransport,
+        out: Outbound,
+        since: Instant,
+    },
     /// A reconnect timer is armed.
     Waiting,
 }
@@ -83,7 +97,16 @@ impl Conn {
     async fn next(&mut self) -> Input {
         match self {
             Conn::Connecting { attempt, .. } => Input::Opened(attempt.as_mut().await),
-            Conn::Connected { ws, .. } => Input::Frame(ws.next().await),
+            Conn::Connected { ws, out, .. } => {
+                std::future::poll_fn(|cx| {
+                    // Write first (never waiting), then read.
+                    if let Err(e) = out.poll_drive(ws.as_mut(), cx) {
+                        return Poll::Ready(Input::WriteFailed(e));
+                    }
+                    ws.poll_next_unpin(cx).map(Input::Frame)
+                })
+                .await
+            }
             Conn::Idle | Conn::Waiting => std::future::pending().await,
         }
     }
@@ -93,16 +116,25 @@ enum Input {
     Command(Option<Command>),
     Opened(Result<BoxTransport, ConnectError>),
     Frame(Option<Result<tungstenite::Message, tungstenite::Error>>),
+    /// The sink refused a frame or a flush: the connection is broken.
+    WriteFailed(tungstenite::Error),
     Timer,
 }
 
-/// Why a write did not happen.
+/// Why a message was not queued for writing.
 #[derive(Debug)]
 enum SendError {
     NotConnected,
     Encode(String),
-    Transport,
+    /// The outbound queue is over its bound (pushes only).
+    QueueFull {
+        queued: usize,
+        limit: usize,
+    },
 }
+
+/// How long a detached close handshake may take before the transport is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub(crate) struct Actor {
     config: Arc<Config>,
@@ -112,13 +144,16 @@ pub(crate) struct Actor {
     /// Incremented per established connection; stale heartbeat timers carry an older id.
     conn_id: u64,
     channels: HashMap<String, Channel>,
-    /// Params of topics that closed, for [`Command::Rejoin`].
-    closed_params: HashMap<String, Payload>,
+    /// Params of topics that closed, for [`Command::Rejoin`] (bounded).
+    closed_params: ClosedTopics,
     pending: PendingTable,
     timers: Timers,
     /// The heartbeat awaiting its ack, and when it was sent.
     heartbeat: Option<(Ref, Instant)>,
+    /// Retries since the last healthy connection (indexes the reconnect schedule).
     reconnect_attempt: u32,
+    /// Whether the current connection has proven healthy (see `lifecycle::Actor::proved_healthy`).
+    healthy: bool,
     /// Set when a write fails; the loop then tears the connection down.
     broken: Option<DisconnectReason>,
 }
@@ -148,11 +183,12 @@ impl Actor {
             conn: Conn::Idle,
             conn_id: 0,
             channels: HashMap::new(),
-            closed_params: HashMap::new(),
+            closed_params: ClosedTopics::default(),
             pending: PendingTable::default(),
             timers: Timers::default(),
             heartbeat: None,
             reconnect_attempt: 0,
+            healthy: false,
             broken: None,
         }
     }
@@ -160,6 +196,15 @@ impl Actor {
     pub(crate) async fn run(mut self) {
         let _close = CloseOnDrop(self.shared.clone());
         loop {
+            // Writes progress on every turn, whichever input comes next.
+            std::future::poll_fn(|cx| {
+                self.drive_writes(cx);
+                Poll::Ready(())
+            })
+            .await;
+            if let Some(reason) = self.broken.take() {
+                self.connection_lost(reason).await;
+            }
             let deadline = self.timers.next_deadline();
             let input = tokio::select! {
                 cmd = self.commands.recv() => Input::Command(cmd),
@@ -171,6 +216,7 @@ impl Actor {
                 Input::Command(Some(command)) => self.on_command(command).await,
                 Input::Opened(result) => self.on_opened(result).await,
                 Input::Frame(frame) => self.on_frame(frame).await,
+                Input::WriteFailed(error) => self.write_failed(&error),
                 Input::Timer => self.on_timers().await,
             }
             if let Some(reason) = self.broken.take() {
@@ -197,27 +243,55 @@ impl Actor {
         matches!(self.conn, Conn::Connected { .. })
     }
 
-    /// Encodes and writes one message.
-    async fn send(&mut self, message: &Message) -> Result<(), SendError> {
-        let Conn::Connected { ws, .. } = &mut self.conn else {
+    /// Queues one message for writing, whatever the queue holds (heartbeats, joins, leaves:
+    /// small, and at most one per topic or heartbeat interval).
+    fn send(&mut self, message: &Message) -> Result<(), SendError> {
+        self.enqueue(message, false)
+    }
+
+    /// Queues a push, unless the outbound queue is over its bound.
+    fn send_bounded(&mut self, message: &Message) -> Result<(), SendError> {
+        self.enqueue(message, true)
+    }
+
+    fn enqueue(&mut self, message: &Message, bounded: bool) -> Result<(), SendError> {
+        let Conn::Connected { out, .. } = &mut self.conn else {
             return Err(SendError::NotConnected);
         };
+        if bounded && !out.has_room() {
+            return Err(SendError::QueueFull {
+                queued: out.queued_bytes(),
+                limit: out.limit(),
+            });
+        }
         let frame = self
             .config
             .serializer
             .encode_to_server(message)
             .map_err(|e| SendError::Encode(e.to_string()))?;
-        let ws_message = match frame {
+        out.enqueue(match frame {
             Frame::Text(text) => tungstenite::Message::Text(text.into()),
             Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
-        };
-        if let Err(e) = ws.send(ws_message).await {
-            tracing::warn!(error = %e, "websocket write failed");
-            self.broken
-                .get_or_insert(DisconnectReason::TransportError(e.to_string()));
-            return Err(SendError::Transport);
-        }
+        });
         Ok(())
+    }
+
+    /// Hands queued frames to the sink as far as it accepts them, without waiting.
+    fn drive_writes(&mut self, cx: &mut Context<'_>) {
+        let result = match &mut self.conn {
+            Conn::Connected { ws, out, .. } => out.poll_drive(ws.as_mut(), cx),
+            _ => Ok(()),
+        };
+        if let Err(error) = result {
+            self.write_failed(&error);
+        }
+    }
+
+    /// A write failed: the loop tears the connection down after this turn.
+    fn write_failed(&mut self, error: &tungstenite::Error) {
+        tracing::warn!(%error, "websocket write failed");
+        self.broken
+            .get_or_insert(DisconnectReason::TransportError(error.to_string()));
     }
 }
 
@@ -228,24 +302,60 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+fn close_frame(
+    code: tungstenite::protocol::frame::coding::CloseCode,
+    reason: &str,
+) -> tungstenite::Message {
+    tungstenite::Message::Close(Some(tungstenite::protocol::CloseFrame {
+        code,
+        reason: reason.to_owned().into(),
+    }))
+}
+
 /// Sends a close frame and waits briefly for the server's close, then drops the socket.
 async fn close_ws(
     mut ws: BoxTransport,
     code: tungstenite::protocol::frame::coding::CloseCode,
     reason: &str,
 ) {
-    let frame = tungstenite::protocol::CloseFrame {
-        code,
-        reason: reason.to_owned().into(),
-    };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
-        if ws
-            .send(tungstenite::Message::Close(Some(frame)))
-            .await
-            .is_ok()
-        {
+    let frame = close_frame(code, reason);
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        if ws.send(frame).await.is_ok() {
             while let Some(Ok(_)) = ws.next().await {}
         }
     })
     .await;
+}
+
+/// Ends a connection without making the task wait on it: the close frame is handed to the sink
+/// at once if the sink takes it, and the rest of the handshake (flushing, the server's close) runs
+/// in a detached task bounded by [`CLOSE_TIMEOUT`], after which the transport is dropped. Frames
+/// still in the outbound queue are discarded: their pushes are failed by the teardown.
+fn close_detached(
+    mut ws: BoxTransport,
+    code: tungstenite::protocol::frame::coding::CloseCode,
+    reason: &str,
+) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut frame = Some(close_frame(code, reason));
+    if let Poll::Ready(Ok(())) = ws.poll_ready_unpin(&mut cx) {
+        if let Some(f) = frame.take()
+            && ws.start_send_unpin(f).is_err()
+        {
+            return;
+        }
+        let _ = ws.poll_flush_unpin(&mut cx);
+    }
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            let sent = match frame {
+                Some(f) => ws.send(f).await,
+                None => ws.flush().await,
+            };
+            if sent.is_ok() {
+                while let Some(Ok(_)) = ws.next().await {}
+            }
+        })
+        .await;
+    });
 }

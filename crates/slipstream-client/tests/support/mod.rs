@@ -15,6 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
+pub mod proxy;
+
 /// Bound on every wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(120);
 
