@@ -203,3 +203,55 @@ fn demo_runs_a_script_against_the_embedded_server() {
     assert_eq!(ran.code, Some(0), "{ran}");
     assert!(ran.stdout.contains("pong"), "{ran}");
 }
+
+/// Joins `rooms:lobby`, asks the demo for 50 pushes without reading them, then pings: the
+/// pushes all arrive before the ping's reply.
+const FLOOD: &str = "connect(); await_connect();\njoin(\"rooms:lobby\"); await_join(\"rooms:lobby\");\n\
+     for i in 0..50 { push(\"rooms:lobby\", \"push to me\"); }\n\
+     let r = await_reply(push(\"rooms:lobby\", \"ping\"));\n\
+     print(`ping: ${r.status}, dropped: ${dropped()}`);\n";
+
+fn run_with_capacity(file: &Path, capacity: Option<&str>) -> Ran {
+    let mut command = slipstream();
+    command.arg("run").arg(file).arg("--demo");
+    if let Some(capacity) = capacity {
+        command.args(["--mailbox-capacity", capacity]);
+    }
+    Ran::from(command.output().expect("slipstream runs"))
+}
+
+#[test]
+fn a_full_mailbox_drops_pushes_not_replies_and_run_says_so() {
+    let file = script_file("flood.rhai", FLOOD);
+    let ran = run_with_capacity(&file, Some("5"));
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("ping: ok, dropped: 45"), "{ran}");
+    let notes: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("dropped "))
+        .collect();
+    assert_eq!(
+        notes,
+        ["dropped 45 server pushes: the mailbox holds 5 events; raise it with --mailbox-capacity"],
+        "{ran}"
+    );
+}
+
+#[test]
+fn a_mailbox_that_never_fills_drops_nothing_and_says_nothing() {
+    let file = script_file("no-flood.rhai", FLOOD);
+    let ran = run_with_capacity(&file, None);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("ping: ok, dropped: 0"), "{ran}");
+    assert!(!ran.stderr.contains("dropped"), "{ran}");
+}
+
+#[test]
+fn a_mailbox_capacity_of_zero_is_a_usage_error() {
+    let file = script_file("zero.rhai", "print(1);\n");
+    let ran = run_with_capacity(&file, Some("0"));
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("--mailbox-capacity"), "{ran}");
+    assert!(ran.stderr.contains("at least 1"), "{ran}");
+}

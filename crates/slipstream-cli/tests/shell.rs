@@ -167,3 +167,51 @@ fn demo_starts_the_embedded_server_for_the_shell() {
     assert_eq!(ran.code, Some(0), "{ran}");
     assert!(ran.stdout.contains(r#""pong":"pong""#), "{ran}");
 }
+
+#[test]
+fn the_shell_says_after_an_entry_that_pushes_were_dropped() {
+    let server = DemoServer::start();
+    let history = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("shell-flood-history-{}", std::process::id()));
+    let mut child = slipstream()
+        .args(["shell", server.url(), "--mailbox-capacity", "5"])
+        .env("SLIPSTREAM_HISTORY", history)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slipstream shell starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            b"connect(); await_connect(); join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\n\
+              for i in 0..50 { push(\"rooms:lobby\", \"push to me\"); }\n\
+              await_reply(push(\"rooms:lobby\", \"ping\")).status\n\
+              dropped()\n",
+        )
+        .expect("input written");
+    let ran = Ran::from(child.wait_with_output().expect("the shell exits"));
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.lines().any(|l| l == r#""ok""#), "{ran}");
+    assert!(ran.stdout.lines().any(|l| l == "45"), "{ran}");
+    // One line, after the entry whose reply proves every push had arrived: the counts of the
+    // entries before add up to the 45.
+    let noted: u64 = ran
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("dropped "))
+        .map(|rest| {
+            assert!(
+                rest.ends_with("the mailbox holds 5 events; raise it with --mailbox-capacity"),
+                "{ran}"
+            );
+            rest.split(' ')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(noted, 45, "{ran}");
+}

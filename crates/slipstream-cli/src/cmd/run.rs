@@ -4,6 +4,9 @@
 //! runtime error); 2 for usage and connection errors: a bad URL, a refused connection, a file
 //! that cannot be read, a syntax error. A failure is reported on stderr with the script line,
 //! what was expected and what was received.
+//!
+//! When a socket's mailbox overflowed (the script left more server pushes unconsumed than
+//! `--mailbox-capacity`), one line on stderr at the end says how many pushes were dropped.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -13,6 +16,8 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 use tracing_subscriber::EnvFilter;
+
+use slipstream_client::DEFAULT_MAILBOX_CAPACITY;
 
 use crate::script::{Session, SessionOptions};
 
@@ -36,6 +41,31 @@ pub struct RunArgs {
     /// How long each await waits, until the script calls set_timeout(ms).
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     timeout: f64,
+
+    /// How many unconsumed server pushes each socket keeps; further ones are dropped (replies,
+    /// joins and other lifecycle events never are).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAILBOX_CAPACITY, value_parser = mailbox_capacity)]
+    mailbox_capacity: usize,
+}
+
+/// Parses `--mailbox-capacity`: a whole number, at least 1.
+pub(crate) fn mailbox_capacity(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("the mailbox must hold at least 1 event".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a number of events: {e}")),
+    }
+}
+
+/// The line that says a session's sockets dropped `dropped` server pushes (`None` for none).
+pub(crate) fn dropped_note(dropped: u64, capacity: usize) -> Option<String> {
+    (dropped > 0).then(|| {
+        let pushes = if dropped == 1 { "push" } else { "pushes" };
+        format!(
+            "dropped {dropped} server {pushes}: the mailbox holds {capacity} events; \
+             raise it with --mailbox-capacity"
+        )
+    })
 }
 
 /// Runs the script and says how it went as an exit code.
@@ -68,16 +98,22 @@ pub fn run(args: RunArgs) -> ExitCode {
         print: Box::new(|text| println!("{text}")),
         on_socket: None,
         on_join: None,
+        mailbox_capacity: args.mailbox_capacity,
     });
     let outcome = session.run(&source);
+    let dropped = dropped_note(session.dropped_events(), args.mailbox_capacity);
     session.shutdown();
-    match outcome {
+    let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{}", error.report(&name, &source));
             ExitCode::from(error.exit_code())
         }
+    };
+    if let Some(note) = dropped {
+        eprintln!("{note}");
     }
+    code
 }
 
 /// Logs go to stderr: warnings, unless `RUST_LOG` says otherwise. The client's own warnings

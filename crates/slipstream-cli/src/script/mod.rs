@@ -29,6 +29,7 @@
 //! | `leave(topic)`, `await_leave(topic)` | `()` |
 //! | `disconnect()`, `await_disconnect()` | `()`, the reason |
 //! | `flush()` | every event in the mailbox, each a map with a `type` |
+//! | `dropped()` | how many server pushes this socket dropped because its mailbox was full |
 //! | `is_connected()`, `is_joined(topic)` | booleans |
 //! | `set_timeout(ms)`, `timeout()` | the await timeout (5000 ms by default) |
 //! | `sleep(ms)`, `assert(cond[, msg])`, `assert_eq(actual, expected[, msg])` | `()` |
@@ -72,6 +73,7 @@ pub const VOCABULARY: &[&str] = &[
     "connect",
     "debug",
     "disconnect",
+    "dropped",
     "flush",
     "from_json",
     "is_connected",
@@ -106,6 +108,9 @@ pub struct SessionOptions {
     pub on_socket: Option<SocketHook>,
     /// Called with each topic a script joins.
     pub on_join: Option<TopicHook>,
+    /// How many unconsumed server pushes each socket keeps (see
+    /// [`slipstream_client::SocketBuilder::mailbox_capacity`]).
+    pub mailbox_capacity: usize,
 }
 
 /// An engine, its variables and functions, and the sockets scripts made.
@@ -126,6 +131,7 @@ impl Session {
             options.cancel,
             options.on_socket,
             options.on_join,
+            options.mailbox_capacity,
         ));
         let print = options.print;
         let engine = engine::build(&context, move |text| print(text));
@@ -174,6 +180,17 @@ impl Session {
             .iter_raw()
             .map(|(name, ..)| name.to_owned())
             .collect()
+    }
+
+    /// How many server pushes the session's sockets dropped so far, all together, because
+    /// their mailboxes were full.
+    pub fn dropped_events(&self) -> u64 {
+        self.context.dropped_events()
+    }
+
+    /// How many unconsumed server pushes each socket keeps.
+    pub fn mailbox_capacity(&self) -> usize {
+        self.context.mailbox_capacity
     }
 
     /// Leaves every joined topic and closes every socket.

@@ -62,6 +62,8 @@ pub type TopicHook = Box<dyn Fn(&str)>;
 pub struct Context {
     /// The URL `connect()` and `socket()` use when given none.
     pub default_url: String,
+    /// How many unconsumed server pushes each socket keeps.
+    pub mailbox_capacity: usize,
     /// Shared settings.
     pub settings: Rc<Settings>,
     default: RefCell<Option<ScriptSocket>>,
@@ -78,9 +80,11 @@ impl Context {
         cancel: Arc<AtomicBool>,
         on_socket: Option<SocketHook>,
         on_join: Option<TopicHook>,
+        mailbox_capacity: usize,
     ) -> Self {
         Context {
             default_url,
+            mailbox_capacity,
             settings: Rc::new(Settings {
                 timeout: Cell::new(timeout),
                 cancel,
@@ -94,7 +98,9 @@ impl Context {
 
     /// Makes a socket for `url` (not connected yet).
     pub fn new_socket(&self, url: &str) -> Result<ScriptSocket, Failure> {
-        let socket = blocking::Socket::new(url).map_err(|e| {
+        let builder =
+            slipstream_client::Socket::builder(url).mailbox_capacity(self.mailbox_capacity);
+        let socket = blocking::Socket::from_builder(builder).map_err(|e| {
             Failure::new(
                 FailureKind::Connection,
                 format!("cannot use URL {url:?}: {e}"),
@@ -145,6 +151,16 @@ impl Context {
                 "there is no socket yet: call connect() first",
             )
         })
+    }
+
+    /// How many server pushes all the sockets made so far dropped, because their mailboxes were
+    /// full.
+    pub fn dropped_events(&self) -> u64 {
+        self.sockets
+            .borrow()
+            .iter()
+            .map(ScriptSocket::dropped)
+            .sum()
     }
 
     /// Leaves every joined topic and closes every socket, waiting briefly for each.
@@ -404,6 +420,11 @@ impl ScriptSocket {
             .collect()
     }
 
+    /// `dropped()`: how many server pushes this socket dropped because its mailbox was full.
+    pub fn dropped(&self) -> u64 {
+        self.socket.as_async().dropped_events()
+    }
+
     /// `await_event()`: the next event of any kind, taken out.
     pub fn await_event(&self) -> Result<Dynamic, Failure> {
         self.wait(|s| s.next_event(), |e| *e == AwaitError::Timeout)
@@ -553,6 +574,7 @@ pub fn register(engine: &mut Engine, context: &Rc<Context>) {
             |ctx: NativeCallContext, s: &mut ScriptSocket| at(&ctx, s.await_disconnect()),
         )
         .register_fn("flush", |s: &mut ScriptSocket| s.flush())
+        .register_fn("dropped", |s: &mut ScriptSocket| count(s.dropped()))
         .register_fn(
             "await_event",
             |ctx: NativeCallContext, s: &mut ScriptSocket| at(&ctx, s.await_event()),
@@ -565,6 +587,11 @@ pub fn register(engine: &mut Engine, context: &Rc<Context>) {
         });
 
     register_default_socket_functions(engine, context);
+}
+
+/// A count as a script integer (saturating: no count comes near `INT::MAX`).
+fn count(n: u64) -> INT {
+    INT::try_from(n).unwrap_or(INT::MAX)
 }
 
 fn any() -> Dynamic {
@@ -616,6 +643,7 @@ fn register_default_socket_functions(engine: &mut Engine, context: &Rc<Context>)
     });
     on_default!("await_disconnect", |s| s.await_disconnect());
     on_default!("flush", |s| Ok(s.flush()));
+    on_default!("dropped", |s| Ok(count(s.dropped())));
     on_default!("await_event", |s| s.await_event());
     on_default!("is_joined", |s, topic: &str| Ok(s.socket.is_joined(topic)));
     let c = context.clone();

@@ -8,6 +8,9 @@
 //!
 //! Ctrl-C interrupts a running await, sleep or loop and returns to the prompt; Ctrl-D (end of
 //! input) leaves the joined topics, closes the sockets and exits.
+//!
+//! After an entry during which server pushes were dropped (a mailbox held `--mailbox-capacity`
+//! unconsumed pushes), one line on stderr says how many.
 
 mod complete;
 mod input;
@@ -42,6 +45,16 @@ pub struct ShellArgs {
     /// How long each await waits, until set_timeout(ms) changes it.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     timeout: f64,
+
+    /// How many unconsumed server pushes each socket keeps; further ones are dropped (replies,
+    /// joins and other lifecycle events never are).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = slipstream_client::DEFAULT_MAILBOX_CAPACITY,
+        value_parser = super::run::mailbox_capacity
+    )]
+    mailbox_capacity: usize,
 }
 
 /// What is shared between the read loop and the rest.
@@ -50,6 +63,8 @@ struct Shell {
     words: SharedWords,
     cancel: Arc<AtomicBool>,
     color: bool,
+    /// Server pushes dropped as of the last entry's end (to report new drops once).
+    dropped: u64,
 }
 
 /// Runs the shell until end of input.
@@ -89,12 +104,14 @@ pub fn run(mut args: ShellArgs) -> anyhow::Result<()> {
             let mut words = join_words.lock().unwrap_or_else(|p| p.into_inner());
             words.topics.insert(topic.to_owned());
         })),
+        mailbox_capacity: args.mailbox_capacity,
     });
     let mut shell = Shell {
         session,
         words,
         cancel,
         color: std::io::stdout().is_terminal(),
+        dropped: 0,
     };
     shell.refresh_words();
 
@@ -257,7 +274,18 @@ impl Shell {
             }
         }
         let _ = std::io::stdout().flush();
+        self.report_dropped();
         self.refresh_words();
+    }
+
+    /// Says once how many server pushes were dropped since the last entry, if any were.
+    fn report_dropped(&mut self) {
+        let total = self.session.dropped_events();
+        let new = total.saturating_sub(self.dropped);
+        self.dropped = total;
+        if let Some(note) = super::run::dropped_note(new, self.session.mailbox_capacity()) {
+            eprintln!("{note}");
+        }
     }
 
     fn show(&self, value: &Dynamic) -> String {
