@@ -44,6 +44,9 @@ const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 /// At most this many refused connections linger at once (each holds a file descriptor).
 const MAX_LINGERING_REFUSALS: usize = 64;
 
+/// How long a stopping server lets an HTTP connection finish before dropping it.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
 /// First and longest pause after `accept` failed for lack of resources.
 const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
@@ -295,8 +298,13 @@ async fn serve_connection(
     let result = tokio::select! {
         result = connection.as_mut() => result,
         _ = stopping(&mut shutdown) => {
+            // Idle connections close at once, a request being answered is finished; one whose
+            // request head is still arriving would wait for it, so it is dropped after a grace.
             connection.as_mut().graceful_shutdown();
-            connection.await
+            match tokio::time::timeout(SHUTDOWN_GRACE, connection).await {
+                Ok(result) => result,
+                Err(_) => Ok(()),
+            }
         }
     };
     if let Err(err) = result {

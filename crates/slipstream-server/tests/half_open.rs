@@ -197,3 +197,31 @@ async fn a_flood_of_half_open_connections_does_not_keep_a_good_client_out() {
     assert_eq!(recv_json(&mut ws).await[1], "9");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_closes_half_open_connections_and_websockets_with_1012() {
+    logs();
+    let config = ServerConfig::default().with_handshake_timeout(Duration::from_secs(60));
+    let server = demo(config).await;
+    let mut half = TcpStream::connect(server.local_addr())
+        .await
+        .expect("connects");
+    half.write_all(HALF_REQUEST).await.expect("writes");
+    let mut ws = good_client(&url(&server)).await.expect("served");
+    tokio::time::timeout(WAIT, server.shutdown())
+        .await
+        .expect("shutdown finishes");
+    assert!(until_closed(&mut half).await.is_empty());
+    let close = tokio::time::timeout(WAIT, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                other => panic!("a close frame, not {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a close frame in time");
+    assert_eq!(close, Some(1012));
+}

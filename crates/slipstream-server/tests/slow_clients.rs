@@ -135,15 +135,11 @@ fn last_close_code(data: &[u8]) -> Option<u16> {
     while data.len() >= at + 2 {
         let (opcode, mut len, mut header) = (data[at] & 0x0f, usize::from(data[at + 1] & 0x7f), 2);
         if len == 126 {
-            let Some(bytes) = data.get(at + 2..at + 4) else {
-                return None;
-            };
+            let bytes = data.get(at + 2..at + 4)?;
             len = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
             header = 4;
         } else if len == 127 {
-            let Some(bytes) = data.get(at + 2..at + 10) else {
-                return None;
-            };
+            let bytes = data.get(at + 2..at + 10)?;
             len = usize::try_from(u64::from_be_bytes(bytes.try_into().expect("8 bytes")))
                 .expect("length");
             header = 10;
