@@ -10,7 +10,7 @@ use slipstream_protocol::Payload;
 use crate::channel::{Channel, HandleResult, Info, InfoResult, JoinResult};
 use crate::config::ServerConfig;
 use crate::context::ChannelContext;
-use crate::json::normalize;
+use crate::json::{normalize, object_field};
 use crate::server::{RunningServer, Server};
 use crate::socket::{ConnectInfo, ConnectResult, Socket};
 
@@ -101,16 +101,25 @@ impl Channel for Lobby {
     }
 }
 
+/// The string member `key` of a JSON object payload, read without parsing the rest (which a
+/// client may have made of any depth).
+fn string_field(payload: &Payload, key: &str) -> Option<String> {
+    let raw = object_field(payload.as_json_str()?, key).ok()??;
+    serde_json::from_str(raw).ok()
+}
+
 /// Broadcasts `disconnect` to `user_socket:<user_id>` and replies ok `{}`.
 fn disconnect_user(payload: &Payload, ctx: &ChannelContext) -> HandleResult {
-    let user = payload
-        .to_value()
-        .ok()
-        .and_then(|v| v.get("user_id").cloned());
-    let user = match user {
-        Some(Value::String(s)) => s,
-        Some(Value::Number(n)) => n.to_string(),
-        _ => return no_clause(ctx.topic(), "disconnect user"),
+    let number = || {
+        let raw = object_field(payload.as_json_str()?, "user_id").ok()??;
+        serde_json::from_str::<serde_json::Number>(raw).ok()
+    };
+    let user = match string_field(payload, "user_id") {
+        Some(s) => s,
+        None => match number() {
+            Some(n) => n.to_string(),
+            None => return no_clause(ctx.topic(), "disconnect user"),
+        },
     };
     match ctx.endpoint().broadcast(
         &format!("user_socket:{user}"),
@@ -127,18 +136,16 @@ struct Room;
 
 impl Channel for Room {
     async fn join(&mut self, topic: &str, params: Payload, _: &mut ChannelContext) -> JoinResult {
-        let Some(Value::Object(params)) = params
-            .as_json_str()
-            .and_then(|t| serde_json::from_str(t).ok())
-        else {
+        let Some(Ok(deny)) = params.as_json_str().map(|t| object_field(t, "deny")) else {
             return JoinResult::Crash("join params are not an object".to_owned());
         };
-        match params.get("deny") {
-            Some(Value::Bool(true)) => JoinResult::Error(obj(json!({"reason": "unauthorized"}))),
-            Some(Value::String(s)) if s == "true" => {
-                JoinResult::Error(obj(json!({"reason": "unauthorized"})))
-            }
-            _ => JoinResult::Ok(obj(json!({"joined": topic}))),
+        let denied = deny.is_some_and(|raw| {
+            raw == "true" || serde_json::from_str::<String>(raw).is_ok_and(|s| s == "true")
+        });
+        if denied {
+            JoinResult::Error(obj(json!({"reason": "unauthorized"})))
+        } else {
+            JoinResult::Ok(obj(json!({"joined": topic})))
         }
     }
 
@@ -188,11 +195,7 @@ struct AfterJoin {
 
 impl Channel for PresenceRoom {
     async fn join(&mut self, _: &str, params: Payload, ctx: &mut ChannelContext) -> JoinResult {
-        let user = params
-            .to_value()
-            .ok()
-            .and_then(|v| v.get("user").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| "anonymous".to_owned());
+        let user = string_field(&params, "user").unwrap_or_else(|| "anonymous".to_owned());
         ctx.send_info(AfterJoin { user });
         JoinResult::Ok(Payload::empty())
     }

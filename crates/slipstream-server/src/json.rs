@@ -77,6 +77,37 @@ pub fn normalize_str(text: &str) -> Result<String> {
     write_normalized(text, &objects)
 }
 
+/// The raw text of member `key` of the JSON object `text`: the first one if the key is repeated
+/// (as Jason keeps it), `None` if there is none. Nothing else is parsed, so the other members
+/// and the value may be of any depth. An error if `text` is not a JSON object.
+///
+/// ```
+/// use slipstream_server::json::object_field;
+/// let deep = format!(r#"{{"x":{}{},"user":"ann","user":"bob"}}"#, "[".repeat(9999), "]".repeat(9999));
+/// assert_eq!(object_field(&deep, "user"), Ok(Some(r#""ann""#)));
+/// assert_eq!(object_field(&deep, "nobody"), Ok(None));
+/// assert!(object_field("[1]", "user").is_err());
+/// ```
+pub fn object_field<'a>(text: &'a str, key: &str) -> Result<Option<&'a str>> {
+    let mut walker = Walker::new(text);
+    match walker.next_event()? {
+        Some(Event::ObjectStart(_)) => {}
+        _ => return Err(NormalizeError::Syntax(skip_ws(text.as_bytes(), 0))),
+    }
+    while let Some(Event::Key {
+        key: found,
+        value_at,
+        ..
+    }) = walker.next_event()?
+    {
+        let end = walker.skip_value()?;
+        if found == key {
+            return Ok(text.get(value_at..end));
+        }
+    }
+    Ok(None)
+}
+
 /// One object's entry as the first pass records it.
 struct Entry<'a> {
     /// The decoded key (what sorting and duplicate detection compare).

@@ -238,3 +238,36 @@ async fn huge_numbers_keep_their_text() {
     let payload = format!("[1e999999,-{digits},{digits}.{digits}E-999999,-0.0]");
     echo(&payload, &payload).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_join_params_are_read_past() {
+    // The demo reads one member of the join params (`deny` on `rooms:*`); a deep sibling must not
+    // stop it (serde_json's Value gives up at depth 128, and the join crashed).
+    let (_server, url) = demo().await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("websocket connects");
+    let deep = nested_arrays(20_000);
+    for (join_ref, topic, deny, status, response) in [
+        (
+            "1",
+            "rooms:a",
+            "true",
+            "error",
+            r#"{"reason":"unauthorized"}"#,
+        ),
+        ("2", "rooms:b", "false", "ok", r#"{"joined":"rooms:b"}"#),
+    ] {
+        let params = format!(r#"{{"nest":{deep},"deny":{deny}}}"#);
+        send(
+            &mut ws,
+            format!(r#"["{join_ref}","{join_ref}","{topic}","phx_join",{params}]"#),
+        )
+        .await;
+        let (got_status, got_response) = reply(&recv(&mut ws).await);
+        assert_eq!(
+            (got_status.as_str(), got_response.as_str()),
+            (status, response)
+        );
+    }
+}
