@@ -561,6 +561,60 @@ mod tests {
         assert!(!c.retry_on_initial_connect);
         assert!(!c.retry_rejected_joins);
         assert_eq!(c.mailbox_capacity, DEFAULT_MAILBOX_CAPACITY);
+        // Every buffer is bounded, with tungstenite's sizes.
+        assert_eq!(c.outbound_queue_limit, 8 << 20);
+        assert_eq!(c.websocket.max_message_size, Some(64 << 20));
+        assert_eq!(c.websocket.max_frame_size, Some(16 << 20));
+        assert_eq!(c.websocket.read_buffer_size, 128 << 10);
+        assert_eq!(c.websocket.write_buffer_size, 128 << 10);
+    }
+
+    #[tokio::test]
+    async fn size_knobs_reach_the_websocket_config_and_zero_is_refused() {
+        let s = Socket::builder("ws://h/socket")
+            .outbound_queue_limit(1000)
+            .max_message_size(2000)
+            .max_frame_size(1500)
+            .read_buffer_size(4096)
+            .write_buffer_size(0)
+            .build()
+            .unwrap();
+        let c = s.config();
+        assert_eq!(c.outbound_queue_limit, 1000);
+        assert_eq!(c.websocket.max_message_size, Some(2000));
+        assert_eq!(c.websocket.max_frame_size, Some(1500));
+        assert_eq!(c.websocket.read_buffer_size, 4096);
+        assert_eq!(c.websocket.write_buffer_size, 0);
+        assert_eq!(
+            Socket::builder("ws://h/socket")
+                .read_buffer_size(0)
+                .build()
+                .unwrap_err(),
+            ConfigError::InvalidSetting {
+                setting: "read_buffer_size",
+                reason: "must be at least 1 byte".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn the_url_vsn_picks_the_serializer_and_params_fn_cannot_override_it() {
+        let s = Socket::builder("ws://h/socket?vsn=1.0.0")
+            .params_fn(|| vec![("vsn".into(), "2.0.0".into()), ("t".into(), "1".into())])
+            .build()
+            .unwrap();
+        let c = s.config();
+        assert_eq!(c.serializer, Serializer::V1);
+        assert_eq!(
+            c.connect_url().as_str(),
+            "ws://h/socket/websocket?vsn=1.0.0&t=1"
+        );
+        assert!(matches!(
+            Socket::builder("ws://h/socket?vsn=1.0.0")
+                .serializer(Serializer::V2)
+                .build(),
+            Err(ConfigError::SerializerConflict { .. })
+        ));
     }
 
     #[tokio::test]

@@ -11,12 +11,13 @@ use std::time::Duration;
 use serde_json::json;
 use slipstream_client::testkit::TestServer;
 use slipstream_client::{
-    Backoff, ConfigError, DisconnectReason, Payload, ReplyError, Serializer, Socket, SocketEvent,
+    Backoff, ConfigError, ConnectError, DisconnectReason, Payload, ReplyError, Serializer, Socket,
+    SocketEvent,
 };
 use slipstream_protocol::Ref;
 use tokio::net::TcpListener;
 
-use crate::support::proxy::{Direction, Proxy};
+use crate::support::proxy::{Direction, Proxy, Refuse};
 use crate::support::{WAIT, demo, joined_socket};
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -86,9 +87,11 @@ async fn a_write_blocked_on_a_dead_link_does_not_stop_the_heartbeat() {
 async fn disconnect_is_honoured_while_a_write_is_stalled() {
     let server = demo().await;
     let proxy = Proxy::start(server.local_addr()).await;
-    // A long heartbeat: only the disconnect can end this connection within the test.
+    // A long heartbeat: only the disconnect can end this connection within the test. A queue
+    // that takes every push, so that the last one waits behind the stalled write.
     let builder = Socket::builder(proxy.url_for(&server.ws_url()))
         .heartbeat_interval(Duration::from_secs(60))
+        .outbound_queue_limit(64 << 20)
         .await_timeout(WAIT);
     let socket = joined_socket(builder, "rooms:lobby").await;
 
@@ -97,8 +100,15 @@ async fn disconnect_is_honoured_while_a_write_is_stalled() {
     let refs: Vec<Ref> = (0..BIG_PUSHES)
         .map(|_| socket.push("rooms:lobby", "echo", payload.clone()))
         .collect();
-    // Let the task fill the buffers and stall on the write.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Push timeouts still fire while the write is stalled (this one waits behind it).
+    let late =
+        socket.push_with_timeout("rooms:lobby", "ping", json!({}), Duration::from_millis(300));
+    assert!(matches!(
+        socket
+            .await_reply(&late, Some(Duration::from_secs(5)))
+            .await,
+        Err(ReplyError::PushTimeout(_))
+    ));
 
     socket.disconnect();
     assert_eq!(
@@ -281,4 +291,83 @@ async fn a_v1_vsn_in_the_url_selects_the_v1_serializer() {
         Socket::builder(&url).serializer(Serializer::V2).build(),
         Err(ConfigError::SerializerConflict { .. })
     ));
+}
+
+/// The next `Reconnecting` event whose error satisfies `want`.
+async fn reconnect_failing_with(socket: &Socket, want: impl Fn(&ConnectError) -> bool) {
+    for _ in 0..1000 {
+        match socket.next_event(Some(WAIT)).await {
+            Ok(SocketEvent::Reconnecting {
+                error: Some(error), ..
+            }) if want(&error) => return,
+            Ok(_) => continue,
+            Err(e) => panic!("no such reconnect failure: {e}"),
+        }
+    }
+    panic!("no such reconnect failure within 1000 events");
+}
+
+#[tokio::test]
+async fn the_proxy_delays_throttles_cuts_and_refuses() {
+    let server = demo().await;
+    let proxy = Proxy::start(server.local_addr()).await;
+    let builder = Socket::builder(proxy.url_for(&server.ws_url()))
+        .reconnect_after(Backoff::steps([50], 50).without_jitter())
+        .await_timeout(WAIT);
+    let socket = joined_socket(builder, "rooms:lobby").await;
+
+    // Delay: each chunk waits, both ways.
+    proxy.faults().delay(Duration::from_millis(150));
+    let started = std::time::Instant::now();
+    let ping = socket.push("rooms:lobby", "ping", json!({}));
+    socket.await_reply(&ping, None).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    proxy.faults().delay(Duration::ZERO);
+
+    // Throttle: 100 KB up and back at 200 KB/s takes about a second.
+    proxy.faults().throttle(Some(200_000));
+    let started = std::time::Instant::now();
+    let echo = socket.push(
+        "rooms:lobby",
+        "echo",
+        json!({ "data": "y".repeat(100_000) }),
+    );
+    socket.await_reply(&echo, None).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(700));
+    proxy.faults().throttle(None);
+
+    // Stop listening, then cut: reconnects are refused by the kernel.
+    proxy.refuse(Refuse::StopListening);
+    proxy.cut_all();
+    assert!(matches!(
+        socket.await_disconnect(None).await,
+        Ok(DisconnectReason::TransportError(_) | DisconnectReason::ClosedByRemote { .. })
+    ));
+    reconnect_failing_with(&socket, |e| {
+        matches!(e, ConnectError::ConnectionRefused { .. })
+    })
+    .await;
+
+    // Accept and close at once: the upgrade fails.
+    let before = proxy.accepted();
+    proxy.refuse(Refuse::CloseAtOnce);
+    reconnect_failing_with(&socket, |e| matches!(e, ConnectError::Transport(_))).await;
+    assert!(proxy.accepted() > before);
+
+    // Forward again: the socket reconnects and rejoins by itself.
+    proxy.refuse(Refuse::No);
+    socket.await_connect(None).await.unwrap();
+    socket.await_join("rooms:lobby", None).await.unwrap();
+
+    // One connection's own blackhole: its next ping gets no answer, then a cut ends it.
+    let link = proxy.last_link().expect("the live link");
+    link.faults.blackhole(Direction::Down);
+    let ping =
+        socket.push_with_timeout("rooms:lobby", "ping", json!({}), Duration::from_millis(300));
+    assert!(matches!(
+        socket.await_reply(&ping, None).await,
+        Err(ReplyError::PushTimeout(_))
+    ));
+    link.cut();
+    assert!(socket.await_disconnect(None).await.is_ok());
 }

@@ -221,6 +221,11 @@ impl Proxy {
         self.shared.links.lock().unwrap().get(index).cloned()
     }
 
+    /// The latest forwarded connection.
+    pub fn last_link(&self) -> Option<Arc<Link>> {
+        self.shared.links.lock().unwrap().last().cloned()
+    }
+
     /// Cuts every connection open now.
     pub fn cut_all(&self) {
         for link in self.shared.links.lock().unwrap().iter() {
