@@ -51,7 +51,15 @@ impl Actor {
         match decoded {
             Ok(message) => self.on_message(message).await,
             Err(error) => {
-                tracing::warn!(%error, "malformed frame from the server skipped");
+                match self.malformed_log.occurred(tokio::time::Instant::now()) {
+                    Some(0) => tracing::warn!(%error, "malformed frame from the server skipped"),
+                    Some(left_out) => tracing::warn!(
+                        %error,
+                        left_out,
+                        "malformed frame from the server skipped ({left_out} more since the last such line)"
+                    ),
+                    None => tracing::debug!(%error, "malformed frame from the server skipped"),
+                }
                 self.emit(SocketEvent::MalformedFrame {
                     error: error.to_string(),
                 });

@@ -20,6 +20,7 @@ mod commands;
 mod connection;
 mod inbound;
 mod lifecycle;
+mod log_throttle;
 mod outbound;
 mod pending;
 mod timers;
@@ -41,6 +42,7 @@ use crate::error::ConnectError;
 use crate::event::{DisconnectReason, SocketEvent};
 use crate::socket::Shared;
 use channels::{Channel, ClosedTopics};
+use log_throttle::LogThrottle;
 use outbound::Outbound;
 use pending::PendingTable;
 use timers::Timers;
@@ -156,6 +158,8 @@ pub(crate) struct Actor {
     healthy: bool,
     /// Set when a write fails; the loop then tears the connection down.
     broken: Option<DisconnectReason>,
+    /// Keeps a flood of malformed server frames from flooding the log.
+    malformed_log: LogThrottle,
 }
 
 /// Closes the mailbox when the task ends, even by panic, so awaits return `Closed`.
@@ -190,6 +194,7 @@ impl Actor {
             reconnect_attempt: 0,
             healthy: false,
             broken: None,
+            malformed_log: LogThrottle::default(),
         }
     }
 
