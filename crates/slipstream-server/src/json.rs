@@ -36,6 +36,9 @@ pub enum NormalizeError {
     /// hold (Jason refuses it too).
     #[error("lone UTF-16 surrogate in the \\u escape at byte {0}")]
     LoneSurrogate(usize),
+    /// The text is 4 GiB or more (far beyond any frame the server accepts).
+    #[error("a JSON text of {0} bytes is too large to re-encode")]
+    TooLarge(usize),
 }
 
 type Result<T> = std::result::Result<T, NormalizeError>;
@@ -108,95 +111,141 @@ pub fn object_field<'a>(text: &'a str, key: &str) -> Result<Option<&'a str>> {
     Ok(None)
 }
 
-/// One object's entry as the first pass records it.
-struct Entry<'a> {
+/// A decoded key: `len` bytes at `start` of the text (no escapes) or of the first pass's arena
+/// (the decoded text of the keys that have escapes).
+#[derive(Clone, Copy)]
+struct Key {
+    start: u32,
+    len: u32,
+    in_arena: bool,
+}
+
+/// One object's entry as the first pass records it. Positions are `u32` (the text is checked to
+/// be shorter than 4 GiB) to keep a deep payload's bookkeeping small: 24 bytes an entry.
+struct Entry {
     /// The decoded key (what sorting and duplicate detection compare).
-    key: Cow<'a, str>,
+    key: Key,
     /// Where the key's string starts (its opening quote).
-    key_at: usize,
+    key_at: u32,
     /// Where the entry's value starts.
-    value_at: usize,
+    value_at: u32,
     /// How many objects open before the value (the index of the next one to open).
-    objects_before: usize,
+    objects_before: u32,
 }
 
 /// One object of the text, in the order the objects open.
 struct Object {
     /// Where its `{` is.
-    start: usize,
+    start: u32,
     /// Just after its `}`.
-    end: usize,
-    /// Its entries (sorted, deduplicated) in [`Objects::entries`].
-    entries: std::ops::Range<usize>,
+    end: u32,
+    /// Its entries (sorted, deduplicated) are `first..last` of [`Objects::entries`].
+    first: u32,
+    last: u32,
     /// How many objects open before its `}` (the index of the next one to open after it).
-    after: usize,
+    after: u32,
 }
 
 /// What the first pass learns: every object's kept entries, in key order.
-struct Objects<'a> {
+struct Objects {
     objects: Vec<Object>,
-    entries: Vec<Entry<'a>>,
+    entries: Vec<Entry>,
 }
 
-impl Objects<'_> {
+impl Objects {
     /// Object number `index` in opening order, which must be the one whose `{` is at `at`.
-    fn at(&self, index: usize, at: usize) -> Result<&Object> {
+    fn at(&self, index: u32, at: usize) -> Result<&Object> {
         self.objects
-            .get(index)
-            .filter(|o| o.start == at)
+            .get(index as usize)
+            .filter(|o| o.start as usize == at)
             .ok_or(NormalizeError::Syntax(at))
     }
 
-    fn entry(&self, i: usize) -> Result<&Entry<'_>> {
-        self.entries.get(i).ok_or(NormalizeError::Syntax(0))
+    fn entry(&self, i: u32) -> Result<&Entry> {
+        self.entries
+            .get(i as usize)
+            .ok_or(NormalizeError::Syntax(0))
     }
+}
+
+/// The text of a decoded key.
+fn key_str<'a>(text: &'a str, arena: &'a str, key: Key) -> &'a str {
+    let (start, end) = (key.start as usize, key.start as usize + key.len as usize);
+    let from = if key.in_arena { arena } else { text };
+    from.get(start..end).unwrap_or_default()
 }
 
 /// First pass: checks the text and sorts every object's entries (stable, so the first of equal
 /// keys comes first and is the one kept).
-fn sorted_objects(text: &str) -> Result<Objects<'_>> {
+fn sorted_objects(text: &str) -> Result<Objects> {
+    if u32::try_from(text.len()).is_err() {
+        return Err(NormalizeError::TooLarge(text.len()));
+    }
+    // Every position and count below is at most the text's length, so `as u32` is exact.
     let mut objects = Vec::new();
-    let mut entries = Vec::new();
-    // The entries of the objects still open, innermost last, and where each open object's
-    // entries begin in it.
-    let mut pending: Vec<Entry<'_>> = Vec::new();
-    let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut arena = String::new();
+    // The entries of the objects still open, innermost last, and for each open object: its
+    // index and where its entries begin in `pending`.
+    let mut pending: Vec<Entry> = Vec::new();
+    let mut open: Vec<(u32, u32)> = Vec::new();
     let mut walker = Walker::new(text);
     while let Some(event) = walker.next_event()? {
         match event {
             Event::ObjectStart(start) => {
-                open.push((objects.len(), pending.len()));
+                open.push((objects.len() as u32, pending.len() as u32));
                 objects.push(Object {
-                    start,
-                    end: start,
-                    entries: 0..0,
+                    start: start as u32,
+                    end: start as u32,
+                    first: 0,
+                    last: 0,
                     after: 0,
                 });
             }
-            Event::Key { key, at, value_at } => pending.push(Entry {
-                key,
-                key_at: at,
-                value_at,
-                objects_before: objects.len(),
-            }),
+            Event::Key { key, at, value_at } => {
+                let key = match key {
+                    Cow::Borrowed(s) => Key {
+                        start: at as u32 + 1,
+                        len: s.len() as u32,
+                        in_arena: false,
+                    },
+                    Cow::Owned(s) => {
+                        let start = arena.len() as u32;
+                        arena.push_str(&s);
+                        Key {
+                            start,
+                            len: s.len() as u32,
+                            in_arena: true,
+                        }
+                    }
+                };
+                pending.push(Entry {
+                    key,
+                    key_at: at as u32,
+                    value_at: value_at as u32,
+                    objects_before: objects.len() as u32,
+                });
+            }
             Event::ObjectEnd(end) => {
                 let (index, base) = open.pop().ok_or(NormalizeError::Syntax(end))?;
+                let base = base as usize;
                 let mine = pending.get_mut(base..).unwrap_or_default();
-                mine.sort_by(|a, b| a.key.cmp(&b.key));
+                mine.sort_by(|a, b| key_str(text, &arena, a.key).cmp(key_str(text, &arena, b.key)));
                 let first = entries.len();
                 for entry in pending.drain(base..) {
                     let duplicate = entries.len() > first
-                        && entries
-                            .last()
-                            .is_some_and(|last: &Entry<'_>| last.key == entry.key);
+                        && entries.last().is_some_and(|last| {
+                            key_str(text, &arena, last.key) == key_str(text, &arena, entry.key)
+                        });
                     if !duplicate {
                         entries.push(entry);
                     }
                 }
-                let after = objects.len();
-                if let Some(object) = objects.get_mut(index) {
-                    object.end = end;
-                    object.entries = first..entries.len();
+                let (last, after) = (entries.len() as u32, objects.len() as u32);
+                if let Some(object) = objects.get_mut(index as usize) {
+                    object.end = end as u32;
+                    object.first = first as u32;
+                    object.last = last;
                     object.after = after;
                 }
             }
@@ -206,27 +255,25 @@ fn sorted_objects(text: &str) -> Result<Objects<'_>> {
     Ok(Objects { objects, entries })
 }
 
-/// Where the second pass is inside a container.
-enum Frame {
-    Array,
-    Object {
-        /// The next entry to write, and the end of this object's entries.
-        next: usize,
-        last: usize,
-        /// Just after the object's `}`, and [`Object::after`].
-        end: usize,
-        after: usize,
-    },
+/// Where the second pass is inside an object: the next entry to write and the end of its
+/// entries, then [`Object::end`] and [`Object::after`].
+struct ObjectFrame {
+    next: u32,
+    last: u32,
+    end: u32,
+    after: u32,
 }
 
 /// Second pass: writes the text with every object's entries in the first pass's order.
 ///
 /// `at` is where it reads; `next_object` is the opening-order index of the next object at or
-/// after `at`, so that finding an object's entries costs no search.
-fn write_normalized(text: &str, objects: &Objects<'_>) -> Result<String> {
+/// after `at`, so that finding an object's entries costs no search. The stack is one byte per
+/// open container (`true` for an object) plus one [`ObjectFrame`] per open object.
+fn write_normalized(text: &str, objects: &Objects) -> Result<String> {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut stack: Vec<Frame> = Vec::new();
+    let mut open: Vec<bool> = Vec::new();
+    let mut frames: Vec<ObjectFrame> = Vec::new();
     let mut at = skip_ws(bytes, 0);
     let mut next_object = 0;
     loop {
@@ -239,26 +286,27 @@ fn write_normalized(text: &str, objects: &Objects<'_>) -> Result<String> {
                     out.push(']');
                     at += 1;
                 } else {
-                    stack.push(Frame::Array);
+                    open.push(false);
                     continue;
                 }
             }
             Some(b'{') => {
                 let object = objects.at(next_object, at)?;
                 out.push('{');
-                if object.entries.is_empty() {
+                if object.first == object.last {
                     out.push('}');
-                    at = object.end;
+                    at = object.end as usize;
                     next_object = object.after;
                 } else {
-                    let entry = objects.entry(object.entries.start)?;
-                    write_string(text, entry.key_at, &mut out)?;
+                    let entry = objects.entry(object.first)?;
+                    write_string(text, entry.key_at as usize, &mut out)?;
                     out.push(':');
-                    at = entry.value_at;
+                    at = entry.value_at as usize;
                     next_object = entry.objects_before;
-                    stack.push(Frame::Object {
-                        next: object.entries.start + 1,
-                        last: object.entries.end,
+                    open.push(true);
+                    frames.push(ObjectFrame {
+                        next: object.first + 1,
+                        last: object.last,
                         end: object.end,
                         after: object.after,
                     });
@@ -275,9 +323,9 @@ fn write_normalized(text: &str, objects: &Objects<'_>) -> Result<String> {
         }
         // A value ended just before `at`: close what is complete, then find the next value.
         loop {
-            match stack.last_mut() {
+            match open.last() {
                 None => return Ok(out),
-                Some(Frame::Array) => {
+                Some(false) => {
                     at = skip_ws(bytes, at);
                     match bytes.get(at) {
                         Some(b',') => {
@@ -288,31 +336,28 @@ fn write_normalized(text: &str, objects: &Objects<'_>) -> Result<String> {
                         Some(b']') => {
                             out.push(']');
                             at += 1;
-                            stack.pop();
+                            open.pop();
                         }
                         _ => return Err(NormalizeError::Syntax(at)),
                     }
                 }
-                Some(Frame::Object {
-                    next,
-                    last,
-                    end,
-                    after,
-                }) => {
-                    if *next < *last {
-                        let entry = objects.entry(*next)?;
-                        *next += 1;
+                Some(true) => {
+                    let frame = frames.last_mut().ok_or(NormalizeError::Syntax(at))?;
+                    if frame.next < frame.last {
+                        let entry = objects.entry(frame.next)?;
+                        frame.next += 1;
                         out.push(',');
-                        write_string(text, entry.key_at, &mut out)?;
+                        write_string(text, entry.key_at as usize, &mut out)?;
                         out.push(':');
-                        at = entry.value_at;
+                        at = entry.value_at as usize;
                         next_object = entry.objects_before;
                         break;
                     }
                     out.push('}');
-                    at = *end;
-                    next_object = *after;
-                    stack.pop();
+                    at = frame.end as usize;
+                    next_object = frame.after;
+                    frames.pop();
+                    open.pop();
                 }
             }
         }

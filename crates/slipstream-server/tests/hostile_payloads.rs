@@ -271,3 +271,35 @@ async fn deep_join_params_are_read_past() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_values_in_the_other_elements_of_a_frame_are_answered() {
+    // Not payloads, but the same attack: a deep topic or ref. The codec keeps them as raw text,
+    // so this held before the re-encoding was fixed too; it guards the whole path.
+    let (_server, url) = demo().await;
+    let mut ws = joined(&url).await;
+    let deep = nested_arrays(1_000_000);
+    send(&mut ws, format!(r#"[null,"2",{deep},"echo",{{}}]"#)).await;
+    let frame = recv(&mut ws).await;
+    let elements = elements(&frame);
+    assert!(elements[2].get() == deep, "the topic is echoed");
+    let (status, response) = reply(&frame);
+    assert_eq!(
+        (status.as_str(), response.as_str()),
+        ("error", r#"{"reason":"unmatched topic"}"#)
+    );
+    send(
+        &mut ws,
+        format!(r#"["1",{deep},"rooms:lobby","ping",{{}}]"#),
+    )
+    .await;
+    let frame = recv(&mut ws).await;
+    assert!(elements_ref(&frame) == deep, "the ref is echoed");
+    served(&mut ws, "3").await;
+    let mut other = joined(&url).await;
+    served(&mut other, "2").await;
+}
+
+fn elements_ref(frame: &str) -> String {
+    elements(frame)[1].get().to_owned()
+}
