@@ -1,7 +1,8 @@
 //! Entry points for the fuzz targets of `fuzz/` (cargo feature `fuzzing`, off by default).
 //!
-//! Not a stable API: it exposes just enough of the crate-private websocket frame reader for a
-//! fuzz target to feed it a client's byte stream without a socket.
+//! Not a stable API: it exposes just enough of the crate-private websocket layer for a fuzz target
+//! to feed the frame reader a client's byte stream without a socket, and to play a websocket
+//! server by hand (the handshake's accept key).
 
 use std::future::Future;
 use std::pin::pin;
@@ -10,6 +11,11 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 
 use crate::ws::{WsError, WsMessage, WsReader};
+
+/// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key` (RFC 6455 section 4.2.2).
+pub fn accept_key(key: &[u8]) -> String {
+    crate::ws::accept_key(key)
+}
 
 /// One message (or control frame) the server's frame reader assembled from a client's bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +62,10 @@ impl FrameError {
     }
 }
 
-/// Reads `bytes` as a client's whole byte stream, the way a connection does: every message or
-/// recoverable error in order, ending with the first error after which the server stops reading
-/// (the end of the input is one). Frames over `max_frame_size` bytes (header included) are
-/// refused and skipped.
+/// Reads `bytes` as a client's whole byte stream, the way a connection's read loop does: every
+/// message or recoverable error in order, ending with a close frame or with the first error after
+/// which the server stops reading (the end of the input is one). Frames over `max_frame_size`
+/// bytes (header included) are refused and skipped.
 pub fn read_frames(bytes: &[u8], max_frame_size: usize) -> Vec<Result<Frame, FrameError>> {
     let mut reader = WsReader::new(bytes, max_frame_size);
     let mut out = Vec::new();
@@ -71,7 +77,13 @@ pub fn read_frames(bytes: &[u8], max_frame_size: usize) -> Vec<Result<Frame, Fra
             None => break,
         };
         match next {
-            Ok(message) => out.push(Ok(frame_of(message))),
+            Ok(message) => {
+                let close = matches!(message, WsMessage::Close(_));
+                out.push(Ok(frame_of(message)));
+                if close {
+                    break;
+                }
+            }
             Err(e) => {
                 let go_on = e.is_recoverable();
                 out.push(Err(FrameError(e)));
