@@ -42,7 +42,7 @@ too many connections\n";
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 /// At most this many refused connections linger at once (each holds a file descriptor).
-const MAX_LINGERING_REFUSALS: usize = 64;
+const MAX_LINGERING_REFUSALS: usize = 16;
 
 /// How long a stopping server lets an HTTP connection finish before dropping it.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
