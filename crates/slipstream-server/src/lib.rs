@@ -11,6 +11,12 @@
 //!   idle close 1002, malformed frame close 1011, invalid UTF-8 close 1007, oversize close 1009.
 //! * Broadcasts are encoded once per serializer and the same bytes go to every subscriber; the
 //!   [`Endpoint`] broadcasts from anywhere and disconnects sockets by id.
+//! * No client can make the server grow without bound: each connection's unsent bytes are capped
+//!   ([`ServerConfig::max_outbound_bytes`]; a client past it is closed with 1008), each channel's
+//!   pending pushes are capped ([`ServerConfig::max_pending_pushes`]; then the client is not read
+//!   until the channel catches up), an HTTP request head must arrive within
+//!   [`ServerConfig::handshake_timeout`], and connections beyond
+//!   [`ServerConfig::max_connections`] get a 503.
 //! * [`spawn_demo`] runs the demo app (for `slipstream serve` and for other crates' tests).
 //!
 //! # Writing a channel
