@@ -120,6 +120,8 @@ write("ws_reader", "fragments_and_ping",
 write("ws_reader", "oversize_then_ping", client_frame(0x2, bytes(600)) + client_frame(0x9, b"hi"))
 write("ws_reader", "length_64bit", bytes([0x82, 0xff]) + struct.pack(">Q", 2**63 - 1) + MASK)
 write("ws_reader", "close_one_byte", client_frame(0x8, b"\x03"))
+write("ws_reader", "fragments_over_limit",
+      client_frame(0x2, bytes(300), fin=False) + client_frame(0x0, bytes(250)) + client_frame(0x9, b"p"))
 write("ws_reader", "close_reason", client_frame(0x8, struct.pack(">H", 4000) + "bye ☃".encode()))
 
 # json_normalize: mode byte 0 (raw text), then a payload; a few with duplicates and escapes.
