@@ -26,7 +26,8 @@ enum Outcome {
     Protocol,
     /// Text (or a close reason) that is not UTF-8: close 1007, the stream is still in sync.
     InvalidUtf8,
-    /// A frame or message over the limit (the frame's size, header included): close 1009.
+    /// A frame or message over the limit (the frame's size, header included, plus the fragments
+    /// buffered before a continuation): close 1009.
     TooBig(u64),
 }
 
@@ -39,8 +40,8 @@ fn outcome(result: &Result<Frame, FrameError>) -> Outcome {
         Ok(Frame::Close(code)) => Outcome::Close(*code),
         Err(e) if e.is_end_of_input() => Outcome::End,
         Err(e) => match (e.close_code(), e.too_big()) {
-            // `size` is the refused frame's own size: under the limit when the fragments already
-            // buffered make the message too big.
+            // `size` is the refused frame's size plus, for a continuation, the fragments
+            // already buffered: the size of the message it would have made.
             (1009, Some((size, limit))) => {
                 assert_eq!(limit, MAX_FRAME);
                 Outcome::TooBig(size)
@@ -109,9 +110,12 @@ fn model(data: &[u8], max: usize) -> Vec<Outcome> {
         if control && (len > 125 || !fin) {
             break Outcome::Protocol;
         }
-        let buffered = fragments.as_ref().map_or(0, |(_, b)| b.len() as u64);
+        let buffered = match (&fragments, opcode) {
+            (Some((_, b)), 0) => b.len() as u64,
+            _ => 0,
+        };
         if len + header + buffered > max as u64 {
-            out.push(Outcome::TooBig(len + header));
+            out.push(Outcome::TooBig(len + header + buffered));
             fragments = None;
             if input.take(len + 4).is_none() {
                 break Outcome::End;

@@ -53,7 +53,8 @@ impl FrameError {
         matches!(self.0, WsError::Io(_))
     }
 
-    /// For a frame over the limit: its size (header included) and the limit.
+    /// For a frame over the limit: its size (header included, plus the fragments buffered
+    /// before it when it is a continuation) and the limit.
     pub fn too_big(&self) -> Option<(u64, usize)> {
         match self.0 {
             WsError::TooBig { size, limit } => Some((size, limit)),

@@ -73,9 +73,10 @@ pub(crate) enum WsError {
     #[error("text frame is not valid UTF-8")]
     InvalidUtf8,
     /// A frame or message larger than the limit (its payload will be skipped).
-    #[error("frame of {size} bytes exceeds the limit of {limit} bytes")]
+    #[error("a frame or message of {size} bytes exceeds the limit of {limit} bytes")]
     TooBig {
-        /// The frame's size including its header.
+        /// The frame's size including its header, plus, for a continuation, the fragments
+        /// buffered before it (the size of the message it would make).
         size: u64,
         /// The configured limit.
         limit: usize,
@@ -155,13 +156,18 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                     "control frames must be short and unfragmented",
                 ));
             }
-            let buffered = self.fragments.as_ref().map_or(0, |(_, b)| b.len() as u64);
+            // A continuation adds to the message being assembled; a control frame (at most 125
+            // bytes, so always under the limit) interleaves with it without adding to it.
+            let buffered = match (&self.fragments, opcode) {
+                (Some((_, buf)), OP_CONTINUATION) => buf.len() as u64,
+                _ => 0,
+            };
             let size = len.saturating_add(header_len).saturating_add(buffered);
             if size > self.max_frame_size as u64 {
                 self.skip = len + 4;
                 self.fragments = None;
                 return Err(WsError::TooBig {
-                    size: len + header_len,
+                    size,
                     limit: self.max_frame_size,
                 });
             }
@@ -306,9 +312,29 @@ mod tests {
         wire.extend(masked(OP_CONTINUATION, true, &[b'c'; 40]));
         wire.extend(masked(OP_PING, true, b"hi"));
         let mut reader = WsReader::new(&wire[..], 100);
-        assert!(matches!(reader.next().await, Err(WsError::TooBig { .. })));
+        // The refusal names the size the message would reach (80 buffered + 46), not the last
+        // frame's own 46.
+        assert!(matches!(
+            reader.next().await,
+            Err(WsError::TooBig { size: 126, .. })
+        ));
         assert!(reader.fragments.is_none(), "the partial message is dropped");
         assert!(matches!(reader.next().await, Ok(WsMessage::Ping(p)) if &p[..] == b"hi"));
+    }
+
+    #[tokio::test]
+    async fn a_ping_between_fragments_does_not_count_them() {
+        // 90 bytes buffered and a 16-byte ping would be 106 > 100, but the ping is no part of
+        // the message: it is answered, and the message completes under the limit.
+        let mut wire = masked(OP_TEXT, false, &[b'a'; 90]);
+        wire.extend(masked(OP_PING, true, &[b'p'; 10]));
+        wire.extend(masked(OP_CONTINUATION, true, b"bc"));
+        let mut reader = WsReader::new(&wire[..], 100);
+        assert!(matches!(reader.next().await, Ok(WsMessage::Ping(p)) if p.len() == 10));
+        match reader.next().await {
+            Ok(WsMessage::Text(text)) => assert_eq!(text.len(), 92),
+            other => panic!("expected the text message, got {other:?}"),
+        }
     }
 
     #[tokio::test]
