@@ -76,10 +76,11 @@ class Reader:
 
     def __init__(self, sock):
         self.sock = sock
-        self.buf = b""
+        self.buf = bytearray()
+        self.pos = 0  # start of the unread bytes in `buf`
 
     def _fill(self, n, deadline):
-        while len(self.buf) < n:
+        while len(self.buf) - self.pos < n:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("no frame in time")
@@ -87,26 +88,29 @@ class Reader:
             chunk = self.sock.recv(1 << 20)
             if not chunk:
                 raise ConnectionError("closed by the server")
+            if self.pos:
+                del self.buf[: self.pos]
+                self.pos = 0
             self.buf += chunk
 
     def frame(self, timeout=10.0):
         """Returns (opcode, payload bytes)."""
         deadline = time.monotonic() + timeout
         self._fill(2, deadline)
-        b0, b1 = self.buf[0], self.buf[1]
+        b0, b1 = self.buf[self.pos], self.buf[self.pos + 1]
         n = b1 & 0x7F
         at = 2
         if n == 126:
             self._fill(4, deadline)
-            n = struct.unpack("!H", self.buf[2:4])[0]
+            n = struct.unpack("!H", self.buf[self.pos + 2 : self.pos + 4])[0]
             at = 4
         elif n == 127:
             self._fill(10, deadline)
-            n = struct.unpack("!Q", self.buf[2:10])[0]
+            n = struct.unpack("!Q", self.buf[self.pos + 2 : self.pos + 10])[0]
             at = 10
         self._fill(at + n, deadline)
-        payload = self.buf[at : at + n]
-        self.buf = self.buf[at + n :]
+        payload = bytes(self.buf[self.pos + at : self.pos + at + n])
+        self.pos += at + n
         return b0 & 0x0F, payload
 
     def reply(self, ref, timeout=10.0):
@@ -239,39 +243,55 @@ def attack_deep_payloads(server):
 def attack_unread_pongs(server, seconds=10.0):
     """Heartbeats as fast as possible, never reading a reply."""
     sock = ws_connect(server.port)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    frame = ws_frame('[null,"1","phoenix","heartbeat",{}]')
-    batch = frame * 256
+    batch = ws_frame('[null,"1","phoenix","heartbeat",{}]') * 256
     sent = 0
-    closed_after = None
+    stalled = None
     start = time.monotonic()
     peak = 0
-    sock.setblocking(False)
+    sock.settimeout(1.0)
     while time.monotonic() - start < seconds:
         try:
-            _, writable, _ = select.select([], [sock], [], 0.05)
-            if writable:
-                sock.send(batch)
-                sent += 256
-        except (BlockingIOError, InterruptedError):
-            pass
+            sock.sendall(batch)
+            sent += 256
+        except socket.timeout:
+            stalled = time.monotonic() - start
+            break
         except OSError:
-            closed_after = time.monotonic() - start
             break
         peak = max(peak, server.status("VmRSS") or 0)
+    peak = max(peak, server.status("VmRSS") or 0)
+    end = read_to_the_end(Reader(sock), b'"phx_reply"')
     sock.close()
     time.sleep(1.0)
     return [
-        f"  {sent:,} heartbeats sent unread over {seconds:.0f} s: "
-        + (f"server closed the socket after {closed_after:.1f} s" if closed_after else "socket never closed")
-        + f"; RSS peak during the flood {mib(peak)}, after it left {mib(server.status('VmRSS'))}"
+        f"  {sent:,} heartbeats sent unread"
+        + (f", until the server stopped reading after {stalled:.1f} s" if stalled else f" over {seconds:.0f} s")
+        + f"; then the client read {end}; RSS peak {mib(peak)}, after it left {mib(server.status('VmRSS'))}"
     ]
+
+
+def read_to_the_end(reader, marker, within=10.0):
+    """Reads what the server sent until its close frame, EOF or `within`; says how it ended."""
+    got = 0
+    until = time.monotonic() + within
+    while time.monotonic() < until:
+        try:
+            opcode, payload = reader.frame(max(0.01, until - time.monotonic()))
+        except TimeoutError:
+            return f"{got:,} replies and the connection is still open"
+        except (ConnectionError, OSError):
+            return f"{got:,} replies, then the connection was dropped without a close frame"
+        if opcode == 0x8:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            return f"{got:,} replies, then a close frame with {code}"
+        if marker in payload:
+            got += 1
+    return f"{got:,} replies and the connection is still open"
 
 
 def attack_unread_broadcasts(server, seconds=10.0):
     """A joined client that never reads while 1 KB broadcasts flow on its topic."""
-    slow, _ = joined(server.port)
-    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow, slow_reader = joined(server.port)
     fast, fast_reader = joined(server.port)
     sender, sender_reader = joined(server.port)
     body = json.dumps({"blob": "x" * 1000})
@@ -280,7 +300,6 @@ def attack_unread_broadcasts(server, seconds=10.0):
     peak = 0
     fast_got = 0
     sent = 0
-    slow_closed = None
     while time.monotonic() - start < seconds:
         for _ in range(50):
             ref += 1
@@ -295,16 +314,6 @@ def attack_unread_broadcasts(server, seconds=10.0):
                     break
                 if r is fast_reader and b"broadcast_event" in payload:
                     fast_got += 1
-        if slow_closed is None:
-            try:
-                slow.settimeout(0)
-                data = slow.recv(1, socket.MSG_PEEK)
-                if data == b"":
-                    slow_closed = time.monotonic() - start
-            except (BlockingIOError, socket.timeout):
-                pass
-            except OSError:
-                slow_closed = time.monotonic() - start
         peak = max(peak, server.status("VmRSS") or 0)
         time.sleep(0.01)
     # Let the fast client drain what is in flight.
@@ -316,12 +325,30 @@ def attack_unread_broadcasts(server, seconds=10.0):
                 fast_got += 1
         except TimeoutError:
             break
+    # Now read what the slow client was sent: a close frame at the end means it was dropped.
+    slow_got = 0
+    slow_end = "still open"
+    drain_until = time.monotonic() + 10
+    while time.monotonic() < drain_until:
+        try:
+            opcode, payload = slow_reader.frame(max(0.01, drain_until - time.monotonic()))
+        except TimeoutError:
+            break
+        except (ConnectionError, OSError):
+            slow_end = "connection dropped without a close frame"
+            break
+        if opcode == 0x8:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            slow_end = f"closed by the server with {code}"
+            break
+        if b"broadcast_event" in payload:
+            slow_got += 1
     for s in (slow, fast, sender):
         s.close()
     time.sleep(1.0)
     return [
         f"  {sent:,} broadcasts of 1 KB over {seconds:.0f} s to a reader that never reads: "
-        + (f"slow client closed after {slow_closed:.1f} s" if slow_closed else "slow client never closed")
+        + f"slow client {slow_end} after {slow_got:,} broadcasts"
         + f"; fast client got {fast_got:,}/{sent:,}; RSS peak {mib(peak)}, after {mib(server.status('VmRSS'))}"
     ]
 
