@@ -276,6 +276,45 @@ async fn drop_fails_in_flight_pushes_then_reconnects_and_rejoins_with_a_fresh_jo
     socket.await_join("room:1", None).await.unwrap();
 }
 
+// Real time, as the test above.
+#[tokio::test]
+async fn a_flood_of_phx_error_is_one_crash_and_one_rejoin() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server)
+        .rejoin_after(Backoff::steps([50, 100], 200).without_jitter())
+        .build()
+        .unwrap();
+    let mut conn = connected(&server, &socket).await;
+    let jr = joined(&socket, &mut conn, "room:1").await;
+
+    conn.send(json!([jr, jr, "room:1", "phx_error", {"reason": "channel_crash"}]))
+        .await;
+    for _ in 0..200 {
+        conn.send(json!([null, null, "room:1", "phx_error", {"reason": "again"}]))
+            .await;
+    }
+    // Frames are handled in order: once this one is reported, so are the 201 before it.
+    conn.send_text("end of the flood").await;
+    let mut crashes = 0;
+    loop {
+        match socket.next_event(None).await.unwrap() {
+            SocketEvent::TopicErrored { .. } => crashes += 1,
+            SocketEvent::MalformedFrame { .. } => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        crashes, 1,
+        "one crash, however many phx_error frames say so"
+    );
+    let jr2 = conn.expect_join("room:1").await;
+    assert_ne!(jr, jr2);
+    socket.await_join("room:1", None).await.unwrap();
+    // One rejoin, not one per phx_error: nothing more comes over several rejoin delays.
+    let more = tokio::time::timeout(Duration::from_millis(400), conn.recv()).await;
+    assert!(more.is_err(), "another frame after the rejoin: {more:?}");
+}
+
 // Real time: nothing here waits for a timer except the short rejoin delay.
 #[tokio::test]
 async fn phx_error_rejoins_on_the_rejoin_schedule_and_phx_close_is_final() {
