@@ -2,8 +2,8 @@
 //! never a payload. Alone in its binary, like `observability`: its thread-scoped subscriber must
 //! not race other tests for the callsites' interest cache.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::Duration;
 
 use serde_json::json;
@@ -11,20 +11,7 @@ use slipstream_client::pattern;
 use slipstream_client::testkit::TestServer;
 use tokio::sync::broadcast::error::RecvError;
 
-/// Collects everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use crate::support::capture::capture_logs;
 
 /// The number after `name=` in `line`.
 fn field(line: &str, name: &str) -> Option<u64> {
@@ -38,14 +25,7 @@ fn field(line: &str, name: &str) -> Option<u64> {
 
 #[tokio::test(start_paused = true)]
 async fn a_flood_is_reported_in_a_few_lines_without_payloads() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs(tracing::Level::WARN);
 
     let mut server = TestServer::new();
     let socket = server.builder().mailbox_capacity(10).build().unwrap();
@@ -96,7 +76,7 @@ async fn a_flood_is_reported_in_a_few_lines_without_payloads() {
     .await;
     assert!(ended.is_ok(), "the socket's task did not end");
 
-    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let log = captured.text();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("mailbox full")).collect();
     assert!(!lines.is_empty(), "no overflow line in:\n{log}");
     // 2.7 s of drops: the first line, at most one a second, and one at the end.

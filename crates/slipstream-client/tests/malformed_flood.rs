@@ -4,38 +4,14 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use slipstream_client::{Socket, SocketEvent};
 
+use crate::support::capture::capture_logs;
 use crate::support::{ScriptedServer, WAIT};
-
-/// Collects everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn a_flood_of_malformed_frames_is_logged_in_a_few_lines() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs(tracing::Level::WARN);
 
     let server = ScriptedServer::start().await;
     let socket = Socket::builder(server.url())
@@ -59,7 +35,7 @@ async fn a_flood_of_malformed_frames_is_logged_in_a_few_lines() {
     }
     assert!(socket.is_connected());
 
-    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let log = captured.text();
     let lines = log
         .lines()
         .filter(|l| l.contains("malformed frame"))

@@ -2,45 +2,19 @@
 //! its duration. A subscriber set for this thread captures them; the test runs on a current-thread
 //! runtime, so the socket's task logs through it too.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::Duration;
 
 use serde_json::json;
 use slipstream_client::Socket;
 use slipstream_server::{ServerConfig, spawn_demo};
 
-/// Collects everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+use crate::support::capture::capture_logs;
 
 #[tokio::test(flavor = "current_thread")]
 async fn lifecycle_events_are_traced_with_their_durations() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs(tracing::Level::DEBUG);
 
     let server = spawn_demo("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
         .await
