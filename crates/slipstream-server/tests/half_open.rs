@@ -2,15 +2,18 @@
 //! `handshake_timeout` gets its connection closed, connections beyond `max_connections` are
 //! refused with a 503 at once, and neither stops a good client from being served.
 
-use std::net::SocketAddr;
+mod support;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use slipstream_server::{RunningServer, ServerConfig, spawn_demo};
+use slipstream_server::{RunningServer, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{demo_with, logs};
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -21,23 +24,6 @@ const WAIT: Duration = Duration::from_secs(20);
 const SHORT: Duration = Duration::from_millis(300);
 /// Half a websocket upgrade request: the head never ends.
 const HALF_REQUEST: &[u8] = b"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-
-fn logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-fn any_port() -> SocketAddr {
-    "127.0.0.1:0".parse().expect("address")
-}
-
-async fn demo(config: ServerConfig) -> RunningServer {
-    spawn_demo(any_port(), config)
-        .await
-        .expect("demo server starts")
-}
 
 fn url(server: &RunningServer) -> String {
     format!("{}?vsn=2.0.0", server.ws_url())
@@ -97,7 +83,7 @@ async fn good_client(url: &str) -> Result<Ws, String> {
 #[tokio::test]
 async fn half_a_request_is_closed_after_the_handshake_timeout() {
     logs();
-    let server = demo(ServerConfig::default().with_handshake_timeout(SHORT)).await;
+    let server = demo_with(ServerConfig::default().with_handshake_timeout(SHORT)).await;
     let mut half = TcpStream::connect(server.local_addr())
         .await
         .expect("connects");
@@ -126,7 +112,7 @@ async fn connections_beyond_the_limit_get_503_and_room_comes_back() {
     let config = ServerConfig::default()
         .with_max_connections(LIMIT)
         .with_handshake_timeout(Duration::from_secs(60));
-    let server = demo(config).await;
+    let server = demo_with(config).await;
     // Hold the limit: two websockets and one idle TCP connection.
     let ws1 = good_client(&url(&server)).await.expect("first served");
     let ws2 = good_client(&url(&server)).await.expect("second served");
@@ -172,7 +158,7 @@ async fn connections_beyond_the_limit_get_503_and_room_comes_back() {
 #[tokio::test]
 async fn a_flood_of_half_open_connections_does_not_keep_a_good_client_out() {
     logs();
-    let server = demo(ServerConfig::default().with_handshake_timeout(SHORT)).await;
+    let server = demo_with(ServerConfig::default().with_handshake_timeout(SHORT)).await;
     let mut flood = Vec::new();
     for _ in 0..200 {
         let mut tcp = TcpStream::connect(server.local_addr())
@@ -202,7 +188,7 @@ async fn a_flood_of_half_open_connections_does_not_keep_a_good_client_out() {
 async fn shutdown_closes_half_open_connections_and_websockets_with_1012() {
     logs();
     let config = ServerConfig::default().with_handshake_timeout(Duration::from_secs(60));
-    let server = demo(config).await;
+    let server = demo_with(config).await;
     let mut half = TcpStream::connect(server.local_addr())
         .await
         .expect("connects");

@@ -2,6 +2,8 @@
 //! else), presence leaves on disconnect, the auth-token sub-protocol, connect refusal, the
 //! endpoint and the fault-injection handle.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,23 +12,19 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use slipstream_server::{
     Channel, ChannelContext, ConnectResult, HandleResult, JoinResult, Payload, RunningServer,
-    Server, ServerConfig, Socket, spawn_demo,
+    Server, ServerConfig, Socket,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
+use crate::support::{any_port, demo_with};
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-fn any_port() -> SocketAddr {
-    "127.0.0.1:0".parse().expect("address")
-}
-
 async fn demo() -> RunningServer {
-    spawn_demo(any_port(), ServerConfig::default())
-        .await
-        .expect("demo server starts")
+    demo_with(ServerConfig::default()).await
 }
 
 async fn connect(url: &str) -> Ws {

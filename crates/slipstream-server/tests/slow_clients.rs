@@ -7,6 +7,8 @@
 //! The slow clients are raw TCP sockets with a hand-made websocket handshake, so that they can
 //! simply stop reading; a small receive buffer makes the kernel's share of the backlog small.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +17,14 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use slipstream_server::{
     Channel, ChannelContext, HandleResult, JoinResult, Payload, RunningServer, Server,
-    ServerConfig, Socket, spawn_demo,
+    ServerConfig, Socket,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{any_port, demo_with, logs};
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -29,18 +33,6 @@ type Ws =
 const LIMIT: usize = 64 * 1024;
 /// "It happens" waits: generous, for a loaded machine.
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Server logs on the test's output when `RUST_LOG` asks for them.
-fn logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-fn any_port() -> SocketAddr {
-    "127.0.0.1:0".parse().expect("address")
-}
 
 /// A websocket over a raw TCP socket with a small receive buffer; returns it after the 101.
 async fn raw_websocket(addr: SocketAddr) -> TcpStream {
@@ -190,12 +182,6 @@ async fn send_json(ws: &mut Ws, frame: Value) {
         .expect("send");
 }
 
-async fn demo(config: ServerConfig) -> RunningServer {
-    spawn_demo(any_port(), config)
-        .await
-        .expect("demo server starts")
-}
-
 /// Waits (bounded) until the server counts `n` websockets.
 async fn until_connections(server: &RunningServer, n: usize) {
     tokio::time::timeout(WAIT, async {
@@ -210,7 +196,7 @@ async fn until_connections(server: &RunningServer, n: usize) {
 #[tokio::test]
 async fn a_joined_client_that_never_reads_is_closed_and_the_others_get_every_broadcast() {
     logs();
-    let server = demo(ServerConfig::default().with_max_outbound_bytes(LIMIT)).await;
+    let server = demo_with(ServerConfig::default().with_max_outbound_bytes(LIMIT)).await;
     let mut slow = raw_websocket(server.local_addr()).await;
     slow.write_all(&client_frame(r#"["1","1","rooms:lobby","phx_join",{}]"#))
         .await
@@ -281,7 +267,7 @@ async fn a_joined_client_that_never_reads_is_closed_and_the_others_get_every_bro
 #[tokio::test]
 async fn a_client_that_sends_heartbeats_and_never_reads_is_closed() {
     logs();
-    let server = demo(ServerConfig::default().with_max_outbound_bytes(LIMIT)).await;
+    let server = demo_with(ServerConfig::default().with_max_outbound_bytes(LIMIT)).await;
     let mut slow = raw_websocket(server.local_addr()).await;
     until_connections(&server, 1).await;
     const BATCH: usize = 500;
