@@ -727,7 +727,7 @@ pub(crate) fn push_escaped(ch: char, out: &mut String) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The recursive implementation this module had before, kept as the reference for shallow
@@ -943,9 +943,14 @@ mod tests {
             let mixed = format!("{}null{}", r#"[{"k":"#.repeat(depth), "}]".repeat(depth));
             assert!(norm(&mixed) == mixed);
         };
+        on_a_small_stack(run);
+    }
+
+    /// Runs `f` on a thread with a 64 KiB stack, so any recursion over deep input overflows.
+    pub(crate) fn on_a_small_stack(f: impl FnOnce() + Send + 'static) {
         std::thread::Builder::new()
             .stack_size(64 * 1024)
-            .spawn(run)
+            .spawn(f)
             .map(|t| t.join())
             .unwrap_or_else(|err| panic!("thread: {err}"))
             .unwrap_or_else(|_| panic!("deep input failed"));

@@ -198,12 +198,7 @@ mod tests {
             );
             assert!(filter(&text) == expected);
         };
-        std::thread::Builder::new()
-            .stack_size(64 * 1024)
-            .spawn(run)
-            .map(|t| t.join())
-            .unwrap_or_else(|err| panic!("thread: {err}"))
-            .unwrap_or_else(|_| panic!("deep input failed"));
+        crate::json::tests::on_a_small_stack(run);
     }
 
     #[test]
