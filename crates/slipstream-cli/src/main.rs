@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 /// Slipstream: a toolkit for Phoenix Channels.
 #[derive(Parser)]
-#[command(name = "slipstream", version, about)]
+#[command(name = "slipstream", version, about, after_help = cmd::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,7 +24,7 @@ enum Command {
     /// Walk through Slipstream's scripting guide, one blocking call at a time.
     Tour(cmd::tour::TourArgs),
     /// Run a Slipstream script (Rhai) against a server: exit 0 when it finishes, 1 when an
-    /// assertion or await fails, 2 for usage and connection errors.
+    /// assertion or await fails, 2 for usage and connection errors (see `slipstream --help`).
     Run(cmd::run::RunArgs),
     /// An interactive shell (REPL) for Phoenix Channels, in the script language of `run`.
     Shell(cmd::shell::ShellArgs),
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
             // The chain of causes on one line, as ripgrep and hyperfine print theirs; never a
             // backtrace, even with RUST_BACKTRACE set (that is for panics).
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(error.exit_code())
         }
     }
 }

@@ -136,12 +136,20 @@ fn a_refused_join_exits_1_with_the_servers_reason() {
 }
 
 #[test]
-fn a_bad_url_exits_2() {
-    let file = script_file("connect.rhai", "connect();\nawait_connect();\n");
+fn a_bad_url_exits_2_before_the_script_starts_and_is_named_once() {
+    let file = script_file(
+        "connect.rhai",
+        "print(\"started\");\nconnect();\nawait_connect();\n",
+    );
     let ran = run(&file, "nope://localhost/socket");
     assert_eq!(ran.code, Some(2), "{ran}");
-    assert!(ran.stderr.contains("connection failed at "), "{ran}");
+    assert!(!ran.stdout.contains("started"), "no script line ran: {ran}");
     assert!(ran.stderr.contains("unsupported scheme"), "{ran}");
+    assert_eq!(
+        ran.stderr.matches("nope://localhost/socket").count(),
+        1,
+        "the URL is named once: {ran}"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! `slipstream serve --port 0`: prints exactly one `listening on http://ADDR:PORT` line on stdout,
-//! serves the demo app, and stops cleanly on SIGTERM.
+//! `slipstream serve --port 0`: prints `listening on http://ADDR:PORT` as its first stdout line,
+//! then the websocket URL and a `slipstream shell` command, serves the demo app, and stops cleanly
+//! on SIGTERM.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -23,6 +24,15 @@ fn serve_prints_its_address_and_stops_on_sigterm() {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
     assert!(!addr.ends_with(":0"), "the real port is printed: {addr}");
+    // Then the websocket URL and a ready-to-paste shell command, on 127.0.0.1 and the real port.
+    let port = addr.rsplit(':').next().expect("a port");
+    let ws_url = format!("ws://127.0.0.1:{port}/socket/websocket");
+    let mut websocket = String::new();
+    stdout.read_line(&mut websocket).expect("a second line");
+    assert_eq!(websocket, format!("websocket: {ws_url}\n"));
+    let mut hint = String::new();
+    stdout.read_line(&mut hint).expect("a third line");
+    assert_eq!(hint, format!("try: slipstream shell {ws_url}\n"));
 
     let mut tcp = TcpStream::connect(&addr).expect("server accepts");
     tcp.set_read_timeout(Some(Duration::from_secs(5)))
@@ -43,5 +53,5 @@ fn serve_prints_its_address_and_stops_on_sigterm() {
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).expect("rest of stdout");
-    assert_eq!(rest, "", "nothing else on stdout");
+    assert_eq!(rest, "", "nothing else on stdout after the banner");
 }

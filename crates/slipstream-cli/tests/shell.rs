@@ -89,7 +89,7 @@ fn ctrl_c_interrupts_an_await_and_the_shell_goes_on() {
     let mut stdin = child.stdin.take().expect("stdin");
     stdin
         .write_all(
-            b"connect(); await_connect();\nset_timeout(60000);\nprint(\"waiting\");\nawait_message(\"rooms:lobby\", \"never\");\n",
+            b"connect(); await_connect();\njoin(\"rooms:lobby\"); await_join(\"rooms:lobby\");\nset_timeout(60000);\nprint(\"waiting\");\nawait_message(\"rooms:lobby\", \"never\");\n",
         )
         .expect("input written");
     stdin.flush().expect("flushed");

@@ -5,11 +5,76 @@ pub mod serve;
 pub mod shell;
 pub mod tour;
 
-/// A positive, finite number of seconds as a duration.
-pub(crate) fn positive_seconds(seconds: f64) -> Option<std::time::Duration> {
-    std::time::Duration::try_from_secs_f64(seconds)
-        .ok()
-        .filter(|t| !t.is_zero())
+/// Exit code: the script or the tour failed (an assertion, an await that failed or timed out,
+/// a runtime error).
+pub(crate) const EXIT_FAILED: u8 = 1;
+/// Exit code: a usage error (bad flag, bad URL, bad `--timeout`, unreadable script, syntax
+/// error), or the command could not connect or do its I/O.
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+/// The exit codes, once, for `slipstream --help` (README.md's CLI section has the same table).
+pub(crate) const EXIT_CODES_HELP: &str = "\
+Exit codes (tour, run, shell; serve uses 0 and 2):
+  0    done: the script or the tour finished, the shell reached end of input
+  1    the script or the tour failed: an assertion, an await that failed or timed out,
+       a runtime error
+  2    usage error (bad flag, bad URL, bad --timeout, unreadable script, syntax error),
+       or could not connect (refused, no server, bind failed)
+  130  interrupted by Ctrl-C (run)";
+
+/// Why a subcommand stopped, and so its exit code.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// A bad flag value or URL, named in the message: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Could not connect, bind or do I/O: exit 2.
+    #[error(transparent)]
+    Connection(anyhow::Error),
+    /// The tour (or another check) failed: exit 1.
+    #[error(transparent)]
+    Failed(anyhow::Error),
+}
+
+impl CliError {
+    /// The exit code of the scheme in [`EXIT_CODES_HELP`].
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) | CliError::Connection(_) => EXIT_USAGE,
+            CliError::Failed(_) => EXIT_FAILED,
+        }
+    }
+}
+
+/// The shortest `--timeout` honoured, in seconds (one millisecond: awaits count in ms).
+pub(crate) const MIN_TIMEOUT_SECS: f64 = 0.001;
+/// The longest `--timeout` honoured, in seconds (one day).
+pub(crate) const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// Parses `--timeout SECONDS`: a number from [`MIN_TIMEOUT_SECS`] to [`MAX_TIMEOUT_SECS`].
+pub(crate) fn timeout_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let bounds = || format!("must be from {MIN_TIMEOUT_SECS} to {MAX_TIMEOUT_SECS} seconds");
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a number of seconds; the timeout {}", bounds()))?;
+    if !(MIN_TIMEOUT_SECS..=MAX_TIMEOUT_SECS).contains(&seconds) {
+        return Err(format!("the timeout {}", bounds()));
+    }
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|_| format!("the timeout {}", bounds()))
+}
+
+/// Rejects a socket URL the client cannot use, before anything runs: a usage error that names
+/// the URL once.
+pub(crate) fn check_url(url: &str) -> Result<(), CliError> {
+    // Building a socket validates its URL and does not connect; the socket is dropped at once.
+    match slipstream_client::blocking::Socket::new(url) {
+        Ok(_) => Ok(()),
+        Err(e @ slipstream_client::ConfigError::InvalidUrl { .. }) => {
+            Err(CliError::Usage(e.to_string()))
+        }
+        Err(e) => Err(CliError::Connection(e.into())),
+    }
 }
 
 /// The embedded demo server (what `slipstream serve` runs) on a free loopback port, for

@@ -1,8 +1,10 @@
 //! `slipstream run FILE`: runs a Slipstream script (Rhai, see [`crate::script`]) without a prompt.
+//! `run -` reads the script from stdin; a `#!` first line is ignored (blanked, so the lines of
+//! errors stay right), so `#!/usr/bin/env -S slipstream run` scripts work.
 //!
 //! Exit codes: 0 when the script finishes; 1 when an assertion or an await fails (or any other
-//! runtime error); 2 for usage and connection errors: a bad URL, a refused connection, a file
-//! that cannot be read, a syntax error. A failure is reported on stderr with the script line,
+//! runtime error); 2 for usage and connection errors: a bad URL (rejected before the script
+//! starts), a bad `--timeout`, a refused connection, a file that cannot be read, a syntax error. A failure is reported on stderr with the script line,
 //! what was expected and what was received.
 //!
 //! When a socket's mailbox overflowed (the script left more server pushes unconsumed than
@@ -27,7 +29,7 @@ pub const DEFAULT_URL: &str = "ws://localhost:4000/socket/websocket";
 /// Options of `slipstream run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The script to run (Rhai).
+    /// The script to run (Rhai); `-` reads it from stdin.
     file: PathBuf,
 
     /// The websocket URL that `connect()` and `socket()` use when given none.
@@ -38,9 +40,9 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "url")]
     demo: bool,
 
-    /// How long each await waits, until the script calls set_timeout(ms).
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
-    timeout: f64,
+    /// How long each await waits, until the script calls set_timeout(ms) (0.001 to 86400).
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = super::timeout_seconds)]
+    timeout: std::time::Duration,
 
     /// How many unconsumed server pushes each socket keeps; further ones are dropped (replies,
     /// joins and other lifecycle events never are).
@@ -71,23 +73,36 @@ pub(crate) fn dropped_note(dropped: u64, capacity: usize) -> Option<String> {
 /// Runs the script and says how it went as an exit code.
 pub fn run(args: RunArgs) -> ExitCode {
     init_logging();
-    let Some(timeout) = super::positive_seconds(args.timeout) else {
-        eprintln!("error: --timeout must be a positive number of seconds");
-        return ExitCode::from(2);
+    let timeout = args.timeout;
+    let from_stdin = args.file.as_os_str() == "-";
+    let name = if from_stdin {
+        "<stdin>".to_owned()
+    } else {
+        args.file.display().to_string()
     };
-    let name = args.file.display().to_string();
-    let source = match std::fs::read_to_string(&args.file) {
-        Ok(source) => source,
+    let read = if from_stdin {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(&args.file)
+    };
+    let source = match read {
+        Ok(source) => without_shebang(source),
         Err(e) => {
             eprintln!("error: cannot read {name}: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(super::EXIT_USAGE);
         }
     };
+    if !args.demo
+        && let Err(e) = super::check_url(&args.url)
+    {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(e.exit_code());
+    }
     let demo = match args.demo.then(super::start_demo).transpose() {
         Ok(demo) => demo,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return ExitCode::from(2);
+            return ExitCode::from(super::EXIT_USAGE);
         }
     };
     let url = demo.as_ref().map_or(args.url, |server| server.ws_url());
@@ -116,6 +131,17 @@ pub fn run(args: RunArgs) -> ExitCode {
     code
 }
 
+/// The script with a `#!` first line blanked (kept as an empty line, so line numbers stay).
+fn without_shebang(source: String) -> String {
+    if !source.starts_with("#!") {
+        return source;
+    }
+    match source.find('\n') {
+        Some(end) => source[end..].to_owned(),
+        None => String::new(),
+    }
+}
+
 /// Logs go to stderr: warnings, unless `RUST_LOG` says otherwise. The client's own warnings
 /// (a refused join, a failed connect) are left out: the script's failure report says the same.
 pub(crate) fn init_logging() {
@@ -127,4 +153,19 @@ pub(crate) fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_shebang;
+
+    #[test]
+    fn a_shebang_line_is_blanked_not_removed() {
+        assert_eq!(
+            without_shebang("#!/usr/bin/env -S slipstream run\nprint(1);\n".into()),
+            "\nprint(1);\n"
+        );
+        assert_eq!(without_shebang("#!only".into()), "");
+        assert_eq!(without_shebang("print(1);\n".into()), "print(1);\n");
+    }
 }

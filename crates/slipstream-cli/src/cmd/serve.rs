@@ -40,8 +40,14 @@ pub struct ServeArgs {
     filter_parameters: Option<String>,
 }
 
-/// Runs the server; prints `listening on http://ADDR:PORT` on stdout once bound.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+/// Runs the server; prints `listening on http://ADDR:PORT` on stdout once bound, then the
+/// websocket URL and a ready-to-paste `slipstream shell` command. Any failure (binding the
+/// port, say) is exit code 2.
+pub fn run(args: ServeArgs) -> Result<(), super::CliError> {
+    run_server(args).map_err(super::CliError::Connection)
+}
+
+fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -76,13 +82,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let mut stdout = std::io::stdout().lock();
+    // The first line stays exactly `listening on http://ADDR:PORT`: scripts and tests parse it.
     writeln!(stdout, "listening on http://{}", server.local_addr())?;
+    let ws_url = format!("ws://{}/socket/websocket", reachable(server.local_addr()));
+    writeln!(stdout, "websocket: {ws_url}")?;
+    writeln!(stdout, "try: slipstream shell {ws_url}")?;
     stdout.flush()?;
     drop(stdout);
     shutdown_signal().await?;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// An address a client on this machine can connect to: a wildcard bind (`0.0.0.0`, `::`) is
+/// reached through loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
 }
 
 /// The words of a `--filter-parameters` list: comma-separated, trimmed, empty ones dropped.
@@ -112,7 +133,23 @@ async fn shutdown_signal() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::filter_list;
+    use super::{filter_list, reachable};
+
+    #[test]
+    fn a_wildcard_bind_is_reached_through_loopback() {
+        assert_eq!(
+            reachable("0.0.0.0:4000".parse().unwrap()).to_string(),
+            "127.0.0.1:4000"
+        );
+        assert_eq!(
+            reachable("[::]:4000".parse().unwrap()).to_string(),
+            "[::1]:4000"
+        );
+        assert_eq!(
+            reachable("10.0.0.1:80".parse().unwrap()).to_string(),
+            "10.0.0.1:80"
+        );
+    }
 
     #[test]
     fn filter_parameters_are_a_comma_separated_list() {

@@ -3,11 +3,14 @@
 //! Without `--url` it starts the embedded demo server on a free local port and talks to it; with
 //! `--url` it talks to whatever serves the demo channels there (our `slipstream serve`, or a real
 //! Phoenix application). Each step prints the call and what it returned; the first failing step is
-//! named and the process exits non-zero.
+//! named and the process exits 1, or 2 when the first step (connect) fails or the URL or
+//! `--timeout` is bad (the scheme of `slipstream --help`).
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+
+use super::CliError;
 use clap::Args;
 use serde_json::json;
 use slipstream_client::blocking;
@@ -23,22 +26,22 @@ pub struct TourArgs {
     #[arg(long)]
     url: Option<String>,
 
-    /// How long each await waits for its answer.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
-    timeout: f64,
+    /// How long each await waits for its answer (0.001 to 86400).
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = super::timeout_seconds)]
+    timeout: Duration,
 }
 
 const TOPIC: &str = "rooms:lobby";
 
 /// Runs the walkthrough.
-pub fn run(args: TourArgs) -> anyhow::Result<()> {
-    let timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .context("--timeout must be a positive number of seconds")?;
+pub fn run(args: TourArgs) -> Result<(), CliError> {
+    let timeout = args.timeout;
     let embedded = match &args.url {
-        Some(_) => None,
-        None => Some(super::start_demo()?),
+        Some(url) => {
+            super::check_url(url)?;
+            None
+        }
+        None => Some(super::start_demo().map_err(CliError::Connection)?),
     };
     let url = match (&args.url, &embedded) {
         (Some(url), _) => url.clone(),
@@ -51,17 +54,20 @@ pub fn run(args: TourArgs) -> anyhow::Result<()> {
         ),
         None => println!("Slipstream tour: the scripting guide against {url}"),
     }
-    let result = walk(&url, timeout);
+    let mut tour = Tour::default();
+    let result = walk(&mut tour, &url, timeout);
     if let Some(server) = embedded {
         server.stop();
     }
-    result
+    // The first step is the connection: when it fails, nothing of the guide was tried.
+    result.map_err(|e| match tour.done {
+        0 | 1 => CliError::Connection(e),
+        _ => CliError::Failed(e),
+    })
 }
 
 /// The guide, step by step.
-fn walk(url: &str, timeout: Duration) -> anyhow::Result<()> {
-    let mut tour = Tour::default();
-
+fn walk(tour: &mut Tour, url: &str, timeout: Duration) -> anyhow::Result<()> {
     let socket = tour.step(
         "connect",
         "connect asks for a connection and returns at once; await_connect blocks until it is up.",

@@ -1,4 +1,4 @@
-//! `slipstream shell [URL]`: a REPL for Phoenix Channels, in the script language of
+//! `slipstream shell [URL | --url URL]`: a REPL for Phoenix Channels, in the script language of
 //! [`crate::script`].
 //!
 //! With a terminal it uses rustyline: line editing, history kept between sessions
@@ -28,23 +28,28 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
 
+use super::CliError;
 use crate::script::{Session, SessionOptions, VOCABULARY, convert};
 use complete::{SharedWords, ShellHelper, Words};
 
 /// Options of `slipstream shell`.
 #[derive(Args, Debug)]
 pub struct ShellArgs {
-    /// The websocket URL that `connect()` uses.
-    #[arg(default_value = super::run::DEFAULT_URL)]
-    url: String,
+    /// The websocket URL that `connect()` uses (default ws://localhost:4000/socket/websocket).
+    #[arg(value_name = "URL")]
+    url: Option<String>,
+
+    /// The same as the URL argument, as `tour` and `run` take it.
+    #[arg(long = "url", value_name = "URL")]
+    url_flag: Option<String>,
 
     /// Start the embedded demo server on a free local port and use it instead of URL.
-    #[arg(long, conflicts_with = "url")]
+    #[arg(long, conflicts_with_all = ["url", "url_flag"])]
     demo: bool,
 
-    /// How long each await waits, until set_timeout(ms) changes it.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
-    timeout: f64,
+    /// How long each await waits, until set_timeout(ms) changes it (0.001 to 86400).
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = super::timeout_seconds)]
+    timeout: std::time::Duration,
 
     /// How many unconsumed server pushes each socket keeps; further ones are dropped (replies,
     /// joins and other lifecycle events never are).
@@ -67,15 +72,31 @@ struct Shell {
     dropped: u64,
 }
 
+/// The URL `connect()` uses: the positional URL or `--url` (the same one if both are given).
+fn chosen_url(args: &ShellArgs) -> Result<String, CliError> {
+    match (&args.url, &args.url_flag) {
+        (Some(positional), Some(flag)) if positional != flag => Err(CliError::Usage(format!(
+            "two different URLs: {positional} and --url {flag}; give one"
+        ))),
+        (Some(url), _) | (None, Some(url)) => Ok(url.clone()),
+        (None, None) => Ok(super::run::DEFAULT_URL.to_owned()),
+    }
+}
+
 /// Runs the shell until end of input.
-pub fn run(mut args: ShellArgs) -> anyhow::Result<()> {
+pub fn run(args: ShellArgs) -> Result<(), CliError> {
+    let url = chosen_url(&args)?;
+    if !args.demo {
+        super::check_url(&url)?;
+    }
+    shell(args, url).map_err(CliError::Connection)
+}
+
+fn shell(args: ShellArgs, url: String) -> anyhow::Result<()> {
     super::run::init_logging();
     let demo = args.demo.then(super::start_demo).transpose()?;
-    if let Some(server) = &demo {
-        args.url = server.ws_url();
-    }
-    let timeout = super::positive_seconds(args.timeout)
-        .context("--timeout must be a positive number of seconds")?;
+    let url = demo.as_ref().map_or(url, |server| server.ws_url());
+    let timeout = args.timeout;
     let cancel = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(cancel.clone())?;
     let interactive = std::io::stdin().is_terminal();
@@ -93,7 +114,7 @@ pub fn run(mut args: ShellArgs) -> anyhow::Result<()> {
 
     let (socket_words, join_words) = (words.clone(), words.clone());
     let session = Session::new(SessionOptions {
-        url: args.url.clone(),
+        url: url.clone(),
         timeout,
         cancel: cancel.clone(),
         print: Box::new(|text| println!("{text}")),
@@ -116,7 +137,7 @@ pub fn run(mut args: ShellArgs) -> anyhow::Result<()> {
     shell.refresh_words();
 
     match editor {
-        Some(editor) => shell.interactive(editor, &args.url),
+        Some(editor) => shell.interactive(editor, &url),
         None => shell.piped(),
     }
     shell.session.shutdown();
