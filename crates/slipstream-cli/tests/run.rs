@@ -263,3 +263,94 @@ fn a_mailbox_capacity_of_zero_is_a_usage_error() {
     assert!(ran.stderr.contains("--mailbox-capacity"), "{ran}");
     assert!(ran.stderr.contains("at least 1"), "{ran}");
 }
+
+#[test]
+fn timeout_outside_its_bounds_is_a_usage_error_naming_the_bounds() {
+    let file = script_file("timeout-bounds.rhai", "print(\"ran\");\n");
+    for bad in ["0", "-1", "NaN", "inf", "1e20", "1e-12", "86400.5", "soon"] {
+        let ran = Ran::from(
+            slipstream()
+                .arg("run")
+                .arg(&file)
+                .arg(format!("--timeout={bad}"))
+                .output()
+                .expect("slipstream runs"),
+        );
+        assert_eq!(ran.code, Some(2), "--timeout {bad}: {ran}");
+        assert!(
+            ran.stderr.contains("from 0.001 to 86400 seconds"),
+            "--timeout {bad}: {ran}"
+        );
+        assert!(!ran.stdout.contains("ran"), "--timeout {bad}: {ran}");
+    }
+    for good in ["0.001", "86400", "2.5"] {
+        let ran = Ran::from(
+            slipstream()
+                .arg("run")
+                .arg(&file)
+                .args(["--timeout", good])
+                .output()
+                .expect("slipstream runs"),
+        );
+        assert_eq!(ran.code, Some(0), "--timeout {good}: {ran}");
+        assert!(ran.stdout.contains("ran"), "--timeout {good}: {ran}");
+    }
+}
+
+/// Runs `slipstream run - ARGS` with `script` on stdin.
+fn run_stdin(script: &str, args: &[&str]) -> Ran {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = slipstream()
+        .args(["run", "-"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slipstream runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script written");
+    Ran::from(child.wait_with_output().expect("slipstream exits"))
+}
+
+#[test]
+fn run_dash_reads_the_script_from_stdin() {
+    let server = DemoServer::start();
+    let ran = run_stdin(
+        "connect(); await_connect();\nprint(`from stdin: ${is_connected()}`);\n",
+        &["--url", server.url()],
+    );
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("from stdin: true"), "{ran}");
+
+    let ran = run_stdin("let x = 1;\nassert_eq(x, 2);\n", &[]);
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert!(ran.stderr.contains("<stdin>:2:"), "{ran}");
+}
+
+#[test]
+fn a_shebang_line_is_allowed_and_error_lines_stay_right() {
+    let source = "#!/usr/bin/env -S slipstream run\nlet x = 1;\nassert_eq(x, 2);\n";
+    let file = script_file("shebang.rhai", source);
+    let ran = run(&file, "ws://127.0.0.1:9/socket/websocket");
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert!(ran.stderr.contains("shebang.rhai:3:"), "{ran}");
+    assert!(ran.stderr.contains("3 | assert_eq(x, 2);"), "{ran}");
+
+    let ran = run_stdin("#!/usr/bin/env -S slipstream run\nlet y = ;\n", &[]);
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("2 | let y = ;"), "{ran}");
+
+    let ok = script_file(
+        "shebang-ok.rhai",
+        "#!/usr/bin/env -S slipstream run\nprint(\"hi\");\n",
+    );
+    let ran = run(&ok, "ws://127.0.0.1:9/socket/websocket");
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert_eq!(ran.stdout, "hi\n", "{ran}");
+}

@@ -215,3 +215,66 @@ fn the_shell_says_after_an_entry_that_pushes_were_dropped() {
         .sum();
     assert_eq!(noted, 45, "{ran}");
 }
+
+/// Runs `slipstream shell ARGS` with `input` piped in.
+fn shell_with(args: &[&str], input: &str) -> Ran {
+    let mut child = slipstream()
+        .arg("shell")
+        .args(args)
+        .env(
+            "SLIPSTREAM_HISTORY",
+            std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("shell-history-args-{}", std::process::id())),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slipstream shell starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("input written");
+    Ran::from(child.wait_with_output().expect("the shell exits"))
+}
+
+#[test]
+fn the_shell_takes_url_as_a_flag_too() {
+    let server = DemoServer::start();
+    let input = "connect(); await_connect();\nprint(`up: ${is_connected()}`);\n";
+    let ran = shell_with(&["--url", server.url()], input);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("up: true"), "{ran}");
+
+    // The same URL twice is fine; two different ones are a usage error.
+    let ran = shell_with(&[server.url(), "--url", server.url()], input);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("up: true"), "{ran}");
+    let ran = shell_with(
+        &[server.url(), "--url", "ws://127.0.0.1:9/socket/websocket"],
+        input,
+    );
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("two different URLs"), "{ran}");
+    assert!(!ran.stdout.contains("up:"), "{ran}");
+}
+
+#[test]
+fn a_bad_url_or_timeout_stops_the_shell_before_it_reads_exit_2() {
+    let ran = shell_with(&["nope://localhost/socket"], "print(\"read\");\n");
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("unsupported scheme"), "{ran}");
+    assert_eq!(
+        ran.stderr.matches("nope://localhost/socket").count(),
+        1,
+        "{ran}"
+    );
+    assert!(!ran.stdout.contains("read"), "{ran}");
+
+    let ran = shell_with(&["--timeout", "0"], "print(\"read\");\n");
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("from 0.001 to 86400 seconds"), "{ran}");
+    assert!(!ran.stdout.contains("read"), "{ran}");
+}

@@ -133,3 +133,18 @@ fn an_invalid_url_is_reported_not_panicked() {
     assert!(stderr.contains("invalid socket URL"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_bad_timeout_is_a_usage_error_exit_2() {
+    let (output, stdout) = tour(&["--timeout", "0"]);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("from 0.001 to 86400 seconds"), "{stderr}");
+    assert!(
+        !stdout.contains("Slipstream tour"),
+        "the tour did not start: {stdout}"
+    );
+
+    let (output, _) = tour(&["--url", "not a url"]);
+    assert_eq!(output.status.code(), Some(2), "a bad URL is a usage error");
+}

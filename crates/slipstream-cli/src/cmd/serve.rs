@@ -81,6 +81,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let server = spawn_demo(addr, config)
         .await
         .with_context(|| format!("binding {addr}"))?;
+    let shutdown = shutdown_signal()?;
     let mut stdout = std::io::stdout().lock();
     // The first line stays exactly `listening on http://ADDR:PORT`: scripts and tests parse it.
     writeln!(stdout, "listening on http://{}", server.local_addr())?;
@@ -89,7 +90,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     writeln!(stdout, "try: slipstream shell {ws_url}")?;
     stdout.flush()?;
     drop(stdout);
-    shutdown_signal().await?;
+    shutdown.await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
@@ -115,20 +116,27 @@ fn filter_list(list: &str) -> Vec<String> {
         .collect()
 }
 
+/// Installs the Ctrl-C and SIGTERM handlers now (before the banner says the server is up, so a
+/// signal sent right after it is caught) and returns the future that waits for either.
 #[cfg(unix)]
-async fn shutdown_signal() -> anyhow::Result<()> {
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
+    let mut int = signal(SignalKind::interrupt()).context("installing the Ctrl-C handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
+/// Installs the Ctrl-C handler and returns the future that waits for it.
 #[cfg(not(unix))]
-async fn shutdown_signal() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 #[cfg(test)]
