@@ -67,7 +67,9 @@ mod url;
 pub use backoff::Backoff;
 pub use config::{
     DEFAULT_AWAIT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAILBOX_CAPACITY,
-    DEFAULT_PUSH_TIMEOUT, DEFAULT_UPGRADE_TIMEOUT, SocketBuilder,
+    DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OUTBOUND_QUEUE_LIMIT,
+    DEFAULT_PUSH_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_UPGRADE_TIMEOUT,
+    DEFAULT_WRITE_BUFFER_SIZE, HEALTHY_CONNECTION_UPTIME, SocketBuilder,
 };
 pub use error::{AwaitError, ConfigError, ConnectError, JoinError, LeaveError, ReplyError};
 pub use event::{ChannelMessage, DisconnectReason, JoinStatus, SocketEvent, TopicCloseReason};

@@ -33,7 +33,7 @@ pub struct ServeArgs {
     /// milliseconds (0: never). Default 10000.
     #[arg(long, value_name = "MS", visible_alias = "handshake-timeout")]
     handshake_timeout_ms: Option<u64>,
-    /// Connect and join parameters logged as "[FILTERED]": a key (at any depth) is filtered when
+    /// Connect and join parameters logged as `"[FILTERED]"`: a key (at any depth) is filtered when
     /// it contains one of these, ignoring case. Replaces the default
     /// password,token,secret,api_key,auth; an empty list ("") logs every value.
     #[arg(long, value_name = "A,B,C")]
