@@ -155,6 +155,8 @@ impl Socket {
     }
 
     /// Waits for the answer to the join of `topic`: the server's response, or why it failed.
+    /// [`JoinError::NotRequested`] at once when no join of `topic` was asked for (see
+    /// [`crate::Socket::await_join`]).
     pub fn await_join(&self, topic: &str) -> Result<Payload, JoinError> {
         self.block_on("await_join", self.inner.await_join(topic, self.timeout))
     }
@@ -184,7 +186,9 @@ impl Socket {
     }
 
     /// Waits for the first message that matches `pattern`, removing only that one from the mailbox.
-    /// [`await_message!`](crate::await_message) builds the pattern from a literal.
+    /// [`await_message!`](crate::await_message) builds the pattern from a literal. A pattern naming
+    /// one topic that is not joined (nor joining), with no matching message queued, is
+    /// [`AwaitError::NotJoined`] at once (see [`crate::Socket::await_message`]).
     pub fn await_message(&self, pattern: &MessagePattern) -> Result<ChannelMessage, AwaitError> {
         self.block_on(
             "await_message",
@@ -197,7 +201,8 @@ impl Socket {
         self.inner.leave(topic);
     }
 
-    /// Waits until `topic` has been left.
+    /// Waits until `topic` has been left. [`LeaveError::NotJoined`] at once when there is nothing
+    /// to leave (see [`crate::Socket::await_leave`]).
     pub fn await_leave(&self, topic: &str) -> Result<(), LeaveError> {
         self.block_on("await_leave", self.inner.await_leave(topic, self.timeout))
     }

@@ -176,6 +176,10 @@ pub enum JoinError {
     /// The join could not be encoded.
     #[error("could not encode the join: {0}")]
     Encode(String),
+    /// `await_join` of a topic with no join requested, in progress or answered in the mailbox:
+    /// no answer can ever come (call `join` first). Returned at once.
+    #[error("topic {0:?} has no join in progress nor an answer to await (call join first)")]
+    NotRequested(String),
     /// The connection task is gone.
     #[error("the socket's connection task has stopped")]
     Closed,
@@ -213,6 +217,10 @@ pub enum ReplyError {
     /// or answered.
     #[error("topic {0:?} was closed")]
     TopicClosed(String),
+    /// The channel crashed (the server sent `phx_error`, e.g. its handler raised) while the push
+    /// was on the wire; its reply can never arrive. The topic is rejoined on its schedule.
+    #[error("the channel for topic {0:?} crashed before the reply arrived")]
+    ChannelCrashed(String),
     /// The push was not sent: the connection's outbound queue already held `queued` bytes, at or
     /// over its limit (see
     /// [`outbound_queue_limit`](crate::SocketBuilder::outbound_queue_limit)). The link is not
@@ -245,6 +253,10 @@ pub enum LeaveError {
     /// `await_leave` ran out of time (nothing was consumed).
     #[error("timed out waiting for the leave")]
     Timeout,
+    /// `await_leave` of a topic that is not joined, nor being joined or left, with no answered
+    /// leave in the mailbox: there is nothing to leave. Returned at once.
+    #[error("topic {0:?} is not joined, so there is no leave to await")]
+    NotJoined(String),
     /// The connection task is gone.
     #[error("the socket's connection task has stopped")]
     Closed,
@@ -257,6 +269,10 @@ pub enum AwaitError {
     /// Nothing matching arrived in time (nothing was consumed).
     #[error("timed out")]
     Timeout,
+    /// `await_message` for one topic that is not joined, nor being joined, with no matching
+    /// message in the mailbox: no message can arrive. Returned at once.
+    #[error("topic {0:?} is not joined, so no message can arrive on it")]
+    NotJoined(String),
     /// The connection task is gone and the mailbox holds nothing matching.
     #[error("the socket's connection task has stopped")]
     Closed,

@@ -303,6 +303,15 @@ impl Mailbox {
         Some(value)
     }
 
+    /// Removes and returns the first queued event for which `select` returns `Some`, without
+    /// waiting.
+    pub(crate) fn try_select<T>(
+        &self,
+        mut select: impl FnMut(&SocketEvent) -> Option<T>,
+    ) -> Option<T> {
+        self.take_first(&mut select)
+    }
+
     /// Waits until an event for which `select` returns `Some` is queued, removes only that event and
     /// returns the selected value. Gives up at `deadline` without consuming anything.
     pub(crate) async fn select<T>(

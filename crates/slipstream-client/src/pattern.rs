@@ -149,6 +149,14 @@ impl MessagePattern {
         self
     }
 
+    /// The one topic this pattern accepts, when it names one exactly.
+    pub(crate) fn exact_topic(&self) -> Option<&str> {
+        match &self.topic {
+            Some(TopicPattern::Exact(t)) => Some(t),
+            _ => None,
+        }
+    }
+
     /// Whether `message` matches all three parts.
     pub fn matches(&self, message: &ChannelMessage) -> bool {
         let topic_ok = match &self.topic {

@@ -129,8 +129,9 @@ impl Socket {
     }
 
     /// Requests a connection. Returns at once; see [`await_connect`](Self::await_connect).
-    /// When already connected the request is answered at once (a new
-    /// [`SocketEvent::Connected`]); while connecting, the attempt under way answers it.
+    /// Every request gets its own answer event, so that each `await_connect` is satisfied: when
+    /// already connected, a new [`SocketEvent::Connected`] at once; while connecting, the
+    /// attempt under way answers it too (one `Connected` or `ConnectFailed` per request).
     pub fn connect(&self) {
         self.send(Command::Connect);
     }
@@ -170,25 +171,29 @@ impl Socket {
 
     /// Waits for the first [`SocketEvent::Joined`] or [`SocketEvent::JoinFailed`] for `topic` and
     /// consumes it. `Ok` carries the server's join response.
+    ///
+    /// An answer already in the mailbox is found first. When there is none and the topic has no
+    /// join in progress (never asked to join, or closed and its answer already consumed), no
+    /// answer can come: [`JoinError::NotRequested`] at once, instead of waiting out the timeout.
     pub async fn await_join(
         &self,
         topic: &str,
         timeout: Option<Duration>,
     ) -> Result<Payload, JoinError> {
+        let mut select = |ev: &SocketEvent| match ev {
+            SocketEvent::Joined { topic: t, response } if t == topic => Some(Ok(response.clone())),
+            SocketEvent::JoinFailed {
+                topic: t, error, ..
+            } if t == topic => Some(Err(error.clone())),
+            _ => None,
+        };
+        match self.precheck(topic, &mut select).await {
+            Precheck::Found(result) => return result,
+            Precheck::Never => return Err(JoinError::NotRequested(topic.to_owned())),
+            Precheck::Wait => {}
+        }
         let deadline = self.deadline(timeout);
-        let found = self
-            .shared
-            .mailbox
-            .select(deadline, |ev| match ev {
-                SocketEvent::Joined { topic: t, response } if t == topic => {
-                    Some(Ok(response.clone()))
-                }
-                SocketEvent::JoinFailed {
-                    topic: t, error, ..
-                } if t == topic => Some(Err(error.clone())),
-                _ => None,
-            })
-            .await;
+        let found = self.shared.mailbox.select(deadline, select).await;
         match found {
             Ok(result) => result,
             Err(WaitError::Timeout) => Err(JoinError::Timeout),
@@ -272,24 +277,38 @@ impl Socket {
 
     /// Waits for the first [`SocketEvent::Message`] that `pattern` matches and consumes it;
     /// other events stay in the mailbox, in order.
+    ///
+    /// Messages already in the mailbox are found first. When `pattern` names one exact topic
+    /// that is not joined, joining, errored (to be rejoined) or being left, and no queued message
+    /// matches, none can arrive: [`AwaitError::NotJoined`] at once, instead of waiting out the
+    /// timeout. Patterns with any topic or a topic prefix always wait.
     pub async fn await_message(
         &self,
         pattern: &MessagePattern,
         timeout: Option<Duration>,
     ) -> Result<ChannelMessage, AwaitError> {
+        let mut select = |ev: &SocketEvent| match ev {
+            SocketEvent::Message(m) if pattern.matches(m) => Some(m.clone()),
+            _ => None,
+        };
+        if let Some(topic) = pattern.exact_topic() {
+            match self.precheck(topic, &mut select).await {
+                Precheck::Found(message) => return Ok(message),
+                Precheck::Never => return Err(AwaitError::NotJoined(topic.to_owned())),
+                Precheck::Wait => {}
+            }
+        }
         let deadline = self.deadline(timeout);
         self.shared
             .mailbox
-            .select(deadline, |ev| match ev {
-                SocketEvent::Message(m) if pattern.matches(m) => Some(m.clone()),
-                _ => None,
-            })
+            .select(deadline, select)
             .await
             .map_err(await_error)
     }
 
     /// Requests leaving `topic`. Returns at once; see [`await_leave`](Self::await_leave).
-    /// Buffered pushes for the topic are failed.
+    /// Buffered pushes for the topic are failed. Leaving a topic that is not joined (nor being
+    /// joined) does nothing; `await_leave` then says [`LeaveError::NotJoined`].
     pub fn leave(&self, topic: &str) {
         self.send(Command::Leave {
             topic: topic.to_owned(),
@@ -297,20 +316,27 @@ impl Socket {
     }
 
     /// Waits for [`SocketEvent::Left`] for `topic` and consumes it.
+    ///
+    /// A `Left` already in the mailbox is found first. When there is none and the topic is not
+    /// joined, joining or being left (never joined, or its leave already awaited), there is
+    /// nothing to leave: [`LeaveError::NotJoined`] at once (as
+    /// [`await_reply`](Self::await_reply) says `NotJoined` for a push to such a topic).
     pub async fn await_leave(
         &self,
         topic: &str,
         timeout: Option<Duration>,
     ) -> Result<(), LeaveError> {
+        let mut select = |ev: &SocketEvent| match ev {
+            SocketEvent::Left { topic: t } if t == topic => Some(()),
+            _ => None,
+        };
+        match self.precheck(topic, &mut select).await {
+            Precheck::Found(()) => return Ok(()),
+            Precheck::Never => return Err(LeaveError::NotJoined(topic.to_owned())),
+            Precheck::Wait => {}
+        }
         let deadline = self.deadline(timeout);
-        let found = self
-            .shared
-            .mailbox
-            .select(deadline, |ev| match ev {
-                SocketEvent::Left { topic: t } if t == topic => Some(()),
-                _ => None,
-            })
-            .await;
+        let found = self.shared.mailbox.select(deadline, select).await;
         match found {
             Ok(()) => Ok(()),
             Err(WaitError::Timeout) => Err(LeaveError::Timeout),
@@ -396,6 +422,41 @@ impl Socket {
             .map_err(await_error)
     }
 
+    /// Waits until the connection task has handled every request sent before this call;
+    /// `false` when the task is gone.
+    async fn settled(&self) -> bool {
+        let (done, handled) = tokio::sync::oneshot::channel();
+        if self.commands.send(Command::Sync(done)).is_err() {
+            return false;
+        }
+        handled.await.is_ok()
+    }
+
+    /// What an await on `topic` can tell before it waits: its answer is already in the mailbox,
+    /// it can never come (the topic is closed: nothing joined, joining or leaving), or it may.
+    async fn precheck<T>(
+        &self,
+        topic: &str,
+        select: &mut impl FnMut(&SocketEvent) -> Option<T>,
+    ) -> Precheck<T> {
+        if self.shared.status(topic) != JoinStatus::Closed {
+            return Precheck::Wait;
+        }
+        // A request sent just before this await (e.g. `join`) may not be handled yet; once it
+        // is, so is any step of the task's that was under way (its events are queued).
+        if !self.settled().await {
+            return Precheck::Wait;
+        }
+        // The state before the mailbox: the task sets a topic's state before emitting the
+        // events that follow from it.
+        let closed = self.shared.status(topic) == JoinStatus::Closed;
+        match self.shared.mailbox.try_select(select) {
+            Some(found) => Precheck::Found(found),
+            None if closed => Precheck::Never,
+            None => Precheck::Wait,
+        }
+    }
+
     /// The timeout used by `await_*` calls given `None`.
     pub fn default_await_timeout(&self) -> Duration {
         self.config.await_timeout
@@ -412,6 +473,13 @@ impl Socket {
     pub fn pending_events(&self) -> usize {
         self.shared.mailbox.len()
     }
+}
+
+/// See [`Socket::precheck`].
+enum Precheck<T> {
+    Found(T),
+    Never,
+    Wait,
 }
 
 fn await_error(e: WaitError) -> AwaitError {

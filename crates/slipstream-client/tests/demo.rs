@@ -5,7 +5,8 @@ use std::time::Duration;
 use serde_json::json;
 use slipstream_client::presence::Presence;
 use slipstream_client::{
-    ConnectError, DisconnectReason, MessagePattern, ReplyError, Socket, SocketEvent, pattern,
+    ConnectError, DisconnectReason, JoinStatus, MessagePattern, ReplyError, Socket, SocketEvent,
+    pattern,
 };
 
 use crate::support::{demo, joined_socket};
@@ -108,11 +109,15 @@ async fn join_refusal_crash_rejoin_and_server_close() {
     socket.join("rooms:lobby", json!({}));
     socket.await_join("rooms:lobby", None).await.unwrap();
     let crash = socket.push("rooms:lobby", "crash", json!({}));
-    // The crashed push is reported, not lost.
+    // The crashed push is reported, not lost, and says the channel crashed (not "closed").
+    let err = socket.await_reply(&crash, None).await.unwrap_err();
+    assert_eq!(err, ReplyError::ChannelCrashed("rooms:lobby".into()));
     assert_eq!(
-        socket.await_reply(&crash, None).await,
-        Err(ReplyError::TopicClosed("rooms:lobby".into()))
+        err.to_string(),
+        r#"the channel for topic "rooms:lobby" crashed before the reply arrived"#
     );
+    // The state agrees with the outcome already: errored, to be rejoined.
+    assert_eq!(socket.join_status("rooms:lobby"), JoinStatus::Errored);
     let ev = next_lifecycle_event(&socket).await;
     assert!(matches!(ev, SocketEvent::TopicErrored { .. }), "{ev:?}");
     socket.await_join("rooms:lobby", None).await.unwrap();
@@ -184,5 +189,66 @@ async fn presence_state_and_diffs_from_the_server() {
     };
     presence.apply_diff(&diff.json().unwrap());
     assert_eq!(presence.keys(), vec!["alice".to_owned()]);
+    server.shutdown().await;
+}
+
+/// The state getters agree with the event just awaited: the connection task updates the topics'
+/// states before it emits `Disconnected`. The socket's task runs on another worker than this
+/// test, so the getter races the task's next steps; many rounds make the old order show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_state_agrees_with_an_awaited_disconnect() {
+    let server = demo().await;
+    let topic = "rooms:lobby";
+    let socket = Socket::builder(server.ws_url()).build().unwrap();
+    for round in 0..100 {
+        // A user's disconnect: every topic is closed.
+        socket.connect();
+        socket.await_connect(None).await.unwrap();
+        socket.join(topic, json!({}));
+        socket.await_join(topic, None).await.unwrap();
+        socket.disconnect();
+        assert_eq!(
+            socket.await_disconnect(None).await,
+            Ok(DisconnectReason::ClientRequested)
+        );
+        assert!(!socket.is_joined(topic), "round {round}: still joined");
+        assert_eq!(
+            socket.join_status(topic),
+            JoinStatus::Closed,
+            "round {round}"
+        );
+        socket.flush();
+    }
+    server.shutdown().await;
+}
+
+/// A lost connection: the joined topic is errored (to be rejoined) as soon as the disconnect
+/// can be awaited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_state_agrees_with_an_awaited_connection_loss() {
+    let server = demo().await;
+    let topic = "rooms:lobby";
+    let socket = joined_socket(
+        Socket::builder(server.ws_url())
+            .reconnect_after(slipstream_client::Backoff::steps([10], 10)),
+        topic,
+    )
+    .await;
+    for round in 0..30 {
+        server.close_all_connections(1012);
+        assert!(matches!(
+            socket.await_disconnect(None).await,
+            Ok(DisconnectReason::ClosedByRemote { .. })
+        ));
+        assert!(!socket.is_joined(topic), "round {round}: still joined");
+        assert_eq!(
+            socket.join_status(topic),
+            JoinStatus::Errored,
+            "round {round}"
+        );
+        socket.await_connect(None).await.unwrap();
+        socket.await_join(topic, None).await.unwrap();
+        socket.flush();
+    }
     server.shutdown().await;
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use futures_util::SinkExt;
 use serde_json::json;
 use slipstream_client::{
-    Backoff, ConnectError, DisconnectReason, JoinStatus, MessagePattern, ReplyError, Socket,
-    SocketEvent, TopicCloseReason, pattern,
+    AwaitError, Backoff, ConnectError, DisconnectReason, JoinError, JoinStatus, LeaveError,
+    MessagePattern, ReplyError, Socket, SocketEvent, TopicCloseReason, pattern,
 };
 use tokio_tungstenite::tungstenite::Message;
 
@@ -465,5 +465,119 @@ async fn initial_connect_failure_can_be_retried_on_the_schedule() {
     assert_eq!(
         socket.await_disconnect(None).await,
         Ok(DisconnectReason::ClientRequested)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_connect_request_gets_its_own_answer() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server).build().unwrap();
+    // The second request arrives while the first attempt is under way.
+    socket.connect();
+    socket.connect();
+    let _conn = server.accept().await;
+    socket.await_connect(None).await.unwrap();
+    socket.await_connect(None).await.unwrap();
+    // While connected: answered at once.
+    socket.connect();
+    socket.await_connect(None).await.unwrap();
+    // One answer per request, no more.
+    assert!(socket.flush().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn connect_requests_during_a_failing_attempt_each_get_the_failure() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let socket = Socket::builder(format!("ws://127.0.0.1:{port}/socket"))
+        .await_timeout(WAIT)
+        .build()
+        .unwrap();
+    socket.connect();
+    socket.connect();
+    for _ in 0..2 {
+        assert!(matches!(
+            socket.await_connect(None).await,
+            Err(ConnectError::ConnectionRefused { .. })
+        ));
+    }
+}
+
+// Real time: a paused clock could run the leave's timeout out while the server's frames are
+// still on their way. The awaits' timeout is `WAIT`, so an await that waits fails the test by
+// its error (a `Timeout`, not the `NotJoined` asserted).
+#[tokio::test]
+async fn awaits_that_can_never_be_satisfied_fail_at_once() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server).build().unwrap();
+    let mut conn = connected(&server, &socket).await;
+
+    assert_eq!(
+        socket.await_join("nope", None).await,
+        Err(JoinError::NotRequested("nope".into()))
+    );
+    assert_eq!(
+        socket.await_leave("nope", None).await,
+        Err(LeaveError::NotJoined("nope".into()))
+    );
+    socket.leave("nope");
+    assert_eq!(
+        socket.await_leave("nope", None).await,
+        Err(LeaveError::NotJoined("nope".into()))
+    );
+    let never = MessagePattern::any().topic("rooms:never");
+    assert_eq!(
+        socket.await_message(&never, None).await,
+        Err(AwaitError::NotJoined("rooms:never".into()))
+    );
+    assert_eq!(
+        AwaitError::NotJoined("rooms:never".into()).to_string(),
+        r#"topic "rooms:never" is not joined, so no message can arrive on it"#
+    );
+
+    // A join requested just before its await is waited for, not refused.
+    socket.join("room:1", json!({}));
+    let (joined, jr) = tokio::join!(
+        socket.await_join("room:1", None),
+        conn.expect_join("room:1")
+    );
+    joined.unwrap();
+
+    // Messages already in the mailbox are found first, even once the topic is left.
+    socket.leave("room:1");
+    let leave = conn.recv().await;
+    conn.send(json!([jr, null, "room:1", "news", {"n": 1}]))
+        .await;
+    conn.send(json!([jr, leave[1], "room:1", "phx_reply", {"status": "ok", "response": {}}]))
+        .await;
+    socket.await_leave("room:1", None).await.unwrap();
+    assert!(!socket.is_joined("room:1"));
+    let room = MessagePattern::any().topic("room:1");
+    let news = socket.await_message(&room, None).await.unwrap();
+    assert_eq!(news.event, "news");
+    assert_eq!(
+        socket.await_message(&room, None).await,
+        Err(AwaitError::NotJoined("room:1".into()))
+    );
+    // The leave was awaited: a second await has nothing to wait for.
+    assert_eq!(
+        socket.await_leave("room:1", None).await,
+        Err(LeaveError::NotJoined("room:1".into()))
+    );
+    // A refused join's answer is still found after the topic closed.
+    socket.join("room:2", json!({}));
+    let join = conn.recv().await;
+    assert_eq!(join[3], "phx_join");
+    conn.send(json!([join[0], join[1], "room:2", "phx_reply", {"status": "error", "response": {"reason": "no"}}]))
+        .await;
+    assert!(matches!(
+        socket.await_join("room:2", None).await,
+        Err(JoinError::Rejected { .. })
+    ));
+    assert_eq!(
+        socket.await_join("room:2", None).await,
+        Err(JoinError::NotRequested("room:2".into()))
     );
 }

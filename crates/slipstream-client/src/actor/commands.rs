@@ -16,16 +16,25 @@ impl Actor {
     pub(super) async fn on_command(&mut self, command: Command) {
         match command {
             Command::Connect => match self.conn {
-                Conn::Idle => self.start_connect(true),
+                Conn::Idle => {
+                    self.connect_requests = self.connect_requests.saturating_add(1);
+                    self.start_connect(true);
+                }
                 Conn::Waiting => {
+                    self.connect_requests = self.connect_requests.saturating_add(1);
                     self.timers.cancel(|t| *t == Timer::Reconnect);
                     self.start_connect(false);
                 }
-                // The attempt under way answers this request too.
-                Conn::Connecting { .. } => {}
+                // The attempt under way answers this request too, with an event of its own.
+                Conn::Connecting { .. } => {
+                    self.connect_requests = self.connect_requests.saturating_add(1);
+                }
                 // Already up: answer at once, so that every request gets an answer.
                 Conn::Connected { .. } => self.emit(SocketEvent::Connected),
             },
+            Command::Sync(done) => {
+                let _ = done.send(());
+            }
             Command::Disconnect => self.disconnect().await,
             Command::Reconnect => self.reconnect().await,
             Command::Join { topic, params } => self.join(topic, params).await,
@@ -132,6 +141,7 @@ impl Actor {
         }
         tracing::warn!(%topic, %error, "join failed");
         if self.config.retry_rejected_joins && !permanent {
+            // `schedule_rejoin` sets the state before the event goes out.
             let delay = self.schedule_rejoin(topic);
             self.emit(SocketEvent::JoinFailed {
                 topic: topic.to_owned(),
@@ -139,6 +149,8 @@ impl Actor {
                 rejoin_in: Some(delay),
             });
         } else {
+            // The state getters must agree with the event by the time it can be awaited.
+            self.shared.set_status(topic, JoinStatus::Closed);
             self.emit(SocketEvent::JoinFailed {
                 topic: topic.to_owned(),
                 error,
@@ -176,8 +188,8 @@ impl Actor {
     async fn leave(&mut self, topic: String) {
         let connected = self.is_connected();
         let Some(ch) = self.channels.get_mut(&topic) else {
-            // Nothing joined: the topic is already "left".
-            self.emit(SocketEvent::Left { topic });
+            // Nothing joined, nothing to leave: `await_leave` answers this with `NotJoined`.
+            tracing::debug!(%topic, "leave of a topic not joined ignored");
             return;
         };
         if ch.status == JoinStatus::Leaving {

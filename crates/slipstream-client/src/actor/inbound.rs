@@ -212,17 +212,18 @@ impl Actor {
             }
             Some(_) => {
                 tracing::warn!(%topic, "channel crashed (phx_error)");
+                // The state changes first, so that it agrees with every event below.
+                let rejoin_in = self.schedule_rejoin(&topic);
                 // In-flight pushes died with the channel process.
                 for (push_ref, pending) in self.pending.drain_topic(&topic) {
                     if let Pending::Push { .. } = pending {
                         self.emit(SocketEvent::Reply {
                             push_ref,
                             topic: topic.clone(),
-                            result: Err(ReplyError::TopicClosed(topic.clone())),
+                            result: Err(ReplyError::ChannelCrashed(topic.clone())),
                         });
                     }
                 }
-                let rejoin_in = self.schedule_rejoin(&topic);
                 self.emit(SocketEvent::TopicErrored {
                     topic,
                     payload: message.payload,

@@ -79,7 +79,11 @@ impl Actor {
                 self.healthy = false;
                 self.heartbeat = None;
                 self.shared.connected.store(true, Ordering::Release);
-                self.emit(SocketEvent::Connected);
+                // One answer per `connect()` this attempt served (at least one: a reconnect
+                // is reported too).
+                for _ in 0..self.take_connect_requests() {
+                    self.emit(SocketEvent::Connected);
+                }
                 if !self.config.heartbeat_interval.is_zero() {
                     self.timers.add(
                         Instant::now() + self.config.heartbeat_interval,
@@ -104,18 +108,31 @@ impl Actor {
             Err(error) if self.is_final(&error) => {
                 tracing::warn!(elapsed_ms, %error, "connect refused with a final status; not retrying");
                 self.conn = Conn::Idle;
-                self.emit(SocketEvent::ConnectFailed(error));
+                self.connect_failed(error);
             }
             Err(error) if initial && !self.config.retry_on_initial_connect => {
                 tracing::warn!(elapsed_ms, %error, "connect failed");
                 self.conn = Conn::Idle;
-                self.emit(SocketEvent::ConnectFailed(error));
+                self.connect_failed(error);
             }
             Err(error) => {
                 tracing::warn!(elapsed_ms, %error, "connect attempt failed; will retry");
                 self.schedule_reconnect(Some(error));
             }
         }
+    }
+
+    /// How many answers the attempt that just ended owes (at least one), and clears the count.
+    fn take_connect_requests(&mut self) -> u32 {
+        std::mem::take(&mut self.connect_requests).max(1)
+    }
+
+    /// Answers every `connect()` the attempt that just ended served with `error`.
+    fn connect_failed(&mut self, error: ConnectError) {
+        for _ in 1..self.take_connect_requests() {
+            self.emit(SocketEvent::ConnectFailed(error.clone()));
+        }
+        self.emit(SocketEvent::ConnectFailed(error));
     }
 
     /// Whether `error` is a refusal whose status the user listed as final.
@@ -190,12 +207,16 @@ impl Actor {
                     .await;
             }
             Conn::Connecting { .. } => {
-                self.emit(SocketEvent::ConnectFailed(ConnectError::Cancelled));
+                self.connect_failed(ConnectError::Cancelled);
                 self.teardown(DisconnectReason::ClientRequested, After::Stop)
                     .await;
             }
             Conn::Waiting => {
                 self.timers.cancel(|t| *t == Timer::Reconnect);
+                // `connect()` requests waiting for the next attempt: it will not come.
+                if self.connect_requests > 0 {
+                    self.connect_failed(ConnectError::Cancelled);
+                }
                 self.teardown(DisconnectReason::ClientRequested, After::Stop)
                     .await;
             }
@@ -249,6 +270,18 @@ impl Actor {
             DisconnectReason::ClientRequested => tracing::info!(?reason, "disconnected"),
             _ => tracing::warn!(?reason, "disconnected"),
         }
+        let keep = after != After::Stop && self.config.auto_rejoin;
+        // Every topic's state is final before the event goes out, so that the state getters
+        // agree with it as soon as it can be awaited; the loop below then does the rest.
+        for (topic, ch) in &self.channels {
+            let status = match ch.status {
+                JoinStatus::Leaving => JoinStatus::Closed,
+                JoinStatus::Joined if keep => JoinStatus::Errored,
+                status if keep => status,
+                _ => JoinStatus::Closed,
+            };
+            self.shared.set_status(topic, status);
+        }
         self.emit(SocketEvent::Disconnected(reason));
 
         // Requests on the wire can never be answered now.
@@ -261,7 +294,6 @@ impl Actor {
                 });
             }
         }
-        let keep = after != After::Stop && self.config.auto_rejoin;
         let mut topics: Vec<String> = self.channels.keys().cloned().collect();
         topics.sort();
         for topic in topics {

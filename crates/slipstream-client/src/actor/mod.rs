@@ -73,6 +73,8 @@ pub(crate) enum Command {
         /// Overrides the configured push timeout.
         timeout: Option<Duration>,
     },
+    /// Answered once every command sent before it has been handled (an await's barrier).
+    Sync(tokio::sync::oneshot::Sender<()>),
 }
 
 /// The connection's state.
@@ -160,6 +162,8 @@ pub(crate) struct Actor {
     broken: Option<DisconnectReason>,
     /// Keeps a flood of malformed server frames from flooding the log.
     malformed_log: LogThrottle,
+    /// `connect()` requests not yet answered: the attempt that ends them answers each one.
+    connect_requests: u32,
 }
 
 /// Closes the mailbox when the task ends, even by panic, so awaits return `Closed`.
@@ -195,6 +199,7 @@ impl Actor {
             healthy: false,
             broken: None,
             malformed_log: LogThrottle::default(),
+            connect_requests: 0,
         }
     }
 
