@@ -4,56 +4,19 @@
 //! This binary installs a global subscriber at TRACE that writes into a buffer, so it has only
 //! this one test (no other test's logs can race into the buffer).
 
-use std::io::Write;
+mod support;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use slipstream_server::{ServerConfig, spawn_demo};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::support::Captured;
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// Takes what was written so far.
-    fn take(&self) -> String {
-        let bytes = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    /// Waits (up to 20 s) until the log holds `needle`; returns everything taken meanwhile.
-    async fn until(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut log = String::new();
-        loop {
-            log.push_str(&self.take());
-            if log.contains(needle) || Instant::now() > deadline {
-                return log;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
 
 /// The secret values the client sends, and the one plain value that must be logged.
 const CONNECT_SECRETS: [(&str, &str); 3] = [
