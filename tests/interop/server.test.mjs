@@ -10,12 +10,18 @@ test("serve --port 0 prints its address, answers GET /health and stops on SIGTER
   const server = await startServer();
   try {
     assert.ok(server.port > 0 && server.port < 65536, `port from the listening line: ${server.port}`);
-    assert.deepEqual(server.stdoutLines, [`listening on http://127.0.0.1:${server.port}`]);
+    assert.equal(server.stdoutLines[0], `listening on http://127.0.0.1:${server.port}`);
 
     const res = await fetch(`${server.httpUrl}/health`, { signal: AbortSignal.timeout(5_000) });
     const body = await res.text();
     assert.equal(res.status, 200, `GET /health status (body ${JSON.stringify(body)})`);
     assert.equal(body, "ok", "GET /health body");
+    // After the listening line (written in the same write): the websocket URL and a shell command.
+    assert.deepEqual(server.stdoutLines, [
+      `listening on http://127.0.0.1:${server.port}`,
+      `websocket: ws://127.0.0.1:${server.port}/socket/websocket`,
+      `try: slipstream shell ws://127.0.0.1:${server.port}/socket/websocket`,
+    ]);
   } finally {
     const stopped = await server.stop();
     assert.equal(

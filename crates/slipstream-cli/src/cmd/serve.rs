@@ -82,12 +82,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let shutdown = shutdown_signal()?;
-    let mut stdout = std::io::stdout().lock();
     // The first line stays exactly `listening on http://ADDR:PORT`: scripts and tests parse it.
-    writeln!(stdout, "listening on http://{}", server.local_addr())?;
+    // The banner goes out in one write, so a reader of the first line has the others too.
     let ws_url = format!("ws://{}/socket/websocket", reachable(server.local_addr()));
-    writeln!(stdout, "websocket: {ws_url}")?;
-    writeln!(stdout, "try: slipstream shell {ws_url}")?;
+    let banner = format!(
+        "listening on http://{}\nwebsocket: {ws_url}\ntry: slipstream shell {ws_url}\n",
+        server.local_addr()
+    );
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(banner.as_bytes())?;
     stdout.flush()?;
     drop(stdout);
     shutdown.await;
