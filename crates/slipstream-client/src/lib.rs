@@ -81,3 +81,8 @@ pub use socket::Socket;
 pub mod __private {
     pub use serde_json::{Value, json};
 }
+
+/// The README's Rust examples, compiled (and run unless marked `no_run`) by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
