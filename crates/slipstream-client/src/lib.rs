@@ -48,6 +48,8 @@
 //! [`callback::Client`] and run it. The `testkit` feature adds `testkit::TestServer`, which plays
 //! the server in memory so such clients (and scripts) can be unit-tested without a network.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod actor;
 mod backoff;
 pub mod blocking;
@@ -61,6 +63,7 @@ pub mod pattern;
 pub mod presence;
 mod socket;
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 mod url;
 
