@@ -1,17 +1,79 @@
-//! An async [Phoenix Channels](https://hexdocs.pm/phoenix/channels.html) client, modelled on
-//! Elixir's Slipstream.
+//! A [Phoenix Channels](https://hexdocs.pm/phoenix/channels.html) client, modelled on Elixir's
+//! Slipstream: async at heart, with a blocking API for scripts and a callback API for
+//! long-running clients.
 //!
-//! One connection task per [`Socket`] owns the websocket, the ref counter, pending replies,
-//! topic state, heartbeats and reconnects. The cloneable [`Socket`] handle sends it requests
-//! (`connect`, `join`, `push`, `leave`, `disconnect`) that return at once, and everything that
-//! arrives becomes a [`SocketEvent`] in one shared mailbox. Each `await_*` method is a *selective
-//! receive*: it takes the first event it matches and leaves the others, in order, for later.
+//! # Start here
 //!
-//! The scripting guide's flow, against the demo server:
+//! All three APIs drive the same connection code (heartbeats, reconnects with backoff, rejoins,
+//! one outcome for every push); they differ in how your code waits.
+//!
+//! | you are writing | use | how it waits |
+//! |---|---|---|
+//! | a script, a command-line tool, a test, a plain `fn main` without tokio | [`blocking`] | each `await_*` blocks the calling thread; the socket runs its connection on a runtime thread of its own |
+//! | async code on tokio | [`Socket`] | the same calls, each `await_*` is a future; clones of a socket share one connection |
+//! | a long-running client (a bot, a service) that reacts to whatever arrives | [`callback`] | you implement [`callback::Client`], one method per event, and the runner calls them |
+//!
+//! Start with [`blocking`] to explore a server step by step (it is Slipstream's scripting guide,
+//! call for call), use [`Socket`] when your program is async anyway, and move to [`callback`]
+//! when the client must run for hours and react to whatever comes. The [test kit][testkit-mod]
+//! (feature `testkit`, see [Features](#features)) tests async and callback clients without a
+//! network.
+//! Blocking calls panic inside an async runtime (they would stall its thread): from async code,
+//! use [`Socket`].
+//!
+//! # How it works
+//!
+//! One connection task per [`Socket`] owns the websocket, the ref counter, pending replies, topic
+//! state, heartbeats and reconnects. Requests (`connect`, `join`, `push`, `leave`, `disconnect`)
+//! post a command to it and return at once; everything that arrives becomes a [`SocketEvent`] in
+//! one mailbox that all clones share. Each `await_*` is a *selective receive*: it takes the first
+//! event it matches and leaves the others, in order, for later awaits. [`Socket::flush`] takes
+//! whatever the mailbox holds at that instant and does not wait.
+//!
+//! # The guide, blocking
+//!
+//! The scripting guide against `slipstream serve` (the demo server, on `localhost:4000`), from a
+//! plain `fn main`:
 //!
 //! ```no_run
-//! use slipstream_client::{pattern, MessagePattern, ReplyError, Socket};
 //! use serde_json::json;
+//! use slipstream_client::{await_message, blocking};
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let socket = blocking::connect("ws://localhost:4000/socket/websocket")?;
+//!     socket.await_connect()?;
+//!
+//!     socket.join("rooms:lobby", json!({"fizz": "buzz"}));
+//!     socket.await_join("rooms:lobby")?;
+//!
+//!     let ping = socket.push("rooms:lobby", "ping", json!({})); // the push's ref, "2"
+//!     let reply = socket.await_reply(&ping)?;
+//!     assert_eq!(reply.status, "ok"); // response {"pong": "pong"}
+//!
+//!     socket.push("rooms:lobby", "push to me", json!({}));
+//!     let message = await_message!(socket, "rooms:lobby", "foo", {"bar": "baz"})?;
+//!     println!("{} {}", message.event, message.payload.to_value()?);
+//!
+//!     socket.leave("rooms:lobby");
+//!     socket.await_leave("rooms:lobby")?;
+//!     socket.disconnect();
+//!     socket.await_disconnect()?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Every `await_*` waits at most the socket's await timeout (5 s;
+//! [`blocking::Socket::with_timeout`] changes it), and one that times out takes nothing from the
+//! mailbox. [`blocking`] has the whole table of the guide's calls.
+//!
+//! # The guide, async
+//!
+//! The same flow with [`Socket`]; each `await_*` takes an optional timeout (`None`: the default,
+//! 5 s).
+//!
+//! ```no_run
+//! use serde_json::json;
+//! use slipstream_client::{message_pattern, ReplyError, Socket};
 //!
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let socket = Socket::builder("ws://localhost:4000/socket/websocket").build()?;
@@ -31,9 +93,8 @@
 //! assert_eq!(reply.status, "ok");
 //!
 //! socket.push(topic, "push to me", json!({}));
-//! let pat = MessagePattern::any().topic(topic).event("foo").payload(pattern!({"bar": "baz"}));
-//! let msg = socket.await_message(&pat, None).await?;
-//! println!("{} {} {:?}", msg.topic, msg.event, msg.json());
+//! let msg = socket.await_message(&message_pattern!(topic, "foo", {"bar": "baz"}), None).await?;
+//! println!("{} {} {}", msg.topic, msg.event, msg.payload.to_value()?);
 //!
 //! socket.leave(topic);
 //! socket.await_leave(topic, None).await?;
@@ -42,12 +103,63 @@
 //! # Ok(()) }
 //! ```
 //!
-//! See [`SocketBuilder`] for every setting and its default, and [`presence`] for a Presence helper.
+//! [`SocketBuilder`] has every setting (params, headers, auth token, serializer, heartbeat,
+//! reconnect and rejoin schedules, timeouts, limits, TLS) and its default.
 //!
-//! For long-running clients, [`callback`] has Slipstream's callback style: implement
-//! [`callback::Client`] and run it. The `testkit` feature adds `testkit::TestServer`, which plays
-//! the server in memory so such clients (and scripts) can be unit-tested without a network.
-
+//! # Waiting for server messages: `message_pattern!`
+//!
+//! Build the pattern of an `await_message` with [`message_pattern!`](crate::message_pattern)`(topic,
+//! event, payload)`, the Rust form of the guide's `await_message(topic, event, payload)`:
+//!
+//! * topic and event are a string (a literal, a variable, or an expression in parentheses), or
+//!   `_` for any;
+//! * the payload is JSON-like and **partial**: `{"bar": "baz"}` matches any object whose `bar` is
+//!   `"baz"`, whatever else it holds; `_` matches anything, also inside objects and arrays
+//!   (`{"user": _}` requires the key); arrays match element by element.
+//!
+//! ```
+//! use slipstream_client::{message_pattern, ChannelMessage, Payload};
+//!
+//! let topic = "rooms:lobby";
+//! let foo = message_pattern!(topic, "foo", {"bar": "baz"});
+//! let anything = message_pattern!(_, _, _);
+//! let m = ChannelMessage {
+//!     topic: topic.into(),
+//!     event: "foo".into(),
+//!     payload: Payload::json(&serde_json::json!({"bar": "baz", "n": 1})),
+//! };
+//! assert!(foo.matches(&m) && anything.matches(&m));
+//! assert!(!message_pattern!(_, "foo", {"bar": "nope"}).matches(&m));
+//! ```
+//!
+//! Pass it to [`Socket::await_message`]; with [`blocking`],
+//! [`await_message!`](crate::await_message)`(socket, topic, event, payload)` builds it and waits
+//! in one step. The payload part alone is [`pattern!`](macro@crate::pattern) (also what the test
+//! kit's assertions take). [`MessagePattern`]'s builder methods are what the macro expands to;
+//! reach for them only for what the macro does not say, such as a topic prefix
+//! ([`MessagePattern::topic_prefix`], the guide's `"rooms:" <> _`).
+//!
+//! # More
+//!
+//! * [`callback`]: Slipstream's module-style client as a trait, with an example.
+//! * [`presence`]: Phoenix Presence state and diffs, reconciled as phoenix.js does.
+//! * The protocol rules this crate follows are summed up in the repository's `docs/protocol.md`;
+//!   the demo server's channels in `docs/demo-server.md`.
+//!
+//! # Features
+//!
+//! * `testkit` (off by default): the [`testkit`][testkit-mod] module, whose `TestServer` plays
+//!   the server in memory so clients and scripts can be unit-tested without a network. Its tests
+//!   run in tokio's paused virtual time (`#[tokio::test(start_paused = true)]`), which needs
+//!   tokio's `test-util` feature in your dev-dependencies:
+//!
+//!   ```toml
+//!   [dev-dependencies]
+//!   slipstream-client = { git = "https://github.com/slipstream-rs/slipstream", features = ["testkit"] }
+//!   tokio = { version = "1", features = ["macros", "rt-multi-thread", "test-util"] }
+//!   ```
+#![cfg_attr(feature = "testkit", doc = "\n[testkit-mod]: crate::testkit")]
+#![cfg_attr(not(feature = "testkit"), doc = "\n[testkit-mod]: #features")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod actor;
