@@ -1,4 +1,4 @@
-// Forced disconnect by socket id ("log out everywhere", PROTOCOL.md §6.12).
+// Forced disconnect by socket id ("log out everywhere", docs/protocol.md §10.2).
 
 import assert from "node:assert/strict";
 import { test } from "node:test";

@@ -1,4 +1,4 @@
-// Server idle timeout vs phoenix.js heartbeats (PROTOCOL.md §6.1, §6.13), with a short
+// Server idle timeout vs phoenix.js heartbeats (docs/protocol.md §8.1, §8.2), with a short
 // `--idle-timeout-ms` so the test takes seconds instead of a minute.
 
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// rooms:lobby and rooms:* of the demo app (DEMO_SERVER.md), driven by the official phoenix.js client.
+// rooms:lobby and rooms:* of the demo app (docs/demo-server.md), driven by the official phoenix.js client.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";

@@ -3,7 +3,7 @@
 // phoenix.js only changes the `vsn` query parameter; its built-in codec always writes V2 arrays,
 // so a V1 client also passes an object codec through the `encode`/`decode` options (the hooks
 // phoenix.js provides for this). The codec below checks the frame shape the server sends
-// (PROTOCOL.md §3.2: an object with exactly topic, event, payload, ref — never join_ref).
+// (docs/protocol.md §4: an object with exactly topic, event, payload, ref — never join_ref).
 
 import assert from "node:assert/strict";
 import { test } from "node:test";

@@ -374,7 +374,7 @@ fn longpoll_frames(scenario: &Value) -> Vec<RecordedFrame> {
             let serializer = serializer.expect("a poll answered with messages has a valid vsn");
             for message in messages {
                 let text = message.as_str().expect("long-poll messages are strings");
-                // A binary frame travels as a JSON string holding its raw bytes (§3.4, Phoenix
+                // A binary frame travels as a JSON string holding its raw bytes (docs/protocol.md §14.4, Phoenix
                 // 1.7.24); a text frame is a JSON array (V2) or object (V1).
                 let data = if text.starts_with('[') || text.starts_with('{') {
                     Data::Text(text.into())

@@ -1,4 +1,4 @@
-//! The demo application of DEMO_SERVER.md: what `slipstream serve` runs and what the interop,
+//! The demo application of docs/demo-server.md: what `slipstream serve` runs and what the interop,
 //! conformance and benchmark suites talk to. Event names (with their spaces) are part of the contract.
 
 use std::net::SocketAddr;
@@ -19,7 +19,7 @@ pub async fn spawn_demo(addr: SocketAddr, config: ServerConfig) -> std::io::Resu
     Server::new(socket(), config).bind(addr).await
 }
 
-/// The demo socket: connect rules and the four channel routes, in DEMO_SERVER.md's order.
+/// The demo socket: connect rules and the four channel routes, in docs/demo-server.md's order.
 pub fn socket() -> Socket {
     Socket::new()
         .on_connect(connect)

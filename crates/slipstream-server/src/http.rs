@@ -133,7 +133,7 @@ async fn websocket(State(shared): State<Arc<Shared>>, mut request: Request) -> R
     response
 }
 
-/// Phoenix 1.8's auth-token sub-protocol (PROTOCOL.md §8.2): takes the token out of the offered
+/// Phoenix 1.8's auth-token sub-protocol (docs/protocol.md §12): takes the token out of the offered
 /// protocols and checks the rest; returns the token and the protocol to echo (`phoenix`).
 fn auth_subprotocols(
     headers: &axum::http::HeaderMap,

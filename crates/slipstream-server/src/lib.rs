@@ -1,4 +1,4 @@
-//! A Phoenix-Channels-compatible server, and the demo app of `DEMO_SERVER.md`.
+//! A Phoenix-Channels-compatible server, and the demo app of `docs/demo-server.md`.
 //!
 //! * A [`Socket`] has a connect hook (query params, headers, the Phoenix 1.8 auth token → accept
 //!   with an optional socket id, or refuse with an HTTP status) and channel routes (`"room:lobby"`
