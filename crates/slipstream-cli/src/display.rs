@@ -1,7 +1,15 @@
-//! How the CLI shows payloads, replies, messages and events to a person: compact JSON, and binary
-//! payloads as byte lists.
+//! How the CLI shows payloads, replies, messages, events and disconnect reasons to a person:
+//! compact JSON, binary payloads as byte lists, and plain words for the rest. This is the one
+//! place that turns them into text: the shell's live lines, `tour`, the failure reports of `run`
+//! and `shell`, and the field values of the event maps scripts get (see
+//! [`crate::script::convert::event_to_dynamic`]) all use it. Nothing here prints Rust `Debug`
+//! text (strings are quoted with `{:?}`, which is Rust's and JSON's quoting alike).
 
-use slipstream_client::{ChannelMessage, Payload, Reply, SocketEvent};
+use std::time::Duration;
+
+use slipstream_client::{
+    ChannelMessage, ConnectError, DisconnectReason, Payload, Reply, SocketEvent, TopicCloseReason,
+};
 
 /// A payload as one line: compact JSON, `<<1, 2, 3>>` for bytes, `(status, response)` for a reply.
 pub fn show_payload(payload: &Payload) -> String {
@@ -33,7 +41,152 @@ pub fn show_message(message: &ChannelMessage) -> String {
     )
 }
 
-/// One mailbox event, as `flush` lists it.
+/// A duration as whole milliseconds, rounded (`51.895836ms` is 52).
+pub fn millis(duration: Duration) -> u64 {
+    let rounded = (duration.as_secs_f64() * 1000.0).round();
+    if rounded >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        rounded as u64
+    }
+}
+
+/// The name of a variant this code does not know yet (the library's enums are
+/// `#[non_exhaustive]`), in snake case: `MessageTooBig { .. }` is `message_too_big`. Only the
+/// variant's name is taken from its `Debug` form, never its fields.
+pub fn variant_name(value: &impl std::fmt::Debug) -> String {
+    let debug = format!("{value:?}");
+    let name: String = debug
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    let mut snake = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                snake.push('_');
+            }
+            snake.extend(c.to_lowercase());
+        } else {
+            snake.push(c);
+        }
+    }
+    if snake.is_empty() {
+        "unknown".into()
+    } else {
+        snake
+    }
+}
+
+/// Why a connection ended, as the word scripts compare with: `client_requested`,
+/// `heartbeat_timeout`, `closed_by_remote` or `transport_error`.
+pub fn disconnect_kind(reason: &DisconnectReason) -> String {
+    match reason {
+        DisconnectReason::ClientRequested => "client_requested".into(),
+        DisconnectReason::HeartbeatTimeout => "heartbeat_timeout".into(),
+        DisconnectReason::ClosedByRemote { .. } => "closed_by_remote".into(),
+        DisconnectReason::TransportError(_) => "transport_error".into(),
+        other => variant_name(other),
+    }
+}
+
+/// What a websocket close code means, for the codes servers commonly send.
+pub fn close_code_meaning(code: u16) -> Option<&'static str> {
+    Some(match code {
+        1000 => "normal closure",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1007 => "invalid payload data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1010 => "missing extension",
+        1011 => "server error",
+        1012 => "service restart",
+        1013 => "try again later",
+        _ => return None,
+    })
+}
+
+/// Why a connection ended, in words: `closed by the client`, `closed by the server (code 1012,
+/// service restart)`, `connection lost: …`.
+pub fn show_disconnect(reason: &DisconnectReason) -> String {
+    match reason {
+        DisconnectReason::ClientRequested => "closed by the client".into(),
+        DisconnectReason::HeartbeatTimeout => {
+            "the server did not answer a heartbeat in time".into()
+        }
+        DisconnectReason::ClosedByRemote { code, reason } => {
+            let mut details = Vec::new();
+            if let Some(code) = code {
+                details.push(match close_code_meaning(*code) {
+                    Some(meaning) => format!("code {code}, {meaning}"),
+                    None => format!("code {code}"),
+                });
+            }
+            if !reason.is_empty() {
+                details.push(format!("{reason:?}"));
+            }
+            if details.is_empty() {
+                "closed by the server".into()
+            } else {
+                format!("closed by the server ({})", details.join(": "))
+            }
+        }
+        DisconnectReason::TransportError(error) => format!("connection lost: {error}"),
+        other => variant_name(other).replace('_', " "),
+    }
+}
+
+/// Why a topic closed for good, in words.
+pub fn show_topic_close(reason: &TopicCloseReason) -> String {
+    match reason {
+        TopicCloseReason::ClosedByServer(payload) => {
+            format!("closed by the server, payload: {}", show_payload(payload))
+        }
+        TopicCloseReason::Disconnected => "the connection closed and no rejoin follows".into(),
+        other => variant_name(other).replace('_', " "),
+    }
+}
+
+/// A topic close reason as the word scripts compare with: `closed_by_server`, `disconnected`.
+pub fn topic_close_kind(reason: &TopicCloseReason) -> String {
+    match reason {
+        TopicCloseReason::ClosedByServer(_) => "closed_by_server".into(),
+        TopicCloseReason::Disconnected => "disconnected".into(),
+        other => variant_name(other),
+    }
+}
+
+/// A scheduled reconnect: `reconnecting (attempt 2 in 52 ms): connection refused by …`.
+pub fn show_reconnecting(attempt: u32, delay: Duration, error: Option<&ConnectError>) -> String {
+    let head = format!("reconnecting (attempt {attempt} in {} ms)", millis(delay));
+    match error {
+        Some(error) => format!("{head}: {error}"),
+        None => head,
+    }
+}
+
+/// The name `flush()` and `await_event()` give an event's kind (its map's `type`).
+pub fn event_type(event: &SocketEvent) -> String {
+    match event {
+        SocketEvent::Connected => "connected".into(),
+        SocketEvent::ConnectFailed(_) => "connect_failed".into(),
+        SocketEvent::Reconnecting { .. } => "reconnecting".into(),
+        SocketEvent::Disconnected(_) => "disconnected".into(),
+        SocketEvent::Joined { .. } => "joined".into(),
+        SocketEvent::JoinFailed { .. } => "join_failed".into(),
+        SocketEvent::Message(_) => "message".into(),
+        SocketEvent::Reply { .. } => "reply".into(),
+        SocketEvent::TopicErrored { .. } => "topic_errored".into(),
+        SocketEvent::TopicClosed { .. } => "topic_closed".into(),
+        SocketEvent::Left { .. } => "left".into(),
+        SocketEvent::MalformedFrame { .. } => "malformed_frame".into(),
+        other => variant_name(other),
+    }
+}
+
+/// One mailbox event on one line, as failure reports and the tour list them.
 pub fn show_event(event: &SocketEvent) -> String {
     match event {
         SocketEvent::Message(message) => format!(
@@ -55,25 +208,47 @@ pub fn show_event(event: &SocketEvent) -> String {
         },
         SocketEvent::Connected => "connected".into(),
         SocketEvent::ConnectFailed(error) => format!("connect failed: {error}"),
+        SocketEvent::Reconnecting {
+            attempt,
+            delay,
+            error,
+        } => show_reconnecting(*attempt, *delay, error.as_ref()),
         SocketEvent::Joined { topic, response } => {
             format!(
                 "joined   topic: {topic:?}  response: {}",
                 show_payload(response)
             )
         }
-        SocketEvent::JoinFailed { topic, error, .. } => {
-            format!("join failed  topic: {topic:?}  {error}")
-        }
+        SocketEvent::JoinFailed {
+            topic,
+            error,
+            rejoin_in,
+        } => match rejoin_in {
+            Some(delay) => format!(
+                "join failed  topic: {topic:?}  {error} (next attempt in {} ms)",
+                millis(*delay)
+            ),
+            None => format!("join failed  topic: {topic:?}  {error}"),
+        },
         SocketEvent::Left { topic } => format!("left     topic: {topic:?}"),
-        SocketEvent::TopicErrored { topic, payload, .. } => format!(
-            "channel crashed  topic: {topic:?}  payload: {}",
-            show_payload(payload)
+        SocketEvent::TopicErrored {
+            topic,
+            payload,
+            rejoin_in,
+        } => format!(
+            "channel crashed  topic: {topic:?}  payload: {} (rejoin in {} ms)",
+            show_payload(payload),
+            millis(*rejoin_in)
         ),
         SocketEvent::TopicClosed { topic, reason } => {
-            format!("channel closed  topic: {topic:?}  {reason:?}")
+            format!(
+                "channel closed  topic: {topic:?}  {}",
+                show_topic_close(reason)
+            )
         }
-        SocketEvent::Disconnected(reason) => format!("disconnected: {reason:?}"),
-        other => format!("{other:?}"),
+        SocketEvent::Disconnected(reason) => format!("disconnected: {}", show_disconnect(reason)),
+        SocketEvent::MalformedFrame { error } => format!("malformed frame skipped: {error}"),
+        other => event_type(other).replace('_', " "),
     }
 }
 
@@ -171,5 +346,68 @@ mod tests {
             r#"joined   topic: "rooms:lobby"  response: {}"#
         );
         assert_eq!(show_event(&SocketEvent::Connected), "connected");
+    }
+
+    #[test]
+    fn disconnects_and_reconnects_read_as_words() {
+        use std::time::Duration;
+        let shown = |reason| show_event(&SocketEvent::Disconnected(reason));
+        assert_eq!(
+            shown(DisconnectReason::ClientRequested),
+            "disconnected: closed by the client"
+        );
+        assert_eq!(
+            shown(DisconnectReason::ClosedByRemote {
+                code: Some(1009),
+                reason: "frame too large".into()
+            }),
+            r#"disconnected: closed by the server (code 1009, message too big: "frame too large")"#
+        );
+        assert_eq!(
+            shown(DisconnectReason::ClosedByRemote {
+                code: None,
+                reason: String::new()
+            }),
+            "disconnected: closed by the server"
+        );
+        assert_eq!(
+            shown(DisconnectReason::TransportError(
+                "WebSocket protocol error: reset".into()
+            )),
+            "disconnected: connection lost: WebSocket protocol error: reset"
+        );
+        assert_eq!(
+            show_event(&SocketEvent::Reconnecting {
+                attempt: 2,
+                delay: Duration::from_nanos(51_895_836),
+                error: Some(ConnectError::ConnectionRefused {
+                    addr: "127.0.0.1:4000".into()
+                }),
+            }),
+            "reconnecting (attempt 2 in 52 ms): connection refused by 127.0.0.1:4000"
+        );
+        assert_eq!(
+            show_event(&SocketEvent::TopicClosed {
+                topic: "t".into(),
+                reason: TopicCloseReason::ClosedByServer(Payload::json(&serde_json::json!({}))),
+            }),
+            r#"channel closed  topic: "t"  closed by the server, payload: {}"#
+        );
+    }
+
+    #[test]
+    fn unknown_variants_are_named_by_their_variant_alone() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        enum Future {
+            MessageTooBig { limit: usize },
+            Gone,
+        }
+        assert_eq!(
+            variant_name(&Future::MessageTooBig { limit: 3 }),
+            "message_too_big"
+        );
+        assert_eq!(variant_name(&Future::Gone), "gone");
+        assert_eq!(millis(Duration::from_micros(10_499)), 10);
     }
 }

@@ -28,7 +28,7 @@ fn assert_full_walkthrough(stdout: &str) {
         r#"event: "foo"  payload: {"bar":"baz"}"#,
         r#"("rooms:lobby", "foo", {"bar":"baz"})"#,
         "left rooms:lobby",
-        "disconnected: ClientRequested",
+        "disconnected: closed by the client",
         "every step of the guide worked",
     ] {
         assert!(

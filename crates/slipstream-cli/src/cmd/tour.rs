@@ -16,7 +16,7 @@ use serde_json::json;
 use slipstream_client::blocking;
 use slipstream_client::{SocketEvent, await_message};
 
-use crate::display::{show_event, show_message, show_payload, show_reply};
+use crate::display::{show_disconnect, show_event, show_message, show_payload, show_reply};
 
 /// Options of `slipstream tour`.
 #[derive(Args, Debug)]
@@ -125,7 +125,11 @@ fn walk(tour: &mut Tour, url: &str, timeout: Duration) -> anyhow::Result<()> {
                 .iter()
                 .any(|e| matches!(e, SocketEvent::Message(m) if m.event == "foo"))
             {
-                bail!("expected the server push \"foo\", got {events:?}");
+                let got: Vec<String> = events
+                    .iter()
+                    .map(|e| format!("\n  {}", show_event(e)))
+                    .collect();
+                bail!("expected the server push \"foo\", got:{}", got.concat());
             }
             Ok(events)
         },
@@ -177,7 +181,7 @@ fn walk(tour: &mut Tour, url: &str, timeout: Duration) -> anyhow::Result<()> {
             socket.disconnect();
             Ok(socket.await_disconnect()?)
         },
-        |reason| format!("disconnected: {reason:?}"),
+        |reason| format!("disconnected: {}", show_disconnect(reason)),
     )?;
 
     println!("\nThe tour is over: every step of the guide worked.");

@@ -7,7 +7,12 @@
 
 use rhai::{Array, Blob, Dynamic, FLOAT, INT, Map};
 use serde_json::{Number, Value};
-use slipstream_client::{ChannelMessage, Payload, Reply, SocketEvent};
+use slipstream_client::{
+    ChannelMessage, ConnectError, DisconnectReason, JoinError, Payload, Reply, SocketEvent,
+    TopicCloseReason,
+};
+
+use crate::display;
 
 /// Why a Rhai value has no JSON form.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -91,9 +96,33 @@ fn to_json_at(value: &Dynamic, path: &str) -> Result<Value, ConvertError> {
         return Ok(Value::Object(object));
     }
     Err(ConvertError::Unsupported {
-        type_name: value.type_name().to_owned(),
+        type_name: type_name(value),
         path: path.to_owned(),
     })
+}
+
+/// A value's type as scripts name it (`type_of`): `Socket`, `Any`, `range`… rather than the Rust
+/// path Rhai reports for the types the CLI registers.
+pub fn type_name(value: &Dynamic) -> String {
+    use super::error::Failure;
+    use super::pattern::{TopicPrefix, Wildcard};
+    use super::socket::ScriptSocket;
+    let name = if value.is::<ScriptSocket>() {
+        "Socket"
+    } else if value.is::<Wildcard>() {
+        "Any"
+    } else if value.is::<TopicPrefix>() {
+        "TopicPrefix"
+    } else if value.is::<Failure>() {
+        "Failure"
+    } else if value.is::<std::ops::Range<INT>>() {
+        "range"
+    } else if value.is::<std::ops::RangeInclusive<INT>>() {
+        "range="
+    } else {
+        value.type_name()
+    };
+    name.to_owned()
 }
 
 /// Converts JSON to a Rhai value. Numbers that fit an `i64` become integers, others floats.
@@ -152,18 +181,37 @@ pub fn reply_to_dynamic(reply: &Reply) -> Dynamic {
     Dynamic::from_map(map)
 }
 
-/// A mailbox event as the map `flush()` lists: `type` says which kind (`message`, `reply`,
-/// `joined`, `join_failed`, `left`, `connected`, `disconnected`, `topic_errored`, `topic_closed`,
-/// …), the other keys carry its fields.
+/// A mailbox event as the map `flush()` lists and `await_event()` returns. `type` says which kind
+/// it is; the other keys carry its fields, as script values (payloads as maps or blobs) or
+/// readable text (errors), never Rust `Debug` text:
+///
+/// | `type` | other keys |
+/// |---|---|
+/// | `connected` | |
+/// | `connect_failed` | `error`; `status` (the HTTP status) when the upgrade was refused |
+/// | `reconnecting` | `attempt` (1, 2…), `delay_ms`, `error` (why the last attempt failed, or `()`) |
+/// | `disconnected` | `reason`, `code`, and `close_reason` or `error`: see [`disconnect_to_dynamic`] |
+/// | `joined` | `topic`, `response` |
+/// | `join_failed` | `topic`, `error`, `rejoin_in_ms` (`()` when no retry follows); `status` and `response` when the server refused |
+/// | `message` | `topic`, `event`, `payload` |
+/// | `reply` | `ref`, `topic`, and `status` and `response`, or `error` when no reply will come |
+/// | `topic_errored` | `topic`, `payload`, `rejoin_in_ms` (the channel crashed) |
+/// | `topic_closed` | `topic`, `reason` (`closed_by_server`, with `payload`, or `disconnected`) |
+/// | `left` | `topic` |
+/// | `malformed_frame` | `error` |
 pub fn event_to_dynamic(event: &SocketEvent) -> Dynamic {
+    if let SocketEvent::Disconnected(reason) = event {
+        return disconnect_to_dynamic(reason);
+    }
     let mut map = Map::new();
     let mut put = |key: &str, value: Dynamic| {
         map.insert(key.into(), value);
     };
     let text = |s: &str| Dynamic::from(s.to_owned());
+    let ms = |d: &std::time::Duration| Dynamic::from_int(millis_int(d));
+    put("type", text(&display::event_type(event)));
     match event {
         SocketEvent::Message(message) => {
-            put("type", text("message"));
             put("topic", text(&message.topic));
             put("event", text(&message.event));
             put("payload", from_payload(&message.payload));
@@ -173,7 +221,6 @@ pub fn event_to_dynamic(event: &SocketEvent) -> Dynamic {
             topic,
             result,
         } => {
-            put("type", text("reply"));
             put("ref", text(push_ref.as_text()));
             put("topic", text(topic));
             match result {
@@ -185,44 +232,107 @@ pub fn event_to_dynamic(event: &SocketEvent) -> Dynamic {
             }
         }
         SocketEvent::Joined { topic, response } => {
-            put("type", text("joined"));
             put("topic", text(topic));
             put("response", from_payload(response));
         }
-        SocketEvent::JoinFailed { topic, error, .. } => {
-            put("type", text("join_failed"));
+        SocketEvent::JoinFailed {
+            topic,
+            error,
+            rejoin_in,
+        } => {
             put("topic", text(topic));
             put("error", text(&error.to_string()));
+            put("rejoin_in_ms", rejoin_in.as_ref().map_or(Dynamic::UNIT, ms));
+            if let JoinError::Rejected { status, response } = error {
+                put("status", text(status));
+                put("response", from_payload(response));
+            }
         }
-        SocketEvent::Left { topic } => {
-            put("type", text("left"));
-            put("topic", text(topic));
-        }
-        SocketEvent::Connected => put("type", text("connected")),
+        SocketEvent::Left { topic } => put("topic", text(topic)),
+        SocketEvent::Connected => {}
         SocketEvent::ConnectFailed(error) => {
-            put("type", text("connect_failed"));
             put("error", text(&error.to_string()));
+            if let ConnectError::Refused { status, .. } = error {
+                put("status", Dynamic::from_int(INT::from(*status)));
+            }
         }
-        SocketEvent::Disconnected(reason) => {
-            put("type", text("disconnected"));
-            put("reason", text(&format!("{reason:?}")));
+        SocketEvent::Reconnecting {
+            attempt,
+            delay,
+            error,
+        } => {
+            put("attempt", Dynamic::from_int(INT::from(*attempt)));
+            put("delay_ms", ms(delay));
+            put(
+                "error",
+                error
+                    .as_ref()
+                    .map_or(Dynamic::UNIT, |e| text(&e.to_string())),
+            );
         }
-        SocketEvent::TopicErrored { topic, payload, .. } => {
-            put("type", text("topic_errored"));
+        SocketEvent::TopicErrored {
+            topic,
+            payload,
+            rejoin_in,
+        } => {
             put("topic", text(topic));
             put("payload", from_payload(payload));
+            put("rejoin_in_ms", ms(rejoin_in));
         }
         SocketEvent::TopicClosed { topic, reason } => {
-            put("type", text("topic_closed"));
             put("topic", text(topic));
-            put("reason", text(&format!("{reason:?}")));
+            put("reason", text(&display::topic_close_kind(reason)));
+            if let TopicCloseReason::ClosedByServer(payload) = reason {
+                put("payload", from_payload(payload));
+            }
         }
-        other => {
-            put("type", text("other"));
-            put("description", text(&format!("{other:?}")));
-        }
+        SocketEvent::MalformedFrame { error } => put("error", text(error)),
+        // A kind this code does not know yet: its `type` is its name; `text` says what it is.
+        other => put("text", text(&display::show_event(other))),
     }
     Dynamic::from_map(map)
+}
+
+/// Why a connection ended, as the map `await_disconnect()` returns and `flush()` lists:
+/// `#{type: "disconnected", reason, code}` where `reason` is `client_requested`,
+/// `heartbeat_timeout`, `closed_by_remote` (with `code`, the close code or `()`, and
+/// `close_reason`, the close frame's text) or `transport_error` (with `error`, what failed).
+/// `code` is `()` unless the server sent one.
+pub fn disconnect_to_dynamic(reason: &DisconnectReason) -> Dynamic {
+    let mut map = Map::new();
+    map.insert("type".into(), Dynamic::from("disconnected".to_owned()));
+    map.insert(
+        "reason".into(),
+        Dynamic::from(display::disconnect_kind(reason)),
+    );
+    let mut code = Dynamic::UNIT;
+    match reason {
+        DisconnectReason::ClosedByRemote {
+            code: close_code,
+            reason: text,
+        } => {
+            if let Some(c) = close_code {
+                code = Dynamic::from_int(INT::from(*c));
+            }
+            map.insert("close_reason".into(), Dynamic::from(text.clone()));
+        }
+        DisconnectReason::TransportError(error) => {
+            map.insert("error".into(), Dynamic::from(error.clone()));
+        }
+        DisconnectReason::ClientRequested | DisconnectReason::HeartbeatTimeout => {}
+        other => {
+            map.insert(
+                "error".into(),
+                Dynamic::from(display::show_disconnect(other)),
+            );
+        }
+    }
+    map.insert("code".into(), code);
+    Dynamic::from_map(map)
+}
+
+fn millis_int(duration: &std::time::Duration) -> INT {
+    INT::try_from(display::millis(*duration)).unwrap_or(INT::MAX)
 }
 
 /// A message as the map `await_message` returns: `#{topic, event, payload}`.
@@ -234,9 +344,27 @@ pub fn message_to_dynamic(message: &ChannelMessage) -> Dynamic {
     Dynamic::from_map(map)
 }
 
-/// A value as one line for people: compact JSON, with blobs as `<<1, 2>>` wherever they are and
-/// Rhai's own form for anything else JSON cannot show.
+/// A value as one line for people: compact JSON, with blobs as `<<1, 2>>` and sockets as
+/// `Socket(url, state)` wherever they are, and Rhai's own form for anything else JSON cannot show.
 pub fn show(value: &Dynamic) -> String {
+    if let Some(socket) = value.read_lock::<super::socket::ScriptSocket>() {
+        return socket.to_string();
+    }
+    if value.is::<super::pattern::Wildcard>() {
+        return "ANY".into();
+    }
+    if let Some(prefix) = value.read_lock::<super::pattern::TopicPrefix>() {
+        return format!("prefix({})", Value::String(prefix.0.clone()));
+    }
+    if let Some(failure) = value.read_lock::<super::error::Failure>() {
+        return failure.to_string();
+    }
+    if let Some(range) = value.read_lock::<std::ops::Range<INT>>() {
+        return format!("{}..{}", range.start, range.end);
+    }
+    if let Some(range) = value.read_lock::<std::ops::RangeInclusive<INT>>() {
+        return format!("{}..={}", range.start(), range.end());
+    }
     if let Some(blob) = value.read_lock::<Blob>() {
         return crate::display::show_payload(&Payload::binary(blob.clone()));
     }
@@ -261,6 +389,7 @@ pub fn show(value: &Dynamic) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    use slipstream_client::ReplyError;
 
     #[test]
     fn json_round_trips_through_rhai_values() {
@@ -358,6 +487,165 @@ mod tests {
             to_json(&event_to_dynamic(&reply)),
             Ok(json!({"type": "reply", "ref": "3", "topic": "t", "status": "ok", "response": {}}))
         );
+    }
+
+    fn event_json(event: SocketEvent) -> Value {
+        to_json(&event_to_dynamic(&event)).expect("every event map has a JSON form")
+    }
+
+    #[test]
+    fn connection_events_are_maps_of_readable_fields() {
+        use std::time::Duration;
+        assert_eq!(
+            event_json(SocketEvent::Reconnecting {
+                attempt: 2,
+                delay: Duration::from_nanos(51_895_836),
+                error: Some(ConnectError::ConnectionRefused {
+                    addr: "127.0.0.1:4000".into()
+                }),
+            }),
+            json!({"type": "reconnecting", "attempt": 2, "delay_ms": 52,
+                   "error": "connection refused by 127.0.0.1:4000"})
+        );
+        assert_eq!(
+            event_json(SocketEvent::Reconnecting {
+                attempt: 1,
+                delay: Duration::from_millis(10),
+                error: None,
+            }),
+            json!({"type": "reconnecting", "attempt": 1, "delay_ms": 10, "error": null})
+        );
+        assert_eq!(
+            event_json(SocketEvent::Connected),
+            json!({"type": "connected"})
+        );
+        assert_eq!(
+            event_json(SocketEvent::ConnectFailed(ConnectError::Refused {
+                status: 403,
+                headers: vec![],
+                body: None,
+            })),
+            json!({"type": "connect_failed", "status": 403,
+                   "error": "websocket upgrade refused with HTTP 403"})
+        );
+        assert_eq!(
+            event_json(SocketEvent::MalformedFrame {
+                error: "not JSON".into()
+            }),
+            json!({"type": "malformed_frame", "error": "not JSON"})
+        );
+    }
+
+    #[test]
+    fn disconnect_reasons_are_snake_case_words_with_their_details() {
+        let disconnected = |reason| event_json(SocketEvent::Disconnected(reason));
+        assert_eq!(
+            disconnected(DisconnectReason::ClientRequested),
+            json!({"type": "disconnected", "reason": "client_requested", "code": null})
+        );
+        assert_eq!(
+            disconnected(DisconnectReason::HeartbeatTimeout),
+            json!({"type": "disconnected", "reason": "heartbeat_timeout", "code": null})
+        );
+        assert_eq!(
+            disconnected(DisconnectReason::ClosedByRemote {
+                code: Some(1009),
+                reason: "too big".into()
+            }),
+            json!({"type": "disconnected", "reason": "closed_by_remote", "code": 1009,
+                   "close_reason": "too big"})
+        );
+        assert_eq!(
+            disconnected(DisconnectReason::TransportError("reset by peer".into())),
+            json!({"type": "disconnected", "reason": "transport_error", "code": null,
+                   "error": "reset by peer"})
+        );
+        // await_disconnect() returns the same map.
+        assert_eq!(
+            to_json(&disconnect_to_dynamic(&DisconnectReason::ClientRequested)),
+            Ok(json!({"type": "disconnected", "reason": "client_requested", "code": null}))
+        );
+    }
+
+    #[test]
+    fn topic_events_are_maps_of_readable_fields() {
+        use std::time::Duration;
+        assert_eq!(
+            event_json(SocketEvent::JoinFailed {
+                topic: "rooms:secret".into(),
+                error: JoinError::Rejected {
+                    status: "error".into(),
+                    response: Payload::json(&json!({"reason": "unauthorized"})),
+                },
+                rejoin_in: None,
+            }),
+            json!({"type": "join_failed", "topic": "rooms:secret", "rejoin_in_ms": null,
+                   "status": "error", "response": {"reason": "unauthorized"},
+                   "error": r#"join rejected with status "error": {"reason":"unauthorized"}"#})
+        );
+        assert_eq!(
+            event_json(SocketEvent::JoinFailed {
+                topic: "t".into(),
+                error: JoinError::NoReply,
+                rejoin_in: Some(Duration::from_secs(2)),
+            }),
+            json!({"type": "join_failed", "topic": "t", "rejoin_in_ms": 2000,
+                   "error": JoinError::NoReply.to_string()})
+        );
+        assert_eq!(
+            event_json(SocketEvent::Left { topic: "t".into() }),
+            json!({"type": "left", "topic": "t"})
+        );
+        assert_eq!(
+            event_json(SocketEvent::TopicErrored {
+                topic: "t".into(),
+                payload: Payload::json(&json!({"reason": "channel_crash"})),
+                rejoin_in: Duration::from_millis(1000),
+            }),
+            json!({"type": "topic_errored", "topic": "t",
+                   "payload": {"reason": "channel_crash"}, "rejoin_in_ms": 1000})
+        );
+        assert_eq!(
+            event_json(SocketEvent::TopicClosed {
+                topic: "t".into(),
+                reason: TopicCloseReason::ClosedByServer(Payload::json(&json!({}))),
+            }),
+            json!({"type": "topic_closed", "topic": "t", "reason": "closed_by_server",
+                   "payload": {}})
+        );
+        assert_eq!(
+            event_json(SocketEvent::TopicClosed {
+                topic: "t".into(),
+                reason: TopicCloseReason::Disconnected,
+            }),
+            json!({"type": "topic_closed", "topic": "t", "reason": "disconnected"})
+        );
+        assert_eq!(
+            event_json(SocketEvent::Reply {
+                push_ref: "4".into(),
+                topic: "t".into(),
+                result: Err(ReplyError::Disconnected),
+            }),
+            json!({"type": "reply", "ref": "4", "topic": "t",
+                   "error": "disconnected before the reply arrived"})
+        );
+    }
+
+    #[test]
+    fn script_types_are_named_and_shown_as_scripts_write_them() {
+        use super::super::pattern::{TopicPrefix, Wildcard};
+        let err = to_json(&Dynamic::from(Wildcard)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a value of type Any has no JSON form (at $)"
+        );
+        assert_eq!(show(&Dynamic::from(Wildcard)), "ANY");
+        assert_eq!(
+            show(&Dynamic::from(TopicPrefix("rooms:".into()))),
+            r#"prefix("rooms:")"#
+        );
+        let range: std::ops::Range<INT> = 1..3;
+        assert_eq!(show(&Dynamic::from(range)), "1..3");
     }
 
     #[test]

@@ -404,10 +404,11 @@ impl ScriptSocket {
         self.socket.disconnect();
     }
 
-    /// `await_disconnect()`: why the socket disconnected.
-    pub fn await_disconnect(&self) -> Result<String, Failure> {
+    /// `await_disconnect()`: why the socket disconnected, as the map `flush()` shows the
+    /// `disconnected` event: `#{type: "disconnected", reason: "client_requested", code: ()}`.
+    pub fn await_disconnect(&self) -> Result<Dynamic, Failure> {
         self.wait(|s| s.await_disconnect(), |e| *e == AwaitError::Timeout)
-            .map(|reason| format!("{reason:?}"))
+            .map(|reason| convert::disconnect_to_dynamic(&reason))
             .map_err(|w| self.await_failure(w, "await_disconnect", FailureKind::Await))
     }
 
@@ -436,6 +437,30 @@ impl ScriptSocket {
 impl std::fmt::Debug for ScriptSocket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Socket({})", self.url)
+    }
+}
+
+/// `Socket(ws://127.0.0.1:4000/socket/websocket, connected, joined rooms:lobby)`: what `print`,
+/// `to_string` and the shell show for a socket (its state read from cheap flags).
+impl std::fmt::Display for ScriptSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.socket.is_connected() {
+            "connected"
+        } else {
+            "not connected"
+        };
+        write!(f, "Socket({}, {state}", self.url)?;
+        let joined: Vec<String> = self
+            .topics
+            .borrow()
+            .iter()
+            .filter(|t| self.socket.is_joined(t))
+            .cloned()
+            .collect();
+        if !joined.is_empty() {
+            write!(f, ", joined {}", joined.join(", "))?;
+        }
+        write!(f, ")")
     }
 }
 
@@ -469,8 +494,10 @@ fn at<T>(ctx: &NativeCallContext, result: Result<T, Failure>) -> Res<T> {
 pub fn register(engine: &mut Engine, context: &Rc<Context>) {
     engine
         .register_type_with_name::<ScriptSocket>("Socket")
-        .register_fn("to_string", |s: &mut ScriptSocket| format!("{s:?}"))
-        .register_fn("to_debug", |s: &mut ScriptSocket| format!("{s:?}"))
+        .register_fn("to_string", |s: &mut ScriptSocket| s.to_string())
+        .register_fn("to_debug", |s: &mut ScriptSocket| s.to_string())
+        .register_fn("print", |s: &mut ScriptSocket| s.to_string())
+        .register_fn("debug", |s: &mut ScriptSocket| s.to_string())
         .register_get("url", |s: &mut ScriptSocket| s.url.clone());
 
     // Making sockets.
