@@ -1,58 +1,118 @@
 //! `slipstream shell` on a real terminal: a pseudo-terminal made by `script` (util-linux, part of
 //! every Debian system), with keys typed a line at a time. Checks what only a terminal shows:
-//! a server push printed live above the prompt, tab completion of a joined topic, Ctrl-D leaving.
+//! server pushes and connection news printed live (above the prompt, or between an entry's
+//! outputs, each on a line of its own), tab completion of a joined topic, Ctrl-D leaving.
 
 mod support;
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use support::DemoServer;
+
+/// The shell on a pseudo-terminal: keys in, the terminal's bytes out (collected as they come).
+struct Terminal {
+    child: Child,
+    keys: ChildStdin,
+    screen: Arc<Mutex<Vec<u8>>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Terminal {
+    fn start(url: &str) -> Self {
+        let history = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "terminal-history-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let shell = format!("{} shell {url}", env!("CARGO_BIN_EXE_slipstream"));
+        let mut child = Command::new("script")
+            .args(["-qfec", &shell, "/dev/null"])
+            .env("SLIPSTREAM_HISTORY", &history)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect(
+                "`script` (util-linux) runs the shell on a pseudo-terminal; install util-linux",
+            );
+        let keys = child.stdin.take().expect("stdin");
+        let mut out = child.stdout.take().expect("stdout");
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let collected = screen.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                collected.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Terminal {
+            child,
+            keys,
+            screen,
+            reader,
+        }
+    }
+
+    /// Types `text` as a person does: after the shell has answered the line before.
+    fn type_line(&mut self, text: &str) {
+        std::thread::sleep(Duration::from_millis(800));
+        self.keys.write_all(text.as_bytes()).expect("typed");
+        self.keys.flush().expect("flushed");
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until the screen shows `text` (true), or `within` passed (false).
+    fn wait_for(&self, text: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.screen().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Ctrl-D, then everything the terminal showed.
+    fn finish(mut self) -> (ExitStatus, String) {
+        self.type_line("\x04");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("script runs") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break self.child.wait().expect("script exits");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        drop(self.keys);
+        self.reader.join().expect("the reader finished");
+        let screen = String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned();
+        (status, screen)
+    }
+}
 
 #[test]
 fn live_pushes_completion_and_ctrl_d_on_a_terminal() {
     let server = DemoServer::start();
-    let history = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("terminal-history-{}", std::process::id()));
-    let shell = format!(
-        "{} shell {}",
-        env!("CARGO_BIN_EXE_slipstream"),
-        server.url()
-    );
-    let mut child = Command::new("script")
-        .args(["-qfec", &shell, "/dev/null"])
-        .env("SLIPSTREAM_HISTORY", &history)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("`script` (util-linux) runs the shell on a pseudo-terminal; install util-linux");
-    let mut keys = child.stdin.take().expect("stdin");
-    let typist = std::thread::spawn(move || {
-        let mut type_line = |text: &str| {
-            // One line at a time, as a person types: the shell has answered before the next.
-            std::thread::sleep(Duration::from_millis(800));
-            keys.write_all(text.as_bytes()).expect("typed");
-            keys.flush().expect("flushed");
-        };
-        type_line("connect(); await_connect();\r");
-        type_line("join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\r");
-        type_line("push(\"rooms:lobby\", \"push to me\")\r");
-        // Tab completes the joined topic inside the string.
-        type_line("await_reply(push(\"rooms:lo\t\", \"ping\"))\r");
-        type_line("\x04"); // Ctrl-D
-        std::thread::sleep(Duration::from_millis(1500));
-    });
-    let mut screen = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut screen)
-        .expect("the terminal's output");
-    typist.join().expect("the typist finished");
-    let status = child.wait().expect("script exits");
+    let mut terminal = Terminal::start(server.url());
+    terminal.type_line("connect(); await_connect();\r");
+    terminal.type_line("join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\r");
+    terminal.type_line("push(\"rooms:lobby\", \"push to me\")\r");
+    // Tab completes the joined topic inside the string.
+    terminal.type_line("await_reply(push(\"rooms:lo\t\", \"ping\"))\r");
+    let (status, screen) = terminal.finish();
 
     assert!(status.success(), "exit {status:?}\n{screen}");
     assert!(
@@ -63,5 +123,127 @@ fn live_pushes_completion_and_ctrl_d_on_a_terminal() {
     assert!(
         screen.contains("pong"),
         "tab completed the topic and the ping was answered:\n{screen}"
+    );
+}
+
+/// Where `needle` occurs in `screen`, each with what follows it (for failure messages).
+fn occurrences<'a>(screen: &'a str, needle: &str) -> Vec<&'a str> {
+    screen
+        .match_indices(needle)
+        .map(|(i, _)| &screen[i..(i + needle.len() + 12).min(screen.len())])
+        .collect()
+}
+
+#[test]
+fn a_push_that_lands_while_an_entry_runs_is_a_line_of_its_own() {
+    let server = DemoServer::start();
+    let mut terminal = Terminal::start(server.url());
+    terminal.type_line("connect(); await_connect();\r");
+    terminal.type_line("join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\r");
+    // The push lands during the await, and the entry's value is printed right after it: a
+    // string, then a map (coloured JSON over several lines).
+    terminal.type_line(
+        "push(\"rooms:lobby\", \"push to me\"); await_message(ANY, \"foo\", ANY).event\r",
+    );
+    terminal.type_line("push(\"rooms:lobby\", \"push to me\"); await_message(ANY, \"foo\", ANY)\r");
+    // ...then error reports (red): a script error after a sleep, a failed await listing events.
+    terminal.type_line("push(\"rooms:lobby\", \"push to me\"); sleep(300); nope()\r");
+    terminal.type_line(
+        "set_timeout(300); push(\"rooms:lobby\", \"push to me\"); await_message(ANY, \"zzz\", ANY)\r",
+    );
+    let (status, screen) = terminal.finish();
+    assert!(status.success(), "exit {status:?}\n{screen}");
+
+    let live = r#"<- rooms:lobby foo {"bar":"baz"}"#;
+    let shown = occurrences(&screen, live);
+    assert!(
+        shown.len() >= 4,
+        "the four pushes are shown live:\n{screen}"
+    );
+    for line in &shown {
+        assert!(
+            line[live.len()..].starts_with("\r\n"),
+            "a live line runs into what follows it: {line:?} in\n{screen:?}"
+        );
+    }
+    for result in [
+        "\x1b[32m\"foo\"\x1b[0m\r\n",
+        "{\r\n",
+        "\x1b[31merror: script error",
+    ] {
+        assert!(
+            screen.contains(&format!("\r\n{result}")),
+            "{result:?} does not start a line:\n{screen:?}"
+        );
+    }
+    assert!(
+        screen.contains("\x1b[31merror: await failed"),
+        "the failed await is reported:\n{screen:?}"
+    );
+    // Colour ends before the line does, never at the start of the next one.
+    assert!(
+        !screen.contains("\n\x1b[0m"),
+        "a colour reset lands after a newline:\n{screen:?}"
+    );
+}
+
+#[test]
+fn a_restarted_server_shows_the_reconnect_and_the_rejoin() {
+    let server = DemoServer::start();
+    let port = server.port();
+    let mut terminal = Terminal::start(server.url());
+    terminal.type_line("connect(); await_connect();\r");
+    terminal.type_line("join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\r");
+    std::thread::sleep(Duration::from_millis(500));
+
+    // A deploy: the server closes its websockets with 1012 and is away for a while.
+    server.stop();
+    let away = Duration::from_secs(10);
+    assert!(
+        terminal.wait_for(
+            "<- disconnected: closed by the server (code 1012, service restart)",
+            away
+        ),
+        "the disconnect is shown:\n{}",
+        terminal.screen()
+    );
+    assert!(
+        terminal.wait_for("connection refused by 127.0.0.1", away),
+        "a failed reconnect attempt is shown:\n{}",
+        terminal.screen()
+    );
+    let server = DemoServer::start_on(port);
+    assert!(
+        terminal.wait_for("<- rejoined rooms:lobby", Duration::from_secs(15)),
+        "the rejoin is shown:\n{}",
+        terminal.screen()
+    );
+    terminal.type_line("await_reply(push(\"rooms:lobby\", \"ping\"))\r");
+    let (status, screen) = terminal.finish();
+    drop(server);
+
+    assert!(status.success(), "exit {status:?}\n{screen}");
+    let position = |text: &str| {
+        screen
+            .find(text)
+            .unwrap_or_else(|| panic!("no {text:?} on the screen:\n{screen}"))
+    };
+    let order = [
+        position("<- disconnected: closed by the server"),
+        position("<- reconnecting (attempt 1 in "),
+        position("<- reconnecting (attempt 2 in "),
+        position("<- reconnected\r\n"),
+        position("<- rejoined rooms:lobby\r\n"),
+        position("pong"),
+    ];
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "the lines come in the order of what happened: {order:?}\n{screen}"
+    );
+    let attempt_2 = &screen[order[2]..];
+    let attempt_2 = &attempt_2[..attempt_2.find('\n').unwrap_or(attempt_2.len())];
+    assert!(
+        attempt_2.contains(" ms): connection refused by 127.0.0.1:"),
+        "an attempt says when and why the last one failed: {attempt_2:?}"
     );
 }

@@ -26,9 +26,33 @@ impl DemoServer {
         }
     }
 
+    /// Starts the server on loopback port `port` (e.g. the port of one just stopped, to restart
+    /// it where its clients reconnect).
+    pub fn start_on(port: u16) -> Self {
+        let server =
+            BackgroundServer::start_demo(([127, 0, 0, 1], port).into(), ServerConfig::default())
+                .unwrap_or_else(|e| panic!("the demo server starts on port {port}: {e}"));
+        let url = server.ws_url();
+        DemoServer {
+            _server: server,
+            url,
+        }
+    }
+
     /// Its websocket URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self._server.running().local_addr().port()
+    }
+
+    /// Stops it as a deploy does: its websockets are closed with 1012 (service restart) and the
+    /// port is free when this returns.
+    pub fn stop(self) {
+        self._server.stop();
     }
 }
 
