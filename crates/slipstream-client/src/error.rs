@@ -9,9 +9,13 @@
 //!
 //! [`SocketEvent`]: crate::SocketEvent
 
+use std::fmt;
 use std::time::Duration;
 
 use slipstream_protocol::{Payload, Ref};
+
+use crate::event::DisconnectReason;
+use crate::event::human::duration;
 
 /// The builder was given something it cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,17 +111,32 @@ pub enum ConnectError {
         reason: String,
     },
     /// Nothing listens on the address (TCP connection refused).
-    #[error("connection refused by {addr}")]
+    #[error("connection refused by {addr}: nothing listens at that address")]
     ConnectionRefused {
-        /// The address that refused.
+        /// The address that refused (`ip:port`).
         addr: String,
     },
     /// The TLS handshake failed (bad certificate, wrong name, protocol mismatch…).
     #[error("TLS handshake failed: {0}")]
     Tls(String),
+    /// The URL is `wss://` (or `https://`), but the server answered the TLS handshake with
+    /// something that is not TLS, typically plain HTTP: it is probably a `ws://` server.
+    #[error(
+        "TLS handshake failed: the server at {addr} does not speak TLS ({reason}); \
+         is this a ws:// server?"
+    )]
+    NotTls {
+        /// The address dialled (`ip:port`).
+        addr: String,
+        /// What the TLS library reported.
+        reason: String,
+    },
     /// The server answered the upgrade with something other than `101`
     /// (403 from `connect/3`, 404 for a wrong path, 429, 5xx…).
-    #[error("websocket upgrade refused with HTTP {status}")]
+    ///
+    /// Its text names the status and the path tried; for a 404 it adds where Phoenix sockets
+    /// usually live (`/socket/websocket`).
+    #[error("{}", refused_text(*.status, .path, .body.as_deref()))]
     Refused {
         /// The HTTP status code.
         status: u16,
@@ -125,6 +144,9 @@ pub enum ConnectError {
         headers: Vec<(String, String)>,
         /// The response body, if any (lossy UTF-8).
         body: Option<String>,
+        /// The path of the URL the upgrade was asked at, e.g. `/socket/websocket` (no query:
+        /// it may carry tokens). Empty when unknown.
+        path: String,
     },
     /// An auth token was offered as a sub-protocol, but the server did not pick one; the server
     /// probably does not have `auth_token: true` on this socket (Phoenix 1.8+ only).
@@ -135,7 +157,7 @@ pub enum ConnectError {
     )]
     AuthTokenNotAccepted,
     /// No `101` answer within the upgrade timeout.
-    #[error("no websocket upgrade response within {0:?}")]
+    #[error("no websocket upgrade response within {}", duration(*.0))]
     UpgradeTimeout(Duration),
     /// Any other I/O or websocket handshake error.
     #[error("connection failed: {0}")]
@@ -160,16 +182,17 @@ pub enum JoinError {
     NoReply,
     /// The server refused the join; the payload is its `response`
     /// (e.g. `{"reason":"unauthorized"}`, `{"reason":"unmatched topic"}`).
-    #[error("join rejected with status {status:?}: {}", payload_text(.response))]
+    #[error("join rejected with status {status:?}: {response}")]
     Rejected {
         /// The reply status (normally `"error"`).
         status: String,
         /// The server's response.
         response: Payload,
     },
-    /// The connection dropped before the join was answered, and no rejoin will follow.
-    #[error("disconnected before the join was answered")]
-    Disconnected,
+    /// The connection ended before the join was answered, and no rejoin will follow; the
+    /// reason says how it ended (a close code 1009 means a message was too big for the server).
+    #[error("{}", LostBefore("the join was answered", .0))]
+    Disconnected(DisconnectReason),
     /// The topic was left or closed before the join was answered.
     #[error("the topic was closed before the join was answered")]
     TopicClosed,
@@ -205,11 +228,13 @@ pub enum ReplyError {
     #[error("timed out waiting for the reply")]
     Timeout,
     /// The server did not answer within the push timeout; the reply will never be reported.
-    #[error("no reply within the push timeout ({0:?})")]
+    #[error("no reply within the push timeout ({})", duration(*.0))]
     PushTimeout(Duration),
-    /// The connection dropped while the push was on the wire; its reply can never arrive.
-    #[error("disconnected before the reply arrived")]
-    Disconnected,
+    /// The connection ended while the push was on the wire; its reply can never arrive. The
+    /// reason says how it ended: after a push larger than the server accepts, the server closes
+    /// with 1009, and the text says "message too big for the server".
+    #[error("{}", LostBefore("the reply arrived", .0))]
+    Disconnected(DisconnectReason),
     /// The topic is not joined (and not being joined), so the push was not sent.
     #[error("topic {0:?} is not joined")]
     NotJoined(String),
@@ -278,11 +303,95 @@ pub enum AwaitError {
     Closed,
 }
 
-fn payload_text(payload: &Payload) -> String {
-    match payload {
-        Payload::Json(raw) => raw.get().to_owned(),
-        Payload::Binary(bytes) => format!("<{} bytes>", bytes.len()),
-        Payload::Reply(reply) => format!("{{status: {:?}}}", reply.status),
+impl ReplyError {
+    /// How the connection ended, for a push cut by a disconnect.
+    pub fn disconnect_reason(&self) -> Option<&DisconnectReason> {
+        match self {
+            ReplyError::Disconnected(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+impl JoinError {
+    /// How the connection ended, for a join cut by a disconnect.
+    pub fn disconnect_reason(&self) -> Option<&DisconnectReason> {
+        match self {
+            JoinError::Disconnected(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// Where Phoenix mounts its sockets unless told otherwise (`socket "/socket", …` plus the
+/// `/websocket` transport suffix).
+const USUAL_SOCKET_PATH: &str = "/socket/websocket";
+
+fn refused_text(status: u16, path: &str, body: Option<&str>) -> String {
+    use std::fmt::Write as _;
+    let mut text = format!("websocket upgrade refused with HTTP {status}");
+    if let Some(name) = tokio_tungstenite::tungstenite::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        let _ = write!(text, " ({})", name.to_lowercase());
+    }
+    match (status, path) {
+        (404, USUAL_SOCKET_PATH) => {
+            let _ = write!(
+                text,
+                ": no socket at {path}, where Phoenix sockets usually live; check the endpoint's \
+                 `socket` path"
+            );
+        }
+        (404, "") => {
+            let _ = write!(
+                text,
+                ": no socket at that path; Phoenix sockets usually live at {USUAL_SOCKET_PATH}"
+            );
+        }
+        (404, _) => {
+            let _ = write!(
+                text,
+                ": no socket at {path}; Phoenix sockets usually live at {USUAL_SOCKET_PATH}"
+            );
+        }
+        (_, "") => {}
+        (_, _) => {
+            let _ = write!(text, " at {path}");
+        }
+    }
+    // A short one-line body (an error message) says more; a page of HTML does not.
+    if let Some(body) = body.map(str::trim)
+        && !body.is_empty()
+        && body.len() <= 200
+        && !body.contains('\n')
+        && !body.starts_with('<')
+    {
+        let _ = write!(text, ": {body:?}");
+    }
+    text
+}
+
+/// "message too big for the server…" after a close with 1009, else "disconnected before …: why".
+struct LostBefore<'a>(&'static str, &'a DisconnectReason);
+
+impl fmt::Display for LostBefore<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let LostBefore(what, reason) = *self;
+        match reason {
+            DisconnectReason::ClosedByRemote {
+                code: Some(1009),
+                reason: text,
+            } => {
+                f.write_str("message too big for the server: it closed the connection (1009")?;
+                if !text.is_empty() {
+                    write!(f, ": {text:?}")?;
+                }
+                write!(f, ") before {what}")
+            }
+            reason => write!(f, "disconnected before {what}: {reason}"),
+        }
     }
 }
 
@@ -308,5 +417,140 @@ mod tests {
     fn auth_token_error_says_what_to_check() {
         let text = ConnectError::AuthTokenNotAccepted.to_string();
         assert!(text.contains("auth_token: true"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod display {
+    use super::*;
+
+    fn refused(status: u16, path: &str) -> ConnectError {
+        ConnectError::Refused {
+            status,
+            headers: Vec::new(),
+            body: None,
+            path: path.into(),
+        }
+    }
+
+    #[test]
+    fn a_404_says_where_phoenix_sockets_live() {
+        assert_eq!(
+            refused(404, "/live/websocket").to_string(),
+            "websocket upgrade refused with HTTP 404 (not found): no socket at /live/websocket; \
+             Phoenix sockets usually live at /socket/websocket"
+        );
+        assert_eq!(
+            refused(404, "/socket/websocket").to_string(),
+            "websocket upgrade refused with HTTP 404 (not found): no socket at /socket/websocket, \
+             where Phoenix sockets usually live; check the endpoint's `socket` path"
+        );
+        assert_eq!(
+            refused(404, "").to_string(),
+            "websocket upgrade refused with HTTP 404 (not found): no socket at that path; \
+             Phoenix sockets usually live at /socket/websocket"
+        );
+    }
+
+    #[test]
+    fn other_refusals_name_the_status_and_path() {
+        assert_eq!(
+            refused(403, "/socket/websocket").to_string(),
+            "websocket upgrade refused with HTTP 403 (forbidden) at /socket/websocket"
+        );
+        assert_eq!(
+            refused(499, "").to_string(),
+            "websocket upgrade refused with HTTP 499"
+        );
+        let with_body = ConnectError::Refused {
+            status: 429,
+            headers: Vec::new(),
+            body: Some("slow down\n".into()),
+            path: "/socket/websocket".into(),
+        };
+        assert_eq!(
+            with_body.to_string(),
+            "websocket upgrade refused with HTTP 429 (too many requests) at /socket/websocket: \
+             \"slow down\""
+        );
+        let html = ConnectError::Refused {
+            status: 500,
+            headers: Vec::new(),
+            body: Some("<html><body>oops</body></html>".into()),
+            path: "/socket/websocket".into(),
+        };
+        assert!(!html.to_string().contains("html"), "{html}");
+    }
+
+    #[test]
+    fn connect_errors_say_what_to_check() {
+        assert_eq!(
+            ConnectError::ConnectionRefused {
+                addr: "127.0.0.1:4000".into()
+            }
+            .to_string(),
+            "connection refused by 127.0.0.1:4000: nothing listens at that address"
+        );
+        let not_tls = ConnectError::NotTls {
+            addr: "127.0.0.1:4000".into(),
+            reason: "received corrupt message of type InvalidContentType".into(),
+        };
+        assert_eq!(
+            not_tls.to_string(),
+            "TLS handshake failed: the server at 127.0.0.1:4000 does not speak TLS (received \
+             corrupt message of type InvalidContentType); is this a ws:// server?"
+        );
+        assert_eq!(
+            ConnectError::UpgradeTimeout(Duration::from_secs(10)).to_string(),
+            "no websocket upgrade response within 10 s"
+        );
+    }
+
+    #[test]
+    fn a_push_cut_by_a_1009_says_the_message_was_too_big() {
+        let too_big = |reason: &str| DisconnectReason::ClosedByRemote {
+            code: Some(1009),
+            reason: reason.into(),
+        };
+        assert_eq!(
+            ReplyError::Disconnected(too_big("")).to_string(),
+            "message too big for the server: it closed the connection (1009) before the reply \
+             arrived"
+        );
+        assert_eq!(
+            ReplyError::Disconnected(too_big("frame limit is 8000000 bytes")).to_string(),
+            "message too big for the server: it closed the connection (1009: \"frame limit is \
+             8000000 bytes\") before the reply arrived"
+        );
+        assert_eq!(
+            JoinError::Disconnected(too_big("")).to_string(),
+            "message too big for the server: it closed the connection (1009) before the join \
+             was answered"
+        );
+        assert_eq!(
+            ReplyError::Disconnected(DisconnectReason::HeartbeatTimeout).to_string(),
+            "disconnected before the reply arrived: heartbeat timed out"
+        );
+        assert_eq!(
+            JoinError::Disconnected(DisconnectReason::ClientRequested).to_string(),
+            "disconnected before the join was answered: client requested"
+        );
+        assert_eq!(
+            ReplyError::Disconnected(too_big("")).disconnect_reason(),
+            Some(&too_big(""))
+        );
+        assert_eq!(ReplyError::Timeout.disconnect_reason(), None);
+    }
+
+    #[test]
+    fn durations_in_errors_read_as_people_write_them() {
+        assert_eq!(
+            ReplyError::PushTimeout(Duration::from_secs(10)).to_string(),
+            "no reply within the push timeout (10 s)"
+        );
+        assert_eq!(
+            ReplyError::PushTimeout(Duration::from_millis(250)).to_string(),
+            "no reply within the push timeout (250 ms)"
+        );
     }
 }

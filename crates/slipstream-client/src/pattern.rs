@@ -17,6 +17,8 @@
 //! assert!(!MessagePattern::any().payload(pattern!({"bar": "nope", "n": _})).matches(&msg));
 //! ```
 
+use std::fmt;
+
 use serde_json::Value;
 use slipstream_protocol::Payload;
 
@@ -76,6 +78,41 @@ impl Pattern {
     }
 }
 
+/// JSON-like, with `_` for "anything": `{"bar":"baz","n":_}`, `[1,_]`, `_`.
+///
+/// ```
+/// use slipstream_client::pattern;
+/// assert_eq!(pattern!({"bar": "baz", "n": _}).to_string(), r#"{"bar":"baz","n":_}"#);
+/// ```
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pattern::Any => f.write_str("_"),
+            Pattern::Exact(value) => write!(f, "{value}"),
+            Pattern::Object(fields) => {
+                f.write_str("{")?;
+                for (i, (key, pattern)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{}:{pattern}", Value::String(key.clone()))?;
+                }
+                f.write_str("}")
+            }
+            Pattern::Array(items) => {
+                f.write_str("[")?;
+                for (i, pattern) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{pattern}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
 impl From<Value> for Pattern {
     /// Objects become partial [`Pattern::Object`]s and arrays [`Pattern::Array`]s, recursively;
     /// everything else must match exactly.
@@ -111,6 +148,32 @@ pub struct MessagePattern {
 enum TopicPattern {
     Exact(String),
     Prefix(String),
+}
+
+/// `topic event payload`, each `_` when any is accepted; a topic prefix ends in `*`:
+/// `rooms:lobby foo {"bar":"baz"}`, `rooms:* _ _`.
+///
+/// ```
+/// use slipstream_client::{message_pattern, MessagePattern};
+/// assert_eq!(message_pattern!("rooms:lobby", "foo", {"bar": "baz"}).to_string(), r#"rooms:lobby foo {"bar":"baz"}"#);
+/// assert_eq!(MessagePattern::any().topic_prefix("rooms:").to_string(), "rooms:* _ _");
+/// ```
+impl fmt::Display for MessagePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.topic {
+            None => f.write_str("_")?,
+            Some(TopicPattern::Exact(topic)) => f.write_str(topic)?,
+            Some(TopicPattern::Prefix(prefix)) => write!(f, "{prefix}*")?,
+        }
+        match &self.event {
+            None => f.write_str(" _")?,
+            Some(event) => write!(f, " {event}")?,
+        }
+        match &self.payload {
+            None => f.write_str(" _"),
+            Some(pattern) => write!(f, " {pattern}"),
+        }
+    }
 }
 
 impl MessagePattern {
@@ -265,6 +328,33 @@ mod tests {
             !MessagePattern::any()
                 .payload(json!({"bar": "qux"}))
                 .matches(&m)
+        );
+    }
+
+    #[test]
+    fn patterns_print_as_json_with_underscores() {
+        assert_eq!(Pattern::Any.to_string(), "_");
+        assert_eq!(pattern!({}).to_string(), "{}");
+        assert_eq!(
+            pattern!({"user": _, "list": [1, _], "s": "a \"q\""}).to_string(),
+            r#"{"user":_,"list":[1,_],"s":"a \"q\""}"#
+        );
+        assert_eq!(pattern!(null).to_string(), "null");
+        assert_eq!(MessagePattern::any().to_string(), "_ _ _");
+        assert_eq!(
+            MessagePattern::any()
+                .topic("rooms:lobby")
+                .event("foo")
+                .payload(pattern!({"bar": "baz"}))
+                .to_string(),
+            r#"rooms:lobby foo {"bar":"baz"}"#
+        );
+        assert_eq!(
+            MessagePattern::any()
+                .topic_prefix("rooms:")
+                .event("e")
+                .to_string(),
+            "rooms:* e _"
         );
     }
 

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use slipstream_client::{
-    AwaitError, JoinError, ReplyError, SocketEvent, await_message, blocking, message_pattern,
+    AwaitError, DisconnectReason, JoinError, ReplyError, SocketEvent, await_message, blocking,
+    message_pattern,
 };
 use slipstream_server::{BackgroundServer, ServerConfig};
 
@@ -133,8 +134,14 @@ fn a_disconnect_while_awaiting_a_reply_fails_the_push_at_once() {
         server.running().close_all_connections(1011);
         let outcome = waiter.join().expect("the awaiting thread does not panic");
         assert!(
-            matches!(outcome, Err(ReplyError::Disconnected)),
-            "expected ReplyError::Disconnected, got {outcome:?}"
+            matches!(
+                &outcome,
+                Err(ReplyError::Disconnected(DisconnectReason::ClosedByRemote {
+                    code: Some(1011),
+                    ..
+                }))
+            ),
+            "expected ReplyError::Disconnected with the server's 1011, got {outcome:?}"
         );
     });
     assert!(

@@ -372,6 +372,7 @@ async fn a_connect_refused_for_good_stops_with_the_error() {
         status: 403,
         headers: Vec::new(),
         body: None,
+        path: "/socket/websocket".into(),
     };
     assert_eq!(
         h.next().await,

@@ -11,6 +11,7 @@ mod blocking;
 mod callback;
 mod chat_bot_example;
 mod demo;
+mod errors;
 mod lifecycle;
 mod policies;
 mod reliability;

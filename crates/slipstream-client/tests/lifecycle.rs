@@ -252,9 +252,14 @@ async fn drop_fails_in_flight_pushes_then_reconnects_and_rejoins_with_a_fresh_jo
     conn.ws.close(None).await.unwrap();
     drop(conn);
 
+    // Closed with a close frame without a code: the failure says so.
+    let lost = DisconnectReason::ClosedByRemote {
+        code: None,
+        reason: String::new(),
+    };
     assert_eq!(
         socket.await_reply(&r, None).await,
-        Err(ReplyError::Disconnected)
+        Err(ReplyError::Disconnected(lost))
     );
     assert!(matches!(
         socket.await_disconnect(None).await,

@@ -51,7 +51,7 @@ async fn lifecycle_events_are_traced_with_their_durations() {
         ("reply, with its duration", "status=ok elapsed_ms="),
         ("heartbeat round trip", "heartbeat ack rtt_ms="),
         ("reconnect scheduled", "reconnect scheduled attempt=1"),
-        ("client disconnect", "disconnected reason=ClientRequested"),
+        ("client disconnect", "disconnected reason=client requested"),
     ] {
         assert!(log.contains(needle), "no {what} ({needle:?}) in:\n{log}");
     }

@@ -245,6 +245,57 @@ impl PartialEq for Payload {
     }
 }
 
+/// What a person reads: JSON as its compact text (`{"bar":"baz"}`), binary as its size
+/// (`<binary, 12 bytes>`), a reply as its status and response (`ok {"pong":"pong"}`).
+///
+/// ```
+/// use slipstream_protocol::Payload;
+/// let json = Payload::from_json_str(r#"{ "bar": "baz" }"#).unwrap();
+/// assert_eq!(json.to_string(), r#"{"bar":"baz"}"#);
+/// assert_eq!(Payload::binary(vec![0; 12]).to_string(), "<binary, 12 bytes>");
+/// assert_eq!(Payload::reply("ok", Payload::empty()).to_string(), "ok {}");
+/// ```
+impl fmt::Display for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Payload::Json(raw) => write_compact_json(f, raw.get()),
+            Payload::Binary(bytes) => match bytes.len() {
+                1 => f.write_str("<binary, 1 byte>"),
+                n => write!(f, "<binary, {n} bytes>"),
+            },
+            Payload::Reply(reply) => fmt::Display::fmt(reply, f),
+        }
+    }
+}
+
+/// Writes valid JSON text without the whitespace between its tokens (strings are kept as they
+/// are, keys in their order).
+fn write_compact_json(f: &mut fmt::Formatter<'_>, json: &str) -> fmt::Result {
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    if !json.bytes().any(is_space) {
+        return f.write_str(json);
+    }
+    let bytes = json.as_bytes();
+    let (mut in_string, mut escaped, mut start) = (false, false, 0);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if is_space(b) {
+            // Whitespace is ASCII, so `start..i` always falls on character boundaries.
+            f.write_str(&json[start..i])?;
+            start = i + 1;
+        }
+    }
+    f.write_str(&json[start..])
+}
+
 impl From<serde_json::Value> for Payload {
     fn from(value: serde_json::Value) -> Self {
         Payload::json(&value)
@@ -264,6 +315,19 @@ impl Reply {
     /// Whether the status is `"ok"`.
     pub fn is_ok(&self) -> bool {
         self.status == "ok"
+    }
+}
+
+/// The status, then the response: `ok {"pong":"pong"}`, `error {"reason":"unauthorized"}`.
+///
+/// ```
+/// use slipstream_protocol::{Payload, Reply};
+/// let reply = Reply { status: "ok".into(), response: Payload::json(&serde_json::json!({"pong": "pong"})) };
+/// assert_eq!(reply.to_string(), r#"ok {"pong":"pong"}"#);
+/// ```
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status, self.response)
     }
 }
 
@@ -340,6 +404,88 @@ impl Message {
     }
 }
 
+/// Topic, event and payload, then the refs: `rooms:lobby ping {} (ref 2, join_ref 1)`; refs
+/// that are null are left out.
+///
+/// ```
+/// use slipstream_protocol::{Event, Message, Payload};
+/// let push = Message::new(Some("1".into()), Some("2".into()), "rooms:lobby", "ping", Payload::empty());
+/// assert_eq!(push.to_string(), "rooms:lobby ping {} (ref 2, join_ref 1)");
+/// let broadcast = Message::new(None, None, "rooms:lobby", "shout", Payload::empty());
+/// assert_eq!(broadcast.to_string(), "rooms:lobby shout {}");
+/// ```
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.topic, self.event, self.payload)?;
+        match (&self.msg_ref, &self.join_ref) {
+            (None, None) => Ok(()),
+            (Some(r), None) => write!(f, " (ref {r})"),
+            (None, Some(j)) => write!(f, " (join_ref {j})"),
+            (Some(r), Some(j)) => write!(f, " (ref {r}, join_ref {j})"),
+        }
+    }
+}
+
 fn raw_null() -> Box<RawValue> {
     RawValue::from_string("null".to_owned()).expect("null is valid JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_payloads_print_as_compact_json_in_their_key_order() {
+        let p = Payload::from_json_str("{ \"z\" : 1,\n \"a\": [1, 2, {\"b\": \"x y\"}] }").unwrap();
+        assert_eq!(p.to_string(), r#"{"z":1,"a":[1,2,{"b":"x y"}]}"#);
+        // Whitespace and escaped quotes inside strings are kept.
+        let p = Payload::from_json_str(r#" "say \" hi\\" "#).unwrap();
+        assert_eq!(p.to_string(), r#""say \" hi\\""#);
+        assert_eq!(Payload::empty().to_string(), "{}");
+        assert_eq!(Payload::json(&json!(null)).to_string(), "null");
+        assert_eq!(Payload::json(&json!("é ü")).to_string(), r#""é ü""#);
+    }
+
+    #[test]
+    fn binary_payloads_print_their_size() {
+        assert_eq!(
+            Payload::binary(vec![1, 2, 3]).to_string(),
+            "<binary, 3 bytes>"
+        );
+        assert_eq!(Payload::binary(vec![7]).to_string(), "<binary, 1 byte>");
+        assert_eq!(Payload::binary(Vec::new()).to_string(), "<binary, 0 bytes>");
+    }
+
+    #[test]
+    fn replies_print_status_then_response() {
+        let ok = Payload::reply("ok", Payload::json(&json!({"pong": "pong"})));
+        assert_eq!(ok.to_string(), r#"ok {"pong":"pong"}"#);
+        let error = Reply {
+            status: "error".into(),
+            response: Payload::json(&json!({"reason": "unauthorized"})),
+        };
+        assert_eq!(error.to_string(), r#"error {"reason":"unauthorized"}"#);
+        let binary = Payload::reply("ok", Payload::binary(vec![0; 12]));
+        assert_eq!(binary.to_string(), "ok <binary, 12 bytes>");
+    }
+
+    #[test]
+    fn messages_print_topic_event_payload_and_refs() {
+        let join = Message::new(
+            Some("1".into()),
+            Some("1".into()),
+            "rooms:lobby",
+            Event::Join,
+            Payload::empty(),
+        );
+        assert_eq!(
+            join.to_string(),
+            "rooms:lobby phx_join {} (ref 1, join_ref 1)"
+        );
+        let reply = Message::reply(None, Some("3".into()), "phoenix", "ok", Payload::empty());
+        assert_eq!(reply.to_string(), "phoenix phx_reply ok {} (ref 3)");
+        let push = Message::new(Some("1".into()), None, "t", "e", Payload::binary(vec![1]));
+        assert_eq!(push.to_string(), "t e <binary, 1 byte> (join_ref 1)");
+    }
 }

@@ -36,6 +36,21 @@ pub enum Serializer {
     V2,
 }
 
+/// `V1 (vsn 1.0.0)` or `V2 (vsn 2.0.0)`.
+///
+/// ```
+/// assert_eq!(slipstream_protocol::Serializer::V2.to_string(), "V2 (vsn 2.0.0)");
+/// ```
+impl std::fmt::Display for Serializer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Serializer::V1 => "V1",
+            Serializer::V2 => "V2",
+        };
+        write!(f, "{name} (vsn {})", self.vsn())
+    }
+}
+
 impl Serializer {
     /// The `vsn` value a client sends for this serializer.
     pub fn vsn(self) -> &'static str {

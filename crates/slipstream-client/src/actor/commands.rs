@@ -68,7 +68,7 @@ impl Actor {
             }
             Some(ch) => {
                 // Joining: the join on the wire answers this request too. Leaving: ignored.
-                tracing::debug!(%topic, status = ?ch.status, "join ignored: topic busy");
+                tracing::debug!(%topic, status = %ch.status, "join ignored: topic busy");
             }
             None => {
                 self.closed_params.remove(&topic);
@@ -87,7 +87,7 @@ impl Actor {
                 let params = self.channels[&topic].params.clone();
                 self.join(topic, params).await;
             }
-            Some(status) => tracing::debug!(%topic, ?status, "rejoin ignored"),
+            Some(status) => tracing::debug!(%topic, %status, "rejoin ignored"),
             None => match self.closed_params.get(&topic).cloned() {
                 Some(params) => self.join(topic, params).await,
                 None => tracing::debug!(%topic, "rejoin ignored: topic never joined"),

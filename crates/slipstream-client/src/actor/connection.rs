@@ -43,6 +43,9 @@ async fn open_inner(
     };
     let port = url.port_or_known_default().unwrap_or(80);
     let tcp = connect_tcp(&host, port).await?;
+    let addr = tcp
+        .peer_addr()
+        .map_or_else(|_| format!("{host}:{port}"), |a| a.to_string());
     if let Err(e) = tcp.set_nodelay(true) {
         tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
@@ -52,7 +55,7 @@ async fn open_inner(
         let tls = tokio_rustls::TlsConnector::from(config.tls.clone())
             .connect(name, tcp)
             .await
-            .map_err(|e| ConnectError::Tls(e.to_string()))?;
+            .map_err(|e| tls_error(&e, addr))?;
         MaybeTlsStream::Rustls(tls)
     } else {
         MaybeTlsStream::Plain(tcp)
@@ -74,7 +77,33 @@ async fn open_inner(
     match tokio_tungstenite::client_async_with_config(request, stream, Some(config.websocket)).await
     {
         Ok((ws, _response)) => Ok(ws),
-        Err(e) => Err(map_handshake_error(e, token.is_some())),
+        Err(e) => Err(map_handshake_error(e, token.is_some(), url.path())),
+    }
+}
+
+/// A failed TLS handshake: [`ConnectError::NotTls`] when the server's first bytes were not a
+/// TLS record at all (a plain HTTP server answers a ClientHello with `HTTP/1.1 400 …`), else
+/// [`ConnectError::Tls`].
+fn tls_error(error: &std::io::Error, addr: String) -> ConnectError {
+    use rustls::InvalidMessage;
+    let not_tls = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| {
+            matches!(
+                e,
+                rustls::Error::InvalidMessage(
+                    InvalidMessage::InvalidContentType | InvalidMessage::UnknownProtocolVersion
+                )
+            )
+        });
+    if not_tls {
+        ConnectError::NotTls {
+            addr,
+            reason: error.to_string(),
+        }
+    } else {
+        ConnectError::Tls(error.to_string())
     }
 }
 
@@ -113,6 +142,7 @@ async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, ConnectError> {
 fn map_handshake_error(
     error: tokio_tungstenite::tungstenite::Error,
     offered_token: bool,
+    path: &str,
 ) -> ConnectError {
     use tokio_tungstenite::tungstenite::Error;
     match error {
@@ -133,6 +163,7 @@ fn map_handshake_error(
                 .as_ref()
                 .filter(|b| !b.is_empty())
                 .map(|b| String::from_utf8_lossy(b).into_owned()),
+            path: path.to_owned(),
         },
         Error::Protocol(ProtocolError::SecWebSocketSubProtocolError(
             SubProtocolError::NoSubProtocol,

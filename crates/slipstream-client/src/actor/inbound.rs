@@ -82,7 +82,7 @@ impl Actor {
         if !accepted {
             tracing::debug!(
                 topic = %message.topic,
-                join_ref = ?message.join_ref,
+                join_ref = message.join_ref.as_ref().map_or("null", |r| r.as_text()),
                 event = message.event.as_str(),
                 "stale message from an earlier join dropped"
             );

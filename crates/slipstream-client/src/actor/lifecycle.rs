@@ -267,8 +267,8 @@ impl Actor {
             self.reconnect_attempt = 0;
         }
         match &reason {
-            DisconnectReason::ClientRequested => tracing::info!(?reason, "disconnected"),
-            _ => tracing::warn!(?reason, "disconnected"),
+            DisconnectReason::ClientRequested => tracing::info!(%reason, "disconnected"),
+            _ => tracing::warn!(%reason, "disconnected"),
         }
         let keep = after != After::Stop && self.config.auto_rejoin;
         // Every topic's state is final before the event goes out, so that the state getters
@@ -282,15 +282,16 @@ impl Actor {
             };
             self.shared.set_status(topic, status);
         }
-        self.emit(SocketEvent::Disconnected(reason));
+        self.emit(SocketEvent::Disconnected(reason.clone()));
 
-        // Requests on the wire can never be answered now.
+        // Requests on the wire can never be answered now; each failure says how the connection
+        // ended (a close with 1009 after a push too big for the server says so).
         for (push_ref, pending) in self.pending.drain() {
             if let Pending::Push { topic, .. } = pending {
                 self.emit(SocketEvent::Reply {
                     push_ref,
                     topic,
-                    result: Err(ReplyError::Disconnected),
+                    result: Err(ReplyError::Disconnected(reason.clone())),
                 });
             }
         }
@@ -312,11 +313,11 @@ impl Actor {
                     self.shared.set_status(&topic, JoinStatus::Errored);
                 }
             } else {
-                self.close_channel(&topic, ReplyError::Disconnected);
+                self.close_channel(&topic, ReplyError::Disconnected(reason.clone()));
                 if status == JoinStatus::Joining {
                     self.emit(SocketEvent::JoinFailed {
                         topic,
-                        error: JoinError::Disconnected,
+                        error: JoinError::Disconnected(reason.clone()),
                         rejoin_in: None,
                     });
                 } else {
@@ -339,10 +340,11 @@ impl Actor {
         let mut topics: Vec<String> = self.channels.keys().cloned().collect();
         topics.sort();
         for topic in topics {
-            self.close_channel(&topic, ReplyError::Disconnected);
+            let reason = DisconnectReason::ClientRequested;
+            self.close_channel(&topic, ReplyError::Disconnected(reason.clone()));
             self.emit(SocketEvent::JoinFailed {
                 topic,
-                error: JoinError::Disconnected,
+                error: JoinError::Disconnected(reason),
                 rejoin_in: None,
             });
         }
@@ -468,7 +470,7 @@ impl Actor {
                 self.proved_healthy("heartbeat ack");
             }
             _ => tracing::debug!(
-                ?msg_ref,
+                msg_ref = msg_ref.map_or("null", |r| r.as_text()),
                 "reply on topic phoenix with an unknown ref ignored"
             ),
         }

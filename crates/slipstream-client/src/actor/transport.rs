@@ -54,6 +54,7 @@ mod tests {
                     status: 403,
                     headers: Vec::new(),
                     body: None,
+                    path: "/socket/websocket".into(),
                 })
             })
         });

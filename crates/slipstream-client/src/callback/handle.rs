@@ -24,7 +24,7 @@ pub enum CallError {
     #[error("the callback client did not answer the call")]
     NoReply,
     /// No answer within the call's timeout.
-    #[error("no answer to the call within {0:?}")]
+    #[error("no answer to the call within {}", crate::event::human::duration(*.0))]
     Timeout(Duration),
 }
 

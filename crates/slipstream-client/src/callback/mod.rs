@@ -89,7 +89,7 @@
 //! let (handle, task) = callback::spawn(Pinger::default(), socket)?;
 //! println!("acknowledged so far: {}", handle.call(()).await?);
 //! handle.stop();
-//! println!("stopped: {:?}", task.await?);
+//! println!("stopped: {}", task.await?);
 //! # Ok(()) }
 //! ```
 //!
@@ -143,12 +143,14 @@ mod context;
 mod handle;
 mod runner;
 
+use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
 use slipstream_protocol::{Payload, Ref, Reply};
 
 use crate::error::{ConfigError, ConnectError, JoinError, ReplyError};
+use crate::event::human::duration;
 use crate::event::{DisconnectReason, TopicCloseReason};
 
 pub use context::Context;
@@ -163,6 +165,16 @@ pub enum Flow {
     Continue,
     /// Stop the client (the runner then disconnects the socket).
     Stop(StopReason),
+}
+
+/// `continue`, or `stop: ` and the reason.
+impl fmt::Display for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Flow::Continue => f.write_str("continue"),
+            Flow::Stop(reason) => write!(f, "stop: {reason}"),
+        }
+    }
 }
 
 impl Flow {
@@ -190,6 +202,20 @@ pub enum StopReason {
     Config(ConfigError),
 }
 
+/// e.g. `stopped`, `stopped by the client: done`, `connect failed: connection refused by …`.
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Requested(reason) => write!(f, "stopped by the client: {reason}"),
+            StopReason::Stopped => f.write_str("stopped"),
+            StopReason::Disconnected => f.write_str("disconnected on request"),
+            StopReason::ConnectFailed(error) => write!(f, "connect failed: {error}"),
+            StopReason::SocketClosed => f.write_str("the socket's connection task has stopped"),
+            StopReason::Config(error) => write!(f, "the socket could not be built: {error}"),
+        }
+    }
+}
+
 /// Why [`Client::disconnect`] is called.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -214,6 +240,28 @@ pub enum Disconnect {
         /// Why this attempt failed.
         error: ConnectError,
     },
+}
+
+/// e.g. `connection lost: heartbeat timed out`,
+/// `reconnect attempt 2 failed, retrying in 2 s: connection refused by …`.
+impl fmt::Display for Disconnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Disconnect::Lost(reason) => write!(f, "connection lost: {reason}"),
+            Disconnect::Requested => f.write_str("disconnected on request"),
+            Disconnect::Reconnect => f.write_str("disconnected to reconnect"),
+            Disconnect::ConnectFailed(error) => write!(f, "connect failed: {error}"),
+            Disconnect::RetryFailed {
+                attempt,
+                retry_in,
+                error,
+            } => write!(
+                f,
+                "reconnect attempt {attempt} failed, retrying in {}: {error}",
+                duration(*retry_in)
+            ),
+        }
+    }
 }
 
 impl Disconnect {
@@ -252,6 +300,30 @@ pub enum TopicClose {
     /// The topic closed for good: the server closed the channel (`phx_close`), or the connection
     /// dropped with auto-rejoin off.
     Closed(TopicCloseReason),
+}
+
+/// e.g. `join failed: … ; rejoining in 1 s`, `channel crashed; rejoining in 1 s`,
+/// `closed by the server`.
+impl fmt::Display for TopicClose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TopicClose::JoinFailed { error, rejoin_in } => {
+                write!(f, "join failed: {error}")?;
+                match rejoin_in {
+                    Some(delay) => write!(f, "; rejoining in {}", duration(*delay)),
+                    None => Ok(()),
+                }
+            }
+            TopicClose::Crashed { payload, rejoin_in } => {
+                f.write_str("channel crashed")?;
+                if payload.as_json_str().is_none_or(|json| json.trim() != "{}") {
+                    write!(f, " {payload}")?;
+                }
+                write!(f, "; rejoining in {}", duration(*rejoin_in))
+            }
+            TopicClose::Closed(reason) => write!(f, "{reason}"),
+        }
+    }
 }
 
 /// A callback client. Every method has a default (see the [module docs](self)); implement the
@@ -330,7 +402,7 @@ pub trait Client: Send + Sized + 'static {
         cx: &Context<Self>,
     ) -> impl Future<Output = Flow> + Send {
         let _ = cx;
-        tracing::debug!(%topic, ?reason, "topic closed");
+        tracing::debug!(%topic, %reason, "topic closed");
         async { Flow::Continue }
     }
 
@@ -360,5 +432,101 @@ pub trait Client: Send + Sized + 'static {
     ) -> impl Future<Output = Flow> + Send {
         let _ = (call, reply, cx);
         async { Flow::Continue }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused() -> ConnectError {
+        ConnectError::ConnectionRefused {
+            addr: "127.0.0.1:4000".into(),
+        }
+    }
+
+    #[test]
+    fn stop_reasons_print_as_words() {
+        assert_eq!(StopReason::Stopped.to_string(), "stopped");
+        assert_eq!(
+            StopReason::Requested("done".into()).to_string(),
+            "stopped by the client: done"
+        );
+        assert_eq!(
+            StopReason::Disconnected.to_string(),
+            "disconnected on request"
+        );
+        assert_eq!(
+            StopReason::ConnectFailed(refused()).to_string(),
+            "connect failed: connection refused by 127.0.0.1:4000: nothing listens at that address"
+        );
+        assert_eq!(
+            StopReason::SocketClosed.to_string(),
+            "the socket's connection task has stopped"
+        );
+    }
+
+    #[test]
+    fn flows_print_as_words() {
+        assert_eq!(Flow::Continue.to_string(), "continue");
+        assert_eq!(
+            Flow::stop("done").to_string(),
+            "stop: stopped by the client: done"
+        );
+    }
+
+    #[test]
+    fn disconnects_print_as_words() {
+        assert_eq!(
+            Disconnect::Lost(DisconnectReason::HeartbeatTimeout).to_string(),
+            "connection lost: heartbeat timed out"
+        );
+        assert_eq!(Disconnect::Requested.to_string(), "disconnected on request");
+        assert_eq!(
+            Disconnect::Reconnect.to_string(),
+            "disconnected to reconnect"
+        );
+        assert_eq!(
+            Disconnect::RetryFailed {
+                attempt: 2,
+                retry_in: Duration::from_millis(2_000),
+                error: refused(),
+            }
+            .to_string(),
+            "reconnect attempt 2 failed, retrying in 2 s: connection refused by 127.0.0.1:4000: \
+             nothing listens at that address"
+        );
+    }
+
+    #[test]
+    fn topic_closes_print_as_words() {
+        assert_eq!(
+            TopicClose::JoinFailed {
+                error: JoinError::NoReply,
+                rejoin_in: Some(Duration::from_secs(5)),
+            }
+            .to_string(),
+            "join failed: the server did not answer the join in time; rejoining in 5 s"
+        );
+        assert_eq!(
+            TopicClose::Crashed {
+                payload: Payload::empty(),
+                rejoin_in: Duration::from_secs(1),
+            }
+            .to_string(),
+            "channel crashed; rejoining in 1 s"
+        );
+        assert_eq!(
+            TopicClose::Crashed {
+                payload: Payload::json(&serde_json::json!({"reason": "channel_crash"})),
+                rejoin_in: Duration::from_millis(50),
+            }
+            .to_string(),
+            r#"channel crashed {"reason":"channel_crash"}; rejoining in 50 ms"#
+        );
+        assert_eq!(
+            TopicClose::Closed(TopicCloseReason::ClosedByServer(Payload::empty())).to_string(),
+            "closed by the server"
+        );
     }
 }

@@ -135,7 +135,7 @@ impl<C: Client> Runner<C> {
                 break reason;
             }
         };
-        tracing::info!(?reason, "callback client stopped");
+        tracing::info!(%reason, "callback client stopped");
         cx.socket().disconnect();
         reason
     }
@@ -194,7 +194,11 @@ async fn on_event<C: Client>(client: &mut C, cx: &Context<C>, event: SocketEvent
         }
         SocketEvent::Reconnecting { attempt, delay, .. } => {
             // The first attempt after a loss: `disconnect(Lost)` has already been called.
-            tracing::debug!(attempt, ?delay, "the socket reconnects by itself");
+            tracing::debug!(
+                attempt,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "the socket reconnects by itself"
+            );
             Flow::Continue
         }
         SocketEvent::Disconnected(DisconnectReason::ClientRequested) => {

@@ -85,7 +85,7 @@ impl TestServer {
         let wait = self.timeout;
         let message = self
             .expect(
-                || format!("a join of {topic:?} with params matching {params:?}"),
+                || format!("a join of {topic:?} with params matching {params}"),
                 wait,
                 |f| {
                     is_message(f, topic, &Event::Join)
@@ -122,7 +122,7 @@ impl TestServer {
     ) -> Result<(), TestKitError> {
         let params = params.into();
         self.refute(
-            || format!("join of {topic:?} matching {params:?}"),
+            || format!("join of {topic:?} with params matching {params}"),
             within,
             |f| {
                 is_message(f, topic, &Event::Join)
@@ -156,7 +156,7 @@ impl TestServer {
         let wait = self.timeout;
         let message = self
             .expect(
-                || format!("a push matching {pattern:?}"),
+                || format!("a push matching {pattern}"),
                 wait,
                 |f| match f {
                     ClientFrame::Message(m)
@@ -199,7 +199,7 @@ impl TestServer {
             .event(event)
             .payload(payload);
         self.refute(
-            || format!("push matching {pattern:?}"),
+            || format!("push matching {pattern}"),
             within,
             |f| matches!(f, ClientFrame::Message(m) if is_push(m) && pattern.matches(&as_channel_message(m))),
         )

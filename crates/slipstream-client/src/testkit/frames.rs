@@ -3,9 +3,11 @@
 
 use std::collections::VecDeque;
 
-use slipstream_protocol::{Message, Payload};
+use slipstream_protocol::Message;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+use crate::event::human::close_code_name;
 
 /// One thing the client sent (heartbeats excepted: the transport answers those itself).
 #[derive(Debug, Clone, PartialEq)]
@@ -21,35 +23,27 @@ pub(crate) enum ClientFrame {
 }
 
 impl ClientFrame {
-    /// A short description for error messages.
+    /// A short description for error messages, e.g.
+    /// `rooms:lobby phx_join {} (ref 1, join_ref 1)` or `a close frame with 1000 (normal closure)`.
     pub(crate) fn describe(&self) -> String {
         match self {
-            ClientFrame::Message(m) => format!(
-                "{} on {:?} (ref {}, join_ref {}): {}",
-                m.event.as_str(),
-                m.topic,
-                text_of(m.msg_ref.as_ref()),
-                text_of(m.join_ref.as_ref()),
-                payload_text(&m.payload)
-            ),
-            ClientFrame::Close { code, reason } => format!("close frame {code:?} {reason:?}"),
+            ClientFrame::Message(m) => m.to_string(),
+            ClientFrame::Close { code, reason } => {
+                let mut text = match code {
+                    Some(code) => match close_code_name(*code) {
+                        Some(name) => format!("a close frame with {code} ({name})"),
+                        None => format!("a close frame with {code}"),
+                    },
+                    None => "a close frame without a code".to_owned(),
+                };
+                if !reason.is_empty() {
+                    text.push_str(&format!(": {reason:?}"));
+                }
+                text
+            }
             ClientFrame::Undecodable(e) => format!("an undecodable frame ({e})"),
             ClientFrame::Gone => "a dropped connection".to_owned(),
         }
-    }
-}
-
-fn text_of(r: Option<&slipstream_protocol::Ref>) -> String {
-    r.map_or_else(|| "null".to_owned(), |r| r.to_string())
-}
-
-/// A payload as text: its JSON, or its size when binary.
-pub(crate) fn payload_text(payload: &Payload) -> String {
-    match payload {
-        Payload::Binary(b) => format!("<{} bytes>", b.len()),
-        other => other
-            .to_value()
-            .map_or_else(|e| format!("<invalid JSON: {e}>"), |v| v.to_string()),
     }
 }
 
@@ -115,5 +109,43 @@ impl Inbox {
                 Err(_) => return Err(Missing::Timeout),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use slipstream_protocol::{Event, Payload};
+
+    use super::*;
+
+    #[test]
+    fn frames_are_described_with_display_text() {
+        let join = Message::new(
+            Some("1".into()),
+            Some("1".into()),
+            "rooms:lobby",
+            Event::Join,
+            Payload::json(&serde_json::json!({"user": "ana"})),
+        );
+        assert_eq!(
+            ClientFrame::Message(join).describe(),
+            r#"rooms:lobby phx_join {"user":"ana"} (ref 1, join_ref 1)"#
+        );
+        let close = ClientFrame::Close {
+            code: Some(1000),
+            reason: String::new(),
+        };
+        assert_eq!(close.describe(), "a close frame with 1000 (normal closure)");
+        let close = ClientFrame::Close {
+            code: Some(4000),
+            reason: "bye".into(),
+        };
+        assert_eq!(close.describe(), r#"a close frame with 4000: "bye""#);
+        let close = ClientFrame::Close {
+            code: None,
+            reason: String::new(),
+        };
+        assert_eq!(close.describe(), "a close frame without a code");
+        assert_eq!(ClientFrame::Gone.describe(), "a dropped connection");
     }
 }

@@ -136,6 +136,48 @@ pub struct ClientClose {
     pub reason: String,
 }
 
+/// `join of rooms:lobby {"user":"ana"} (ref 1)`.
+impl std::fmt::Display for JoinRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "join of {} {} (ref {})",
+            self.topic, self.params, self.join_ref
+        )
+    }
+}
+
+/// `push rooms:lobby ping {} (ref 2)`.
+impl std::fmt::Display for PushRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "push {} {} {} (ref {})",
+            self.topic, self.event, self.payload, self.push_ref
+        )
+    }
+}
+
+/// `closed with 1000 (normal closure)`, or `dropped without a close frame`.
+impl std::fmt::Display for ClientClose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            None if self.reason.is_empty() => f.write_str("dropped without a close frame"),
+            None => write!(f, "closed without a code: {:?}", self.reason),
+            Some(code) => {
+                write!(f, "closed with {code}")?;
+                if let Some(name) = crate::event::human::close_code_name(code) {
+                    write!(f, " ({name})")?;
+                }
+                if !self.reason.is_empty() {
+                    write!(f, ": {:?}", self.reason)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Plays the server for the sockets it builds. See the [module docs](self).
 #[derive(Debug)]
 pub struct TestServer {
@@ -259,6 +301,7 @@ impl TestServer {
             status,
             headers: Vec::new(),
             body: None,
+            path: attempt.url.path().to_owned(),
         }));
         Ok(request)
     }
@@ -292,5 +335,44 @@ impl TestServer {
 
     fn conn(&mut self) -> Result<&mut Connection, TestKitError> {
         self.conn.as_mut().ok_or(TestKitError::NotConnected)
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_closes_print_as_words() {
+        let join = JoinRequest {
+            topic: "rooms:lobby".into(),
+            params: Payload::json(&serde_json::json!({"user": "ana"})),
+            join_ref: "1".into(),
+        };
+        assert_eq!(
+            join.to_string(),
+            r#"join of rooms:lobby {"user":"ana"} (ref 1)"#
+        );
+        let push = PushRequest {
+            topic: "rooms:lobby".into(),
+            event: "ping".into(),
+            payload: Payload::empty(),
+            push_ref: "2".into(),
+            join_ref: Some("1".into()),
+        };
+        assert_eq!(push.to_string(), "push rooms:lobby ping {} (ref 2)");
+        let close = |code, reason: &str| ClientClose {
+            code,
+            reason: reason.into(),
+        };
+        assert_eq!(
+            close(Some(1000), "").to_string(),
+            "closed with 1000 (normal closure)"
+        );
+        assert_eq!(
+            close(Some(1000), "heartbeat timeout").to_string(),
+            r#"closed with 1000 (normal closure): "heartbeat timeout""#
+        );
+        assert_eq!(close(None, "").to_string(), "dropped without a close frame");
     }
 }
