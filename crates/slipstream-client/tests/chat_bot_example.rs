@@ -265,3 +265,305 @@ async fn works_against_the_demo_server() {
         }
     }
 }
+
+/// The example binary itself, as a user runs it: `cargo run --example chat_bot -- URL`.
+mod binary {
+    use std::io::{BufRead, BufReader};
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Stdio};
+    use std::sync::OnceLock;
+    use std::sync::mpsc::{Receiver, RecvTimeoutError};
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+    use slipstream_client::{await_message, blocking};
+    use slipstream_server::{BackgroundServer, ServerConfig};
+
+    use crate::chat_bot::LOBBY;
+
+    /// Bound on every wait for the bot.
+    const WAIT: Duration = Duration::from_secs(30);
+
+    /// Builds the example (a no-op when it is fresh: `cargo test --test client` builds no
+    /// examples) and returns the path of its executable, as cargo reports it.
+    fn chat_bot_binary() -> &'static PathBuf {
+        static BINARY: OnceLock<PathBuf> = OnceLock::new();
+        BINARY.get_or_init(|| {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+            // The profile of this test binary: target/<profile dir>/deps/client-….
+            let exe = std::env::current_exe().expect("the test binary's path");
+            let profile_dir = exe
+                .parent()
+                .and_then(|deps| deps.parent())
+                .and_then(|dir| dir.file_name())
+                .and_then(|name| name.to_str())
+                .unwrap_or("debug")
+                .to_owned();
+            let mut build = Command::new(cargo);
+            // Cargo gives this test the variables of its own package (CARGO_PKG_NAME, …); passed
+            // on, build scripts that watch them (ring's) would rerun, and the next `cargo test`
+            // would rebuild them again. The nested build sees the environment the outer one did.
+            for (name, _) in std::env::vars_os() {
+                let Some(name) = name.to_str() else { continue };
+                let set_for_tests = name.starts_with("CARGO_PKG_")
+                    || name.starts_with("CARGO_BIN_EXE_")
+                    || matches!(
+                        name,
+                        "CARGO_MANIFEST_DIR"
+                            | "CARGO_MANIFEST_PATH"
+                            | "CARGO_MANIFEST_LINKS"
+                            | "CARGO_CRATE_NAME"
+                            | "CARGO_BIN_NAME"
+                            | "CARGO_PRIMARY_PACKAGE"
+                            | "CARGO_TARGET_TMPDIR"
+                            | "CARGO_RUSTC_CURRENT_DIR"
+                            | "OUT_DIR"
+                    );
+                if set_for_tests {
+                    build.env_remove(name);
+                }
+            }
+            build
+                .args([
+                    "build",
+                    "--quiet",
+                    "--message-format=json-render-diagnostics",
+                ])
+                .args(["-p", "slipstream-client", "--example", "chat_bot"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .stderr(Stdio::inherit());
+            match profile_dir.as_str() {
+                "debug" => {}
+                "release" => {
+                    build.arg("--release");
+                }
+                other => {
+                    build.args(["--profile", other]);
+                }
+            }
+            let output = build.output().expect("cargo runs");
+            assert!(
+                output.status.success(),
+                "building the chat_bot example failed"
+            );
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "chat_bot")
+                .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+                .expect("cargo names the chat_bot executable")
+        })
+    }
+
+    /// The running bot, and its log (stderr) line by line.
+    struct Bot {
+        child: Child,
+        lines: Receiver<String>,
+        log: Vec<String>,
+    }
+
+    impl Bot {
+        fn start(url: &str, stdout: Stdio, log_filter: &str) -> Bot {
+            let mut child = Command::new(chat_bot_binary())
+                .arg(url)
+                .env("RUST_LOG", log_filter)
+                .stdin(Stdio::null())
+                .stdout(stdout)
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the chat_bot example starts");
+            let stderr = child.stderr.take().unwrap();
+            let (tx, lines) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            Bot {
+                child,
+                lines,
+                log: Vec::new(),
+            }
+        }
+
+        /// Reads the log until a line satisfies `done` (true) or `fail` (false), or `WAIT` runs
+        /// out (false).
+        fn wait_for(&mut self, done: impl Fn(&str) -> bool, fail: impl Fn(&str) -> bool) -> bool {
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.lines.recv_timeout(left) {
+                    Ok(line) => {
+                        let (is_done, is_failure) = (done(&line), fail(&line));
+                        self.log.push(line);
+                        if is_failure {
+                            return false;
+                        }
+                        if is_done {
+                            return true;
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                        return false;
+                    }
+                }
+            }
+        }
+
+        /// Waits until the bot has joined both of its topics.
+        fn wait_until_joined(&mut self) {
+            let joined = |topic: &'static str| {
+                move |line: &str| {
+                    line.contains("chat_bot") && line.contains(&format!("joined topic={topic}"))
+                }
+            };
+            let ok = self.wait_for(joined(LOBBY), |_| false)
+                && (self
+                    .log
+                    .iter()
+                    .any(|l| joined(crate::chat_bot::PRESENCE)(l))
+                    || self.wait_for(joined(crate::chat_bot::PRESENCE), |_| false));
+            assert!(
+                ok,
+                "the bot did not join its topics; its log:\n{}",
+                self.log_text()
+            );
+        }
+
+        fn interrupt(&self) {
+            let status = Command::new("kill")
+                .args(["-INT", &self.child.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(status.success(), "kill -INT failed");
+        }
+
+        /// Waits up to `within` for the bot to exit; kills it (and returns `None`) if it does
+        /// not.
+        fn exit_within(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+            let deadline = Instant::now() + within;
+            loop {
+                if let Some(status) = self.child.try_wait().expect("try_wait") {
+                    return Some(status);
+                }
+                if Instant::now() >= deadline {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+
+        /// Everything logged so far (after the process ended: everything it logged).
+        fn log_text(&mut self) -> String {
+            while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                self.log.push(line);
+            }
+            self.log.join("\n")
+        }
+    }
+
+    impl Drop for Bot {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn demo_server() -> BackgroundServer {
+        BackgroundServer::start_demo(([127, 0, 0, 1], 0).into(), ServerConfig::default())
+            .expect("demo server starts")
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn ctrl_c_with_stdout_piped_to_a_reader_that_exited_stops_the_bot_promptly() {
+        let server = demo_server();
+        // A reader that exits at once: the bot's stdout is a pipe nobody reads (EPIPE).
+        let mut reader = Command::new("true")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("`true` runs");
+        let pipe = reader.stdin.take().unwrap();
+        reader.wait().unwrap();
+
+        let mut bot = Bot::start(&server.ws_url(), Stdio::from(pipe), "info");
+        bot.wait_until_joined();
+        bot.interrupt();
+        let status = bot.exit_within(Duration::from_secs(10));
+        let log = bot.log_text();
+        assert!(
+            status.is_some(),
+            "the bot was still running 10 s after Ctrl-C; its log:\n{log}"
+        );
+        assert!(
+            !log.contains("panicked"),
+            "the bot panicked; its log:\n{log}"
+        );
+        assert!(
+            status.unwrap().success(),
+            "the bot exited with {status:?}; its log:\n{log}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn ctrl_c_prints_the_report_and_stops() {
+        let server = demo_server();
+        let mut bot = Bot::start(&server.ws_url(), Stdio::piped(), "info");
+        bot.wait_until_joined();
+        bot.interrupt();
+        let status = bot.exit_within(Duration::from_secs(10));
+        let log = bot.log_text();
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{status:?}; its log:\n{log}"
+        );
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(&mut bot.child.stdout.take().unwrap(), &mut stdout).unwrap();
+        assert_eq!(
+            stdout, "answered 0 pings\nonline at the end: bot\n",
+            "its log:\n{log}"
+        );
+    }
+
+    #[test]
+    fn a_broadcast_answer_logs_no_warning() {
+        let server = demo_server();
+        let mut bot = Bot::start(&server.ws_url(), Stdio::null(), "info,chat_bot=debug");
+        bot.wait_until_joined();
+
+        let human = blocking::connect(server.ws_url()).expect("valid URL");
+        human.await_connect().expect("connected");
+        human.join(LOBBY, json!({}));
+        human.await_join(LOBBY).expect("joined");
+        human.push(LOBBY, "broadcast", json!({"body": "ping", "from": "ana"}));
+        await_message!(human, LOBBY, "broadcast_event", {"body": "pong", "from": "bot"})
+            .expect("the bot answers");
+
+        // The demo's `broadcast` never replies: once the push timeout (10 s) has run out, the
+        // bot notes (at debug level) that no reply was expected, and warns about nothing.
+        let settled = bot.wait_for(
+            |line| line.contains("no reply expected"),
+            |line| line.contains("WARN"),
+        );
+        let log = bot.log_text();
+        assert!(
+            settled,
+            "no \"no reply expected\" line, or a warning, after the answer; the log:\n{log}"
+        );
+        assert!(!log.contains("WARN"), "{log}");
+        for line in log.lines() {
+            assert!(
+                !["Some(", "Err(", "Ok(", "[\"", "{ "]
+                    .iter()
+                    .any(|debug| line.contains(debug)),
+                "Debug text in the log: {line}"
+            );
+        }
+    }
+}

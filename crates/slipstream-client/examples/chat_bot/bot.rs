@@ -1,5 +1,7 @@
 //! The chat bot's logic: a callback client, kept apart from `main` so the tests can run it.
 
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 use slipstream_client::callback::{Client, Context, Disconnect, Flow, ReplyTo, TopicClose};
 use slipstream_client::presence::Presence;
@@ -41,6 +43,10 @@ pub struct ChatBot {
     name: String,
     presence: Presence,
     pongs: u64,
+    /// The refs of the `broadcast`s sent and not settled yet. The demo's `broadcast` is fire and
+    /// forget (no reply comes), so their push timeout is expected, not worth a warning. Every
+    /// push gets exactly one outcome, which removes its ref: the set stays small.
+    broadcasts: HashSet<Ref>,
 }
 
 impl ChatBot {
@@ -50,15 +56,29 @@ impl ChatBot {
             name: name.into(),
             presence: Presence::new(),
             pongs: 0,
+            broadcasts: HashSet::new(),
         }
     }
 
-    fn say(&self, cx: &Context<Self>, body: &str) -> Ref {
-        cx.push(LOBBY, "broadcast", json!({"body": body, "from": self.name}))
+    /// Broadcasts `body` to the lobby (fire and forget: the demo does not reply to it).
+    fn say(&mut self, cx: &Context<Self>, body: &str) -> Ref {
+        let push_ref = cx.push(LOBBY, "broadcast", json!({"body": body, "from": self.name}));
+        self.broadcasts.insert(push_ref.clone());
+        push_ref
     }
 
     fn log_online(&self, change: &str) {
-        tracing::info!(online = ?self.presence.keys(), "presence: {change}");
+        let online = names(&self.presence.keys());
+        tracing::info!(%online, "presence: {change}");
+    }
+}
+
+/// Names for the log: `ana, bot`, or `nobody`.
+fn names(keys: &[String]) -> String {
+    if keys.is_empty() {
+        "nobody".to_owned()
+    } else {
+        keys.join(", ")
     }
 }
 
@@ -99,7 +119,7 @@ impl Client for ChatBot {
     }
 
     async fn disconnect(&mut self, reason: Disconnect, _cx: &Context<Self>) -> Flow {
-        tracing::warn!(?reason, "disconnected");
+        tracing::warn!(%reason, "disconnected");
         reason.default_flow()
     }
 
@@ -120,7 +140,8 @@ impl Client for ChatBot {
         };
         match (topic, event) {
             (LOBBY, _) if is_ping(event, &value) => {
-                tracing::info!(from = %value["from"], "ping; answering");
+                let from = value["from"].as_str().unwrap_or("someone");
+                tracing::info!(%from, "ping; answering");
                 self.say(cx, "pong");
                 self.pongs += 1;
             }
@@ -131,9 +152,9 @@ impl Client for ChatBot {
             (PRESENCE, "presence_diff") => {
                 self.presence.apply_diff(&value);
                 let change = format!(
-                    "joined {:?}, left {:?}",
-                    keys_of(&value, "joins"),
-                    keys_of(&value, "leaves")
+                    "joined: {}; left: {}",
+                    names(&keys_of(&value, "joins")),
+                    names(&keys_of(&value, "leaves"))
                 );
                 self.log_online(&change);
             }
@@ -148,16 +169,22 @@ impl Client for ChatBot {
         reply: Result<Reply, ReplyError>,
         _cx: &Context<Self>,
     ) -> Flow {
+        let broadcast = self.broadcasts.remove(push_ref);
         match reply {
             Ok(reply) if reply.is_ok() => tracing::debug!(%push_ref, "push acknowledged"),
-            other => tracing::warn!(%push_ref, ?other, "push not acknowledged"),
+            // What a fire-and-forget broadcast ends with on the demo server.
+            Err(ReplyError::PushTimeout(_)) if broadcast => {
+                tracing::debug!(%push_ref, "broadcast sent; no reply expected")
+            }
+            Ok(reply) => tracing::warn!(%push_ref, %reply, "push refused"),
+            Err(error) => tracing::warn!(%push_ref, %error, "push not acknowledged"),
         }
         Flow::Continue
     }
 
     async fn topic_close(&mut self, topic: &str, reason: TopicClose, _cx: &Context<Self>) -> Flow {
         // The socket rejoins crashed channels by itself; say so in the log.
-        tracing::warn!(%topic, ?reason, "topic closed");
+        tracing::warn!(%topic, %reason, "topic closed");
         if topic == PRESENCE {
             self.presence.reset();
         }
