@@ -384,7 +384,7 @@ mod tests {
                     addr: "127.0.0.1:4000".into()
                 }),
             }),
-            "reconnecting (attempt 2 in 52 ms): connection refused by 127.0.0.1:4000"
+            "reconnecting (attempt 2 in 52 ms): connection refused by 127.0.0.1:4000: nothing listens at that address"
         );
         assert_eq!(
             show_event(&SocketEvent::TopicClosed {

@@ -505,7 +505,7 @@ mod tests {
                 }),
             }),
             json!({"type": "reconnecting", "attempt": 2, "delay_ms": 52,
-                   "error": "connection refused by 127.0.0.1:4000"})
+                   "error": "connection refused by 127.0.0.1:4000: nothing listens at that address"})
         );
         assert_eq!(
             event_json(SocketEvent::Reconnecting {
@@ -522,11 +522,12 @@ mod tests {
         assert_eq!(
             event_json(SocketEvent::ConnectFailed(ConnectError::Refused {
                 status: 403,
+                path: "/socket/websocket".into(),
                 headers: vec![],
                 body: None,
             })),
             json!({"type": "connect_failed", "status": 403,
-                   "error": "websocket upgrade refused with HTTP 403"})
+                   "error": "websocket upgrade refused with HTTP 403 (forbidden) at /socket/websocket"})
         );
         assert_eq!(
             event_json(SocketEvent::MalformedFrame {
@@ -624,10 +625,10 @@ mod tests {
             event_json(SocketEvent::Reply {
                 push_ref: "4".into(),
                 topic: "t".into(),
-                result: Err(ReplyError::Disconnected),
+                result: Err(ReplyError::Disconnected(DisconnectReason::ClientRequested)),
             }),
             json!({"type": "reply", "ref": "4", "topic": "t",
-                   "error": "disconnected before the reply arrived"})
+                   "error": "disconnected before the reply arrived: client requested"})
         );
     }
 

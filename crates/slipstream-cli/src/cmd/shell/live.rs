@@ -295,7 +295,9 @@ mod tests {
         let expected = [
             Some("<- disconnected: closed by the server (code 1012, service restart)"),
             Some("<- reconnecting (attempt 1 in 10 ms)"),
-            Some("<- reconnecting (attempt 2 in 52 ms): connection refused by 127.0.0.1:4000"),
+            Some(
+                "<- reconnecting (attempt 2 in 52 ms): connection refused by 127.0.0.1:4000: nothing listens at that address",
+            ),
             Some("<- reconnected"),
             Some("<- rejoined rooms:lobby"),
             Some("<- rejoined rooms:other"),
