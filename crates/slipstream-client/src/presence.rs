@@ -1,4 +1,4 @@
-//! Phoenix Presence reconciliation, with phoenix.js's semantics (PROTOCOL.md §11.2).
+//! Phoenix Presence reconciliation, with phoenix.js's semantics (docs/protocol.md §13.2).
 //!
 //! A state maps each presence key to `{"metas": [{…, "phx_ref": …}, …], …}`. [`sync_state`] merges a
 //! full `presence_state` snapshot, [`sync_diff`] applies a `presence_diff` (joins first, then

@@ -1,4 +1,4 @@
-//! The V2 binary frame layouts (PROTOCOL.md §3.3).
+//! The V2 binary frame layouts (docs/protocol.md §5).
 //!
 //! | kind | direction | header |
 //! |---|---|---|

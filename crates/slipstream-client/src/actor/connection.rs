@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn auth_token_uses_standard_base64_without_padding() {
-        // PROTOCOL.md §8.2's example: token `secret-token`.
+        // docs/protocol.md §12's example: token `secret-token`.
         assert_eq!(
             auth_token_protocols("secret-token"),
             "phoenix, base64url.bearer.phx.c2VjcmV0LXRva2Vu"

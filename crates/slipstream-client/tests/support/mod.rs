@@ -147,7 +147,7 @@ impl Conn {
     }
 }
 
-/// The demo server (DEMO_SERVER.md) in-process on a free port, for tests that talk to it.
+/// The demo server (docs/demo-server.md) in-process on a free port, for tests that talk to it.
 pub async fn demo() -> slipstream_server::RunningServer {
     slipstream_server::spawn_demo("127.0.0.1:0".parse().unwrap(), Default::default())
         .await
