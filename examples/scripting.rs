@@ -57,7 +57,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut arrived = vec![socket.next_event()?];
     arrived.extend(socket.flush());
     for event in &arrived {
-        println!("flush: {event:?}");
+        println!("flush: {event}");
     }
 
     // Await a message selectively, by pattern on topic, event and payload.
@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     socket.await_leave(topic)?;
     socket.disconnect();
     let reason = socket.await_disconnect()?;
-    println!("disconnected: {reason:?}");
+    println!("disconnected: {reason}");
 
     if let Some(server) = server {
         server.stop();
