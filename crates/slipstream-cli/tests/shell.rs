@@ -72,14 +72,26 @@ fn entries_span_lines_and_errors_do_not_end_the_shell() {
         "ws://127.0.0.1:9/socket/websocket",
         "fn twice(x) {\n  x * 2\n}\nassert_eq(twice(2), 5);\nlet y = ;\ntwice(21)\n",
     );
-    assert_eq!(ran.code, Some(0), "{ran}");
+    // The entries after the failed ones ran; the failures make the exit code (the first, an
+    // assertion: 1), and each names its line of the input.
+    assert_eq!(ran.code, Some(1), "{ran}");
     assert!(ran.stdout.lines().any(|l| l == "42"), "{ran}");
     assert!(
-        ran.stderr.contains("assertion failed at <shell>:1:1"),
+        ran.stderr
+            .contains("assertion failed at <stdin>:4:1\n  4 | assert_eq(twice(2), 5);"),
         "{ran}"
     );
     assert!(ran.stderr.contains("expected: 5"), "{ran}");
-    assert!(ran.stderr.contains("syntax error"), "{ran}");
+    assert!(
+        ran.stderr
+            .contains("syntax error at <stdin>:5:9\n  5 | let y = ;"),
+        "{ran}"
+    );
+    assert!(
+        ran.stderr
+            .contains("error: 2 entries failed; the first at <stdin>:4"),
+        "{ran}"
+    );
 }
 
 #[test]

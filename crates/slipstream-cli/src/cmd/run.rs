@@ -4,8 +4,11 @@
 //!
 //! Exit codes: 0 when the script finishes; 1 when an assertion or an await fails (or any other
 //! runtime error); 2 for usage and connection errors: a bad URL (rejected before the script
-//! starts), a bad `--timeout`, a refused connection, a file that cannot be read, a syntax error. A failure is reported on stderr with the script line,
-//! what was expected and what was received.
+//! starts), a bad `--timeout`, a refused connection, a file that cannot be read, a syntax error.
+//! A failure is reported on stderr with the script line, what was expected and what was
+//! received, and a `hint:` line when there is advice (the signatures of a function called
+//! wrongly, "did you mean …?", an Elixir habit); a syntax error names the line the fix goes on
+//! (see [`crate::script::error`]).
 //!
 //! When a socket's mailbox overflowed (the script left more server pushes unconsumed than
 //! `--mailbox-capacity`), one line on stderr at the end says how many pushes were dropped.

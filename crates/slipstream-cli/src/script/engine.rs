@@ -5,10 +5,11 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rhai::{Array, Blob, Dynamic, Engine, INT, Map, Module, NativeCallContext};
+use rhai::{Array, Blob, Dynamic, Engine, FnPtr, INT, Map, Module, NativeCallContext};
 
 use super::convert;
 use super::error::{Failure, FailureKind};
+use super::help;
 use super::pattern::{TopicPrefix, Wildcard};
 use super::socket::{self, Context};
 
@@ -18,7 +19,9 @@ type Res<T> = Result<T, Box<rhai::EvalAltResult>>;
 pub fn build(context: &Rc<Context>, out: impl Fn(&str) + 'static) -> Engine {
     let mut engine = Engine::new();
     engine.set_max_expr_depths(128, 64);
-    engine.on_print(out);
+    let out = Rc::new(out);
+    let print = out.clone();
+    engine.on_print(move |text| print(text));
     engine.on_debug(|text, source, position| {
         tracing::info!(target: "script", ?source, %position, "{text}");
     });
@@ -49,6 +52,7 @@ pub fn build(context: &Rc<Context>, out: impl Fn(&str) + 'static) -> Engine {
         });
 
     register_failure(&mut engine);
+    register_help(&mut engine, out);
     register_printing(&mut engine);
     register_assertions(&mut engine);
     register_json(&mut engine);
@@ -85,7 +89,53 @@ pub fn build(context: &Rc<Context>, out: impl Fn(&str) + 'static) -> Engine {
     engine
 }
 
-/// The `Failure` type scripts catch: `e.kind`, `e.message`, `e.expected`, `e.received`.
+/// `help()`, `help("push")` and `help(push)`: printed where `print` prints (see [`help`]).
+///
+/// So that `help(push)` works, a vocabulary function's bare name is a function pointer, as a
+/// script function's name already is in Rhai (a variable of that name comes first).
+fn register_help(engine: &mut Engine, out: Rc<dyn Fn(&str)>) {
+    fn explain(ctx: &NativeCallContext, name: &str) -> Res<String> {
+        match help::entry(name) {
+            Some(entry) => Ok(entry.render()),
+            None => {
+                let near = help::closest(name, help::names());
+                Err(Failure::new(
+                    FailureKind::Usage,
+                    format!("help({name:?}): {name} is not in the vocabulary (help() lists it)"),
+                )
+                .with_hint(near.map(|n| format!("did you mean help(\"{n}\")?")))
+                .into_error(ctx.call_position()))
+            }
+        }
+    }
+    let o = out.clone();
+    engine.register_fn("help", move || o(&help::overview()));
+    let o = out.clone();
+    engine.register_fn(
+        "help",
+        move |ctx: NativeCallContext, name: &str| -> Res<()> {
+            o(&explain(&ctx, name)?);
+            Ok(())
+        },
+    );
+    engine.register_fn("help", move |ctx: NativeCallContext, f: FnPtr| -> Res<()> {
+        out(&explain(&ctx, f.fn_name())?);
+        Ok(())
+    });
+    #[allow(deprecated)] // "volatile", not deprecated: Rhai marks it so
+    engine.on_var(|name, index, context| {
+        if index > 0 || context.scope().contains(name) {
+            return Ok(None);
+        }
+        match help::entry(name) {
+            Some(entry) if entry.is_function() => Ok(Some(FnPtr::new(name)?.into())),
+            _ => Ok(None),
+        }
+    });
+}
+
+/// The `Failure` type scripts catch: `e.kind`, `e.message`, `e.expected`, `e.received`,
+/// `e.hint`.
 fn register_failure(engine: &mut Engine) {
     let text = |s: &Option<String>| s.clone().map_or(Dynamic::UNIT, Dynamic::from);
     engine
@@ -94,6 +144,7 @@ fn register_failure(engine: &mut Engine) {
         .register_get("message", |f: &mut Failure| f.message.clone())
         .register_get("expected", move |f: &mut Failure| text(&f.expected))
         .register_get("received", move |f: &mut Failure| text(&f.received))
+        .register_get("hint", move |f: &mut Failure| text(&f.hint))
         .register_fn("to_string", |f: &mut Failure| f.to_string())
         .register_fn("to_debug", |f: &mut Failure| f.to_string());
 }

@@ -7,7 +7,15 @@
 //! entry and prints results in plain text, so it can be driven by other programs and tests.
 //!
 //! Ctrl-C interrupts a running await, sleep or loop and returns to the prompt; Ctrl-D (end of
-//! input) leaves the joined topics, closes the sockets and exits.
+//! input) leaves the joined topics, closes the sockets, says so (`left rooms:lobby; closed 1
+//! socket`) and exits. `help()` lists the vocabulary, `help("push")` (or `help(push)`, or just
+//! `push`) explains one function.
+//!
+//! Errors name the line of the input they happened on (`<stdin>:12:5` when piped, `<shell>:12:5`
+//! counting the lines typed), also for an entry of several lines. Piped, the shell goes on
+//! after a failed entry, and exits with the first failure's code (see `slipstream --help`: 1
+//! when it failed, 2 for a syntax, usage or connection error) once the input ends; an entry
+//! that Ctrl-C interrupted is not a failure.
 //!
 //! After an entry during which server pushes were dropped (a mailbox held `--mailbox-capacity`
 //! unconsumed pushes), one line on stderr says how many.
@@ -29,7 +37,7 @@ use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
 
 use super::CliError;
-use crate::script::{Session, SessionOptions, VOCABULARY, convert};
+use crate::script::{ScriptError, Session, SessionOptions, convert, help, vocabulary};
 use complete::{SharedWords, ShellHelper, Words};
 
 /// Options of `slipstream shell`.
@@ -70,6 +78,19 @@ struct Shell {
     color: bool,
     /// Server pushes dropped as of the last entry's end (to report new drops once).
     dropped: u64,
+    /// Every line read so far, each ending with a newline: what error reports quote.
+    transcript: String,
+    /// How many lines were read so far.
+    lines_read: usize,
+    /// Whether a person types the input (at a terminal).
+    interactive: bool,
+    /// What errors call the input: `<stdin>` or `<shell>`.
+    input_name: &'static str,
+    /// The first entry of piped input that failed (not counting interruptions): its line and
+    /// exit code.
+    first_failure: Option<(usize, u8)>,
+    /// How many entries failed.
+    failures: usize,
 }
 
 /// The URL `connect()` uses: the positional URL or `--url` (the same one if both are given).
@@ -83,16 +104,33 @@ fn chosen_url(args: &ShellArgs) -> Result<String, CliError> {
     }
 }
 
-/// Runs the shell until end of input.
+/// Runs the shell until end of input. Piped, an entry that failed makes it fail too, once the
+/// input has ended.
 pub fn run(args: ShellArgs) -> Result<(), CliError> {
     let url = chosen_url(&args)?;
     if !args.demo {
         super::check_url(&url)?;
     }
-    shell(args, url).map_err(CliError::Connection)
+    let shell = shell(args, url).map_err(CliError::Connection)?;
+    match shell.first_failure {
+        None => Ok(()),
+        Some((line, code)) => {
+            let entries = if shell.failures == 1 {
+                "an entry".to_owned()
+            } else {
+                format!("{} entries", shell.failures)
+            };
+            let message = format!("{entries} failed; the first at {}:{line}", shell.input_name);
+            Err(if code == super::EXIT_FAILED {
+                CliError::Failed(anyhow::anyhow!(message))
+            } else {
+                CliError::Usage(message)
+            })
+        }
+    }
 }
 
-fn shell(args: ShellArgs, url: String) -> anyhow::Result<()> {
+fn shell(args: ShellArgs, url: String) -> anyhow::Result<Shell> {
     super::run::init_logging();
     let demo = args.demo.then(super::start_demo).transpose()?;
     let url = demo.as_ref().map_or(url, |server| server.ws_url());
@@ -133,19 +171,37 @@ fn shell(args: ShellArgs, url: String) -> anyhow::Result<()> {
         cancel,
         color: std::io::stdout().is_terminal(),
         dropped: 0,
+        transcript: String::new(),
+        lines_read: 0,
+        interactive,
+        input_name: if interactive { "<shell>" } else { "<stdin>" },
+        first_failure: None,
+        failures: 0,
     };
     shell.refresh_words();
 
     match editor {
-        Some(editor) => shell.interactive(editor, &url),
-        None => shell.piped(),
+        Some(editor) => {
+            shell.interactive(editor, &url);
+            // Ctrl-D: say what the exit closes.
+            println!("{}", shell.session.shutdown());
+        }
+        None => {
+            shell.piped();
+            shell.session.shutdown();
+        }
     }
-    shell.session.shutdown();
-    Ok(())
+    Ok(shell)
 }
 
 fn new_editor(words: SharedWords) -> anyhow::Result<Editor<ShellHelper, FileHistory>> {
-    let config = Config::builder().auto_add_history(false).build();
+    // Tab completes the longest common start, and lists the candidates when several remain
+    // (as IEx and bash do), at the first Tab.
+    let config = Config::builder()
+        .auto_add_history(false)
+        .completion_type(rustyline::CompletionType::List)
+        .completion_show_all_if_ambiguous(true)
+        .build();
     let mut editor = Editor::with_config(config).context("cannot start the line editor")?;
     editor.set_helper(Some(ShellHelper { words }));
     Ok(editor)
@@ -207,10 +263,11 @@ impl Shell {
             eprintln!("(could not read the history in {}: {e})", path.display());
         }
         println!(
-            "slipstream shell: connect() talks to {url}. Tab completes; Ctrl-C stops an await; \
-             Ctrl-D leaves."
+            "slipstream shell: connect() talks to {url}. help() lists what you can call; \
+             Tab completes; Ctrl-C stops an await; Ctrl-D leaves."
         );
         let mut entry = String::new();
+        let mut first_line = 1;
         let mut typed_ahead = std::collections::VecDeque::new();
         loop {
             let prompt = if entry.is_empty() {
@@ -230,6 +287,10 @@ impl Shell {
             };
             match read {
                 Ok(line) => {
+                    if entry.is_empty() {
+                        first_line = self.lines_read + 1;
+                    }
+                    self.read_line(&line);
                     entry.push_str(&line);
                     entry.push('\n');
                     if !input::is_complete(&entry) {
@@ -240,7 +301,7 @@ impl Shell {
                         continue;
                     }
                     let _ = editor.add_history_entry(text.trim_end());
-                    self.evaluate(&text);
+                    self.evaluate(&text, first_line);
                 }
                 Err(ReadlineError::Interrupted) => entry.clear(),
                 Err(ReadlineError::Eof) => break,
@@ -263,30 +324,48 @@ impl Shell {
     fn piped(&mut self) {
         let stdin = std::io::stdin();
         let mut entry = String::new();
+        let mut first_line = 1;
         for line in stdin.lock().lines() {
             let Ok(line) = line else { break };
+            if entry.is_empty() {
+                first_line = self.lines_read + 1;
+            }
+            self.read_line(&line);
             entry.push_str(&line);
             entry.push('\n');
             if input::is_complete(&entry) {
                 let text = std::mem::take(&mut entry);
                 if !text.trim().is_empty() {
-                    self.evaluate(&text);
+                    self.evaluate(&text, first_line);
                 }
             }
         }
         if !entry.trim().is_empty() {
-            self.evaluate(&entry);
+            self.evaluate(&entry, first_line);
         }
     }
 
-    /// Evaluates one entry and prints its value or its error.
-    fn evaluate(&mut self, text: &str) {
+    /// Keeps a line read, for error reports to quote.
+    fn read_line(&mut self, line: &str) {
+        self.lines_read += 1;
+        self.transcript.push_str(line);
+        self.transcript.push('\n');
+    }
+
+    /// Evaluates one entry (its first line is line `first_line` of the input) and prints its
+    /// value or its error.
+    fn evaluate(&mut self, text: &str, first_line: usize) {
         self.cancel.store(false, Ordering::Release);
-        match self.session.eval(text) {
-            Ok(value) if value.is_unit() => {}
-            Ok(value) => println!("{}", self.show(&value)),
+        match self.session.eval_at(text, first_line) {
+            Ok(value) => {
+                self.record_pushed_events(text);
+                if !value.is_unit() {
+                    println!("{}", self.show(&value));
+                }
+            }
             Err(error) => {
-                let report = error.report("<shell>", text);
+                self.record_failure(&error, first_line);
+                let report = error.report(self.input_name, &self.transcript);
                 if self.color {
                     eprintln!("\x1b[31m{report}\x1b[0m");
                 } else {
@@ -297,6 +376,30 @@ impl Shell {
         let _ = std::io::stdout().flush();
         self.report_dropped();
         self.refresh_words();
+    }
+
+    /// Counts a failed entry of piped input (one that Ctrl-C interrupted is not a failure; at a
+    /// terminal, a person saw the error, and the shell's exit code does not depend on it).
+    fn record_failure(&mut self, error: &ScriptError, first_line: usize) {
+        if self.interactive || error.is_interrupted() {
+            return;
+        }
+        self.failures += 1;
+        let line = error
+            .position()
+            .line()
+            .filter(|l| *l >= first_line)
+            .unwrap_or(first_line);
+        self.first_failure.get_or_insert((line, error.exit_code()));
+    }
+
+    /// Event names the entry pushed (written as strings), for Tab to complete from now on.
+    fn record_pushed_events(&self, text: &str) {
+        let events = complete::pushed_events(text);
+        if !events.is_empty() {
+            let mut words = self.words.lock().unwrap_or_else(|p| p.into_inner());
+            words.events.extend(events);
+        }
     }
 
     /// Says once how many server pushes were dropped since the last entry, if any were.
@@ -310,6 +413,22 @@ impl Shell {
     }
 
     fn show(&self, value: &Dynamic) -> String {
+        // A vocabulary function's bare name (`push`, `help`): what help says of it, as IEx's
+        // `h push` does (Rhai calls need parentheses, unlike Elixir's).
+        if let Some(pointer) = value.read_lock::<rhai::FnPtr>() {
+            match pointer.fn_name() {
+                "help" => return help::overview(),
+                name => {
+                    if let Some(entry) = help::entry(name) {
+                        return format!(
+                            "{name} is a function: call it with parentheses, {}\n{}",
+                            entry.synopsis(),
+                            entry.render()
+                        );
+                    }
+                }
+            }
+        }
         match convert::to_json(value) {
             Ok(json) if self.color => crate::display::pretty_json(&json, true),
             _ => convert::show(value),
@@ -320,7 +439,7 @@ impl Shell {
         let mut words = self.words.lock().unwrap_or_else(|p| p.into_inner());
         words
             .names
-            .extend(VOCABULARY.iter().map(|n| (*n).to_owned()));
+            .extend(vocabulary().iter().map(|n| (*n).to_owned()));
         words.names.extend(self.session.function_names());
         words.names.extend(self.session.variable_names());
     }
