@@ -74,7 +74,9 @@ fn walk(tour: &mut Tour, url: &str, timeout: Duration) -> anyhow::Result<()> {
         &format!("let socket = blocking::connect({url:?})?; socket.await_connect()"),
         || {
             let socket = blocking::connect(url)?.with_timeout(timeout);
-            socket.await_connect()?;
+            socket
+                .await_connect()
+                .map_err(|e| crate::script::hints::tour_connect_error(e, url))?;
             anyhow::Ok(socket)
         },
         |_| format!("connected to {url}"),

@@ -76,13 +76,6 @@ impl Failure {
         self
     }
 
-    /// Adds what to try next: a `hint: …` line under the failure.
-    #[allow(dead_code)] // until socket.rs gives connection failures their hints::connect_hint
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-
     /// Adds `hint` when there is one.
     pub fn with_hint(mut self, hint: Option<String>) -> Self {
         if hint.is_some() {
@@ -751,7 +744,9 @@ mod tests {
                 FailureKind::Connection,
                 "connection refused by 127.0.0.1:4000",
             )
-            .hint("start one with `slipstream serve`, or use --demo"),
+            .with_hint(Some(
+                "start one with `slipstream serve`, or use --demo".into(),
+            )),
             position: Position::new(1, 1),
         };
         assert_eq!(

@@ -51,8 +51,6 @@ pub mod convert;
 pub mod engine;
 pub mod error;
 pub mod help;
-// Until `socket.rs` (where a ConnectError becomes a Failure) and `tour.rs` call it.
-#[allow(dead_code)]
 pub mod hints;
 pub mod pattern;
 pub mod socket;

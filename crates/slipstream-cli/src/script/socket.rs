@@ -300,6 +300,10 @@ impl ScriptSocket {
         self.wait(|s| s.await_connect(), |e| *e == ConnectError::Timeout)
             .map_err(|w| {
                 let what = format!("await_connect to {}", self.url);
+                let hint = match &w {
+                    Waited::Failed(e) => super::hints::connect_hint(e, &self.url),
+                    _ => None,
+                };
                 match w {
                     Waited::TimedOut(t) => Failure::new(
                         FailureKind::Connection,
@@ -307,6 +311,7 @@ impl ScriptSocket {
                     ),
                     other => self.await_failure(other, &what, FailureKind::Connection),
                 }
+                .with_hint(hint)
             })
     }
 
