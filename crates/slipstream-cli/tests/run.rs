@@ -354,3 +354,24 @@ fn a_shebang_line_is_allowed_and_error_lines_stay_right() {
     assert_eq!(ran.code, Some(0), "{ran}");
     assert_eq!(ran.stdout, "hi\n", "{ran}");
 }
+
+#[test]
+fn set_timeout_takes_one_millisecond_to_one_day_like_the_flag() {
+    let file = script_file(
+        "timeouts.rhai",
+        "set_timeout(1); set_timeout(86400000); print(timeout());\n\
+         for ms in [0, -5, 86400001] {\n\
+             try { set_timeout(ms); print(`accepted ${ms}`) } catch (e) { print(`${e.kind}: ${e.message}`) }\n\
+         }\n",
+    );
+    let ran = run(&file, "ws://127.0.0.1:9/socket/websocket");
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.starts_with("86400000\n"), "{ran}");
+    assert!(!ran.stdout.contains("accepted"), "{ran}");
+    assert!(
+        ran.stdout.contains(
+            "usage: set_timeout(86400001): the timeout must be from 1 to 86400000 milliseconds"
+        ),
+        "{ran}"
+    );
+}

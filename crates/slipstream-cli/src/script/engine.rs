@@ -65,15 +65,17 @@ pub fn build(context: &Rc<Context>, out: impl Fn(&str) + 'static) -> Engine {
     engine.register_fn(
         "set_timeout",
         move |ctx: NativeCallContext, ms: INT| -> Res<()> {
+            // The same bounds as `--timeout`: one millisecond to one day.
+            let max_ms = (crate::cmd::MAX_TIMEOUT_SECS * 1000.0) as u64;
             match u64::try_from(ms) {
-                Ok(ms) if ms > 0 => {
+                Ok(ms) if (1..=max_ms).contains(&ms) => {
                     settings.timeout.set(Duration::from_millis(ms));
                     Ok(())
                 }
                 _ => Err(Failure::new(
                     FailureKind::Usage,
                     format!(
-                        "set_timeout({ms}): the timeout must be a positive number of milliseconds"
+                        "set_timeout({ms}): the timeout must be from 1 to {max_ms} milliseconds (one day)"
                     ),
                 )
                 .into_error(ctx.call_position())),
