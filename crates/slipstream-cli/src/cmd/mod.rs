@@ -1,5 +1,8 @@
 //! One module per subcommand.
 
+pub mod listen;
+pub mod oneshot;
+pub mod push;
 pub mod run;
 pub mod serve;
 pub mod shell;
@@ -11,16 +14,19 @@ pub(crate) const EXIT_FAILED: u8 = 1;
 /// Exit code: a usage error (bad flag, bad URL, bad `--timeout`, unreadable script, syntax
 /// error), or the command could not connect or do its I/O.
 pub(crate) const EXIT_USAGE: u8 = 2;
+/// Exit code: Ctrl-C stopped the command (128 + SIGINT, as shells report it).
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 /// The exit codes, once, for `slipstream --help` (README.md's CLI section has the same table).
 pub(crate) const EXIT_CODES_HELP: &str = "\
-Exit codes (tour, run, shell; serve uses 0 and 2):
-  0    done: the script or the tour finished, the shell reached end of input
-  1    the script or the tour failed: an assertion, an await that failed or timed out,
-       a runtime error
-  2    usage error (bad flag, bad URL, bad --timeout, unreadable script, syntax error),
-       or could not connect (refused, no server, bind failed)
-  130  interrupted by Ctrl-C (run)";
+Exit codes (tour, run, shell, push, listen; serve uses 0 and 2):
+  0    done: the script or the tour finished, the shell reached end of input, push got an
+       ok reply, listen got its --count messages or ran for its --duration
+  1    failed: an assertion, an await that failed or timed out, a runtime error; push got
+       a reply with another status or none in time; a join was refused
+  2    usage error (bad flag, bad URL, bad --timeout, bad JSON argument, unreadable script,
+       syntax error), or could not connect (refused, no server, bind failed)
+  130  interrupted by Ctrl-C (run, push, listen)";
 
 /// Why a subcommand stopped, and so its exit code.
 #[derive(Debug, thiserror::Error)]
