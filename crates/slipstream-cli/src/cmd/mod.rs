@@ -26,7 +26,9 @@ Exit codes (tour, run, shell, push, listen; serve uses 0 and 2):
        a reply with another status or none in time; a join was refused
   2    usage error (bad flag, bad URL, bad --timeout, bad JSON argument, unreadable script,
        syntax error), or could not connect (refused, no server, bind failed)
-  130  interrupted by Ctrl-C (run, push, listen)";
+  130  interrupted by Ctrl-C (run, push, listen)
+A piped shell exits with the code of its first failed entry (1, or 2 for a syntax, usage or
+connection error); an interactive shell exits 0.";
 
 /// Why a subcommand stopped, and so its exit code.
 #[derive(Debug, thiserror::Error)]

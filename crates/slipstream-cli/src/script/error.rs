@@ -9,6 +9,8 @@ use std::fmt;
 
 use rhai::{Dynamic, EvalAltResult, ParseError, Position};
 
+use crate::cmd::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
+
 /// What kind of thing failed; decides the runner's exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -184,13 +186,13 @@ impl ScriptError {
     /// 130 when Ctrl-C stopped it.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ScriptError::Syntax { .. } => 2,
+            ScriptError::Syntax { .. } => EXIT_USAGE,
             ScriptError::Failed { failure, .. } => match failure.kind {
-                FailureKind::Connection | FailureKind::Usage => 2,
-                FailureKind::Assertion | FailureKind::Await => 1,
-                FailureKind::Interrupted => 130,
+                FailureKind::Connection | FailureKind::Usage => EXIT_USAGE,
+                FailureKind::Assertion | FailureKind::Await => EXIT_FAILED,
+                FailureKind::Interrupted => EXIT_INTERRUPTED,
             },
-            ScriptError::Runtime { .. } => 1,
+            ScriptError::Runtime { .. } => EXIT_FAILED,
         }
     }
 
