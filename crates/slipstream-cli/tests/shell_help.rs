@@ -6,124 +6,33 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use support::terminal::Terminal;
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
 
 use support::{DemoServer, Ran, slipstream};
-
-/// The shell on a pseudo-terminal: keys in, the terminal's bytes out (collected as they come).
-struct Terminal {
-    child: Child,
-    keys: ChildStdin,
-    screen: Arc<Mutex<Vec<u8>>>,
-    reader: std::thread::JoinHandle<()>,
-}
-
-impl Terminal {
-    fn start(url: &str) -> Self {
-        let history = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "help-history-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_file(&history);
-        let shell = format!("{} shell {url}", env!("CARGO_BIN_EXE_slipstream"));
-        let mut child = Command::new("script")
-            .args(["-qfec", &shell, "/dev/null"])
-            .env("SLIPSTREAM_HISTORY", &history)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect(
-                "`script` (util-linux) runs the shell on a pseudo-terminal; install util-linux",
-            );
-        let keys = child.stdin.take().expect("stdin");
-        let mut out = child.stdout.take().expect("stdout");
-        let screen = Arc::new(Mutex::new(Vec::new()));
-        let collected = screen.clone();
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                collected.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Terminal {
-            child,
-            keys,
-            screen,
-            reader,
-        }
-    }
-
-    /// Types `text` as a person does: after the shell has answered the line before.
-    fn type_keys(&mut self, text: &str) {
-        std::thread::sleep(Duration::from_millis(800));
-        self.keys.write_all(text.as_bytes()).expect("typed");
-        self.keys.flush().expect("flushed");
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until the screen shows `text` after byte `from` (true), or `within` passed (false).
-    fn wait_for(&self, text: &str, from: usize, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.screen().get(from..).is_some_and(|s| s.contains(text)) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    /// Ctrl-D, then everything the terminal showed.
-    fn finish(mut self) -> (ExitStatus, String) {
-        self.type_keys("\x04");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("script runs") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                break self.child.wait().expect("script exits");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        drop(self.keys);
-        self.reader.join().expect("the reader finished");
-        let screen = String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned();
-        (status, screen)
-    }
-}
 
 #[test]
 fn help_lists_the_vocabulary_and_explains_one_function() {
     let mut terminal = Terminal::start("ws://127.0.0.1:9/socket/websocket");
     assert!(
-        terminal.wait_for("help() lists what you can call", 0, Duration::from_secs(10)),
+        terminal.wait_for_after("help() lists what you can call", 0, Duration::from_secs(10)),
         "the banner points at help():\n{}",
         terminal.screen()
     );
     terminal.type_keys("help()\r");
     let overview = terminal.screen().len();
     assert!(
-        terminal.wait_for("Utilities", overview, Duration::from_secs(10)),
+        terminal.wait_for_after("Utilities", overview, Duration::from_secs(10)),
         "help() lists the vocabulary:\n{}",
         terminal.screen()
     );
     terminal.type_keys("help(\"push\")\r");
     let one = terminal.screen().len();
     assert!(
-        terminal.wait_for(
+        terminal.wait_for_after(
             "example: let r = push(\"rooms:lobby\", \"ping\", #{}); await_reply(r)",
             one,
             Duration::from_secs(10)
@@ -134,7 +43,7 @@ fn help_lists_the_vocabulary_and_explains_one_function() {
     terminal.type_keys("help(await_join)\r");
     let pointer = terminal.screen().len();
     assert!(
-        terminal.wait_for(
+        terminal.wait_for_after(
             "await_join(topic: string) -> map",
             pointer,
             Duration::from_secs(10)
@@ -145,7 +54,7 @@ fn help_lists_the_vocabulary_and_explains_one_function() {
     terminal.type_keys("leave\r");
     let bare = terminal.screen().len();
     assert!(
-        terminal.wait_for("leave(topic: string)", bare, Duration::from_secs(10)),
+        terminal.wait_for_after("leave(topic: string)", bare, Duration::from_secs(10)),
         "a bare name shows its help:\n{}",
         terminal.screen()
     );
@@ -231,7 +140,7 @@ fn tab_lists_the_candidates_and_completes_pushed_events() {
     let before = terminal.screen().len();
     terminal.type_keys("await_\t");
     assert!(
-        terminal.wait_for("await_disconnect", before, Duration::from_secs(5)),
+        terminal.wait_for_after("await_disconnect", before, Duration::from_secs(5)),
         "Tab lists the candidates:\n{}",
         terminal.screen()
     );

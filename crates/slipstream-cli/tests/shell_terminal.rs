@@ -5,113 +5,21 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use support::terminal::Terminal;
+
+use std::time::Duration;
 
 use support::DemoServer;
-
-/// The shell on a pseudo-terminal: keys in, the terminal's bytes out (collected as they come).
-struct Terminal {
-    child: Child,
-    keys: ChildStdin,
-    screen: Arc<Mutex<Vec<u8>>>,
-    reader: std::thread::JoinHandle<()>,
-}
-
-impl Terminal {
-    fn start(url: &str) -> Self {
-        let history = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "terminal-history-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let shell = format!("{} shell {url}", env!("CARGO_BIN_EXE_slipstream"));
-        let mut child = Command::new("script")
-            .args(["-qfec", &shell, "/dev/null"])
-            .env("SLIPSTREAM_HISTORY", &history)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect(
-                "`script` (util-linux) runs the shell on a pseudo-terminal; install util-linux",
-            );
-        let keys = child.stdin.take().expect("stdin");
-        let mut out = child.stdout.take().expect("stdout");
-        let screen = Arc::new(Mutex::new(Vec::new()));
-        let collected = screen.clone();
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                collected.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Terminal {
-            child,
-            keys,
-            screen,
-            reader,
-        }
-    }
-
-    /// Types `text` as a person does: after the shell has answered the line before.
-    fn type_line(&mut self, text: &str) {
-        std::thread::sleep(Duration::from_millis(800));
-        self.keys.write_all(text.as_bytes()).expect("typed");
-        self.keys.flush().expect("flushed");
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until the screen shows `text` (true), or `within` passed (false).
-    fn wait_for(&self, text: &str, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.screen().contains(text) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    /// Ctrl-D, then everything the terminal showed.
-    fn finish(mut self) -> (ExitStatus, String) {
-        self.type_line("\x04");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("script runs") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                break self.child.wait().expect("script exits");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        drop(self.keys);
-        self.reader.join().expect("the reader finished");
-        let screen = String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned();
-        (status, screen)
-    }
-}
 
 #[test]
 fn live_pushes_completion_and_ctrl_d_on_a_terminal() {
     let server = DemoServer::start();
     let mut terminal = Terminal::start(server.url());
-    terminal.type_line("connect(); await_connect();\r");
-    terminal.type_line("join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\r");
-    terminal.type_line("push(\"rooms:lobby\", \"push to me\")\r");
+    terminal.type_keys("connect(); await_connect();\r");
+    terminal.type_keys("join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\r");
+    terminal.type_keys("push(\"rooms:lobby\", \"push to me\")\r");
     // Tab completes the joined topic inside the string.
-    terminal.type_line("await_reply(push(\"rooms:lo\t\", \"ping\"))\r");
+    terminal.type_keys("await_reply(push(\"rooms:lo\t\", \"ping\"))\r");
     let (status, screen) = terminal.finish();
 
     assert!(status.success(), "exit {status:?}\n{screen}");
@@ -138,17 +46,17 @@ fn occurrences<'a>(screen: &'a str, needle: &str) -> Vec<&'a str> {
 fn a_push_that_lands_while_an_entry_runs_is_a_line_of_its_own() {
     let server = DemoServer::start();
     let mut terminal = Terminal::start(server.url());
-    terminal.type_line("connect(); await_connect();\r");
-    terminal.type_line("join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\r");
+    terminal.type_keys("connect(); await_connect();\r");
+    terminal.type_keys("join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\r");
     // The push lands during the await, and the entry's value is printed right after it: a
     // string, then a map (coloured JSON over several lines).
-    terminal.type_line(
+    terminal.type_keys(
         "push(\"rooms:lobby\", \"push to me\"); await_message(ANY, \"foo\", ANY).event\r",
     );
-    terminal.type_line("push(\"rooms:lobby\", \"push to me\"); await_message(ANY, \"foo\", ANY)\r");
+    terminal.type_keys("push(\"rooms:lobby\", \"push to me\"); await_message(ANY, \"foo\", ANY)\r");
     // ...then error reports (red): a script error after a sleep, a failed await listing events.
-    terminal.type_line("push(\"rooms:lobby\", \"push to me\"); sleep(300); nope()\r");
-    terminal.type_line(
+    terminal.type_keys("push(\"rooms:lobby\", \"push to me\"); sleep(300); nope()\r");
+    terminal.type_keys(
         "set_timeout(300); push(\"rooms:lobby\", \"push to me\"); await_message(ANY, \"zzz\", ANY)\r",
     );
     let (status, screen) = terminal.finish();
@@ -192,8 +100,8 @@ fn a_restarted_server_shows_the_reconnect_and_the_rejoin() {
     let server = DemoServer::start();
     let port = server.port();
     let mut terminal = Terminal::start(server.url());
-    terminal.type_line("connect(); await_connect();\r");
-    terminal.type_line("join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\r");
+    terminal.type_keys("connect(); await_connect();\r");
+    terminal.type_keys("join(\"rooms:lobby\"); await_join(\"rooms:lobby\");\r");
     std::thread::sleep(Duration::from_millis(500));
 
     // A deploy: the server closes its websockets with 1012 and is away for a while.
@@ -218,7 +126,7 @@ fn a_restarted_server_shows_the_reconnect_and_the_rejoin() {
         "the rejoin is shown:\n{}",
         terminal.screen()
     );
-    terminal.type_line("await_reply(push(\"rooms:lobby\", \"ping\"))\r");
+    terminal.type_keys("await_reply(push(\"rooms:lobby\", \"ping\"))\r");
     let (status, screen) = terminal.finish();
     drop(server);
 

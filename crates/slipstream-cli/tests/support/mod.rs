@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod terminal;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
