@@ -299,23 +299,7 @@ fn timeout_outside_its_bounds_is_a_usage_error_naming_the_bounds() {
 
 /// Runs `slipstream run - ARGS` with `script` on stdin.
 fn run_stdin(script: &str, args: &[&str]) -> Ran {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = slipstream()
-        .args(["run", "-"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("slipstream runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("script written");
-    Ran::from(child.wait_with_output().expect("slipstream exits"))
+    support::with_stdin(&[&["run", "-"], args].concat(), script)
 }
 
 #[test]

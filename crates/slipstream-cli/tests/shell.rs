@@ -230,26 +230,7 @@ fn the_shell_says_after_an_entry_that_pushes_were_dropped() {
 
 /// Runs `slipstream shell ARGS` with `input` piped in.
 fn shell_with(args: &[&str], input: &str) -> Ran {
-    let mut child = slipstream()
-        .arg("shell")
-        .args(args)
-        .env(
-            "SLIPSTREAM_HISTORY",
-            std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("shell-history-args-{}", std::process::id())),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("slipstream shell starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("input written");
-    Ran::from(child.wait_with_output().expect("the shell exits"))
+    support::with_stdin(&[&["shell"], args].concat(), input)
 }
 
 #[test]

@@ -5,9 +5,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::Stdio;
-
 use support::{Ran, script_file, slipstream};
 
 /// Nothing listens on port 9 (discard): connect() there fails, nothing else does.
@@ -15,24 +12,7 @@ const NOWHERE: &str = "ws://127.0.0.1:9/socket/websocket";
 
 /// `slipstream shell ARGS` with `input` piped in.
 fn shell(args: &[&str], input: &str) -> Ran {
-    let history = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("shell-errors-history-{}", std::process::id()));
-    let mut child = slipstream()
-        .arg("shell")
-        .args(args)
-        .env("SLIPSTREAM_HISTORY", history)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("slipstream shell starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("input written");
-    Ran::from(child.wait_with_output().expect("the shell exits"))
+    support::with_stdin(&[&["shell"], args].concat(), input)
 }
 
 fn run(name: &str, source: &str) -> Ran {

@@ -8,11 +8,9 @@ mod support;
 
 use support::terminal::Terminal;
 
-use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 
-use support::{DemoServer, Ran, slipstream};
+use support::DemoServer;
 
 #[test]
 fn help_lists_the_vocabulary_and_explains_one_function() {
@@ -97,23 +95,10 @@ fn help_lists_the_vocabulary_and_explains_one_function() {
 
 #[test]
 fn help_through_a_pipe() {
-    let history = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("help-pipe-history-{}", std::process::id()));
-    let mut child = slipstream()
-        .args(["shell", "ws://127.0.0.1:9/socket/websocket"])
-        .env("SLIPSTREAM_HISTORY", history)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("slipstream shell starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"help()\nhelp(\"await_reply\")\nhelp(\"pus\")\n")
-        .expect("input written");
-    let ran = Ran::from(child.wait_with_output().expect("the shell exits"));
+    let ran = support::with_stdin(
+        &["shell", "ws://127.0.0.1:9/socket/websocket"],
+        "help()\nhelp(\"await_reply\")\nhelp(\"pus\")\n",
+    );
     assert!(
         ran.stdout
             .contains("\nPushing\n  push(topic, event[, payload])"),

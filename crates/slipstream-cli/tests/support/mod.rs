@@ -98,3 +98,30 @@ impl std::fmt::Display for Ran {
         )
     }
 }
+
+/// `slipstream ARGS` with `input` on its stdin, run to its end. The shell gets a history file
+/// of its own (under the test target's scratch directory), never the user's.
+pub fn with_stdin(args: &[&str], input: &str) -> Ran {
+    use std::io::Write;
+    use std::process::Stdio;
+    let history = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "stdin-history-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let mut child = slipstream()
+        .args(args)
+        .env("SLIPSTREAM_HISTORY", history)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slipstream starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("input written");
+    Ran::from(child.wait_with_output().expect("slipstream exits"))
+}
