@@ -214,27 +214,40 @@ impl Mailbox {
     /// Appends an event, never waiting. A reply or lifecycle event is always queued; a server
     /// push that finds `capacity` pushes queued is dropped and counted.
     pub(crate) fn push(&self, event: SocketEvent) {
-        if self.inner.observers.receiver_count() > 0 {
-            // Only fails when the last observer left in the meantime: nobody to tell.
-            let _ = self.inner.observers.send(event.clone());
-        }
+        self.push_all(std::iter::once(event));
+    }
+
+    /// Appends events in order, under one lock: a consumer woken by the first finds all of
+    /// them queued. Each is kept or dropped as [`Mailbox::push`] says.
+    pub(crate) fn push_all(&self, events: impl IntoIterator<Item = SocketEvent>) {
+        let observed = self.inner.observers.receiver_count() > 0;
         let now = Instant::now();
-        let (accepted, line) = {
+        let mut accepted = false;
+        let mut lines = Vec::new();
+        {
             let mut queue = self.queue();
-            let is_push = event.is_server_push();
-            if is_push && queue.pushes >= self.inner.capacity {
-                self.inner.dropped.fetch_add(1, Ordering::Relaxed);
-                (false, queue.overflow.dropped(now))
-            } else {
-                queue.events.push_back(event);
-                queue.pushes += usize::from(is_push);
-                (true, queue.overflow.due(now))
+            for event in events {
+                if observed {
+                    // Only fails when the last observer left in the meantime: nobody to tell.
+                    let _ = self.inner.observers.send(event.clone());
+                }
+                let is_push = event.is_server_push();
+                let line = if is_push && queue.pushes >= self.inner.capacity {
+                    self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+                    queue.overflow.dropped(now)
+                } else {
+                    queue.events.push_back(event);
+                    queue.pushes += usize::from(is_push);
+                    accepted = true;
+                    queue.overflow.due(now)
+                };
+                lines.extend(line);
             }
-        };
+        }
         if accepted {
             self.inner.notify.notify_waiters();
         }
-        if let Some(line) = line {
+        for line in lines {
             self.report(line);
         }
     }

@@ -269,3 +269,36 @@ fn connect_and_disconnect_requests_are_answered_even_when_nothing_changes() {
     );
     assert!(!socket.is_connected());
 }
+
+/// `await_disconnect` returns with everything that disconnect ended already in the mailbox: a
+/// script that flushes right after it sees the pushes it failed and the topics it closed. (The
+/// connection task used to queue the disconnect first and its consequences after, so a fast
+/// reader on another thread could flush in between.)
+#[test]
+fn await_disconnect_returns_with_its_consequences_already_queued() {
+    let server = demo_server();
+    for round in 0..200 {
+        let socket = joined(&server);
+        socket.join("rooms:other", json!({}));
+        socket.await_join("rooms:other").expect("joins");
+        let unanswered = socket.push(TOPIC, "quicksand", json!({}));
+        socket.disconnect();
+        assert_eq!(
+            socket.await_disconnect().expect("disconnects"),
+            DisconnectReason::ClientRequested
+        );
+        let rest = socket.flush();
+        let closed = |topic: &str| {
+            rest.iter().any(
+                |e| matches!(e, SocketEvent::TopicClosed { topic: t, .. } if t.as_str() == topic),
+            )
+        };
+        let failed = rest
+            .iter()
+            .any(|e| matches!(e, SocketEvent::Reply { push_ref, .. } if *push_ref == unanswered));
+        assert!(
+            closed(TOPIC) && closed("rooms:other") && failed,
+            "round {round}: flush() right after await_disconnect() gave {rest:?}"
+        );
+    }
+}

@@ -282,52 +282,56 @@ impl Actor {
             };
             self.shared.set_status(topic, status);
         }
-        self.emit(SocketEvent::Disconnected(reason.clone()));
+        // The disconnect and all it ends reach the mailbox together, so `await_disconnect`
+        // returns with the failed pushes and closed topics already queued behind it.
+        self.emit_together(|actor| {
+            actor.emit(SocketEvent::Disconnected(reason.clone()));
 
-        // Requests on the wire can never be answered now; each failure says how the connection
-        // ended (a close with 1009 after a push too big for the server says so).
-        for (push_ref, pending) in self.pending.drain() {
-            if let Pending::Push { topic, .. } = pending {
-                self.emit(SocketEvent::Reply {
-                    push_ref,
-                    topic,
-                    result: Err(ReplyError::Disconnected(reason.clone())),
-                });
-            }
-        }
-        let mut topics: Vec<String> = self.channels.keys().cloned().collect();
-        topics.sort();
-        for topic in topics {
-            let Some(ch) = self.channels.get_mut(&topic) else {
-                continue;
-            };
-            let status = ch.status;
-            if status == JoinStatus::Leaving {
-                self.close_channel(&topic, ReplyError::TopicClosed(topic.clone()));
-                self.emit(SocketEvent::Left { topic });
-            } else if keep {
-                ch.join_ref = None;
-                ch.rejoin_token += 1;
-                if status == JoinStatus::Joined {
-                    ch.status = JoinStatus::Errored;
-                    self.shared.set_status(&topic, JoinStatus::Errored);
-                }
-            } else {
-                self.close_channel(&topic, ReplyError::Disconnected(reason.clone()));
-                if status == JoinStatus::Joining {
-                    self.emit(SocketEvent::JoinFailed {
+            // Requests on the wire can never be answered now; each failure says how the connection
+            // ended (a close with 1009 after a push too big for the server says so).
+            for (push_ref, pending) in actor.pending.drain() {
+                if let Pending::Push { topic, .. } = pending {
+                    actor.emit(SocketEvent::Reply {
+                        push_ref,
                         topic,
-                        error: JoinError::Disconnected(reason.clone()),
-                        rejoin_in: None,
+                        result: Err(ReplyError::Disconnected(reason.clone())),
                     });
+                }
+            }
+            let mut topics: Vec<String> = actor.channels.keys().cloned().collect();
+            topics.sort();
+            for topic in topics {
+                let Some(ch) = actor.channels.get_mut(&topic) else {
+                    continue;
+                };
+                let status = ch.status;
+                if status == JoinStatus::Leaving {
+                    actor.close_channel(&topic, ReplyError::TopicClosed(topic.clone()));
+                    actor.emit(SocketEvent::Left { topic });
+                } else if keep {
+                    ch.join_ref = None;
+                    ch.rejoin_token += 1;
+                    if status == JoinStatus::Joined {
+                        ch.status = JoinStatus::Errored;
+                        actor.shared.set_status(&topic, JoinStatus::Errored);
+                    }
                 } else {
-                    self.emit(SocketEvent::TopicClosed {
-                        topic,
-                        reason: TopicCloseReason::Disconnected,
-                    });
+                    actor.close_channel(&topic, ReplyError::Disconnected(reason.clone()));
+                    if status == JoinStatus::Joining {
+                        actor.emit(SocketEvent::JoinFailed {
+                            topic,
+                            error: JoinError::Disconnected(reason.clone()),
+                            rejoin_in: None,
+                        });
+                    } else {
+                        actor.emit(SocketEvent::TopicClosed {
+                            topic,
+                            reason: TopicCloseReason::Disconnected,
+                        });
+                    }
                 }
             }
-        }
+        });
         match after {
             After::Stop => {}
             After::Backoff => self.schedule_reconnect(None),

@@ -164,6 +164,9 @@ pub(crate) struct Actor {
     malformed_log: LogThrottle,
     /// `connect()` requests not yet answered: the attempt that ends them answers each one.
     connect_requests: u32,
+    /// While `Some`, events are gathered here and reach the mailbox together (see
+    /// [`Actor::emit_together`]).
+    batch: std::cell::RefCell<Option<Vec<SocketEvent>>>,
 }
 
 /// Closes the mailbox when the task ends, even by panic, so awaits return `Closed`.
@@ -198,6 +201,7 @@ impl Actor {
             reconnect_attempt: 0,
             healthy: false,
             broken: None,
+            batch: std::cell::RefCell::new(None),
             malformed_log: LogThrottle::default(),
             connect_requests: 0,
         }
@@ -246,7 +250,24 @@ impl Actor {
     }
 
     fn emit(&self, event: SocketEvent) {
-        self.shared.mailbox.push(event);
+        match self.batch.borrow_mut().as_mut() {
+            Some(batch) => batch.push(event),
+            None => self.shared.mailbox.push(event),
+        }
+    }
+
+    /// Runs `f`, and puts every event it emits into the mailbox at once: an await that takes
+    /// the first of them finds the rest already queued (after `await_disconnect`, the failed
+    /// pushes and closed topics of that disconnect are in the mailbox).
+    fn emit_together<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        if self.batch.borrow().is_some() {
+            return f(self); // already gathering: the outer call delivers these too
+        }
+        self.batch.replace(Some(Vec::new()));
+        let result = f(self);
+        let events = self.batch.take().unwrap_or_default();
+        self.shared.mailbox.push_all(events);
+        result
     }
 
     fn is_connected(&self) -> bool {
