@@ -29,7 +29,7 @@ use crate::display;
 /// Options of `slipstream listen`.
 #[derive(Args, Debug)]
 pub struct ListenArgs {
-    /// [URL] TOPIC...: a first argument with `://` is the URL; every other one is a topic to
+    /// `[URL] TOPIC...`: a first argument with `://` is the URL; every other one is a topic to
     /// join.
     #[arg(value_name = "ARGS", hide = true)]
     args: Vec<String>,

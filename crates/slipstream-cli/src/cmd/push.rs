@@ -24,7 +24,7 @@ use super::oneshot::{self, Connection, Ended, Out};
 /// Options of `slipstream push`.
 #[derive(Args, Debug)]
 pub struct PushArgs {
-    /// [URL] TOPIC EVENT [JSON]: a first argument with `://` is the URL; the JSON payload
+    /// `[URL] TOPIC EVENT [JSON]`: a first argument with `://` is the URL; the JSON payload
     /// defaults to {}, and `-` reads it from stdin.
     #[arg(value_name = "ARGS", hide = true, allow_negative_numbers = true)]
     args: Vec<String>,
