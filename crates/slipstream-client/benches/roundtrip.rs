@@ -1,5 +1,5 @@
 //! Client round trips against the in-process demo server over loopback: one push and its reply
-//! (latency), and 100 pushes in flight at once with every reply awaited (throughput). Both
+//! (latency), and 100 or 1,000 pushes in flight at once with every reply awaited (throughput). Both
 //! sides share the machine, so the figure is the whole path: encode, websocket, server channel,
 //! reply, decode, mailbox, await.
 
@@ -41,17 +41,19 @@ fn roundtrip(c: &mut Criterion) {
             socket.await_reply(&r, timeout).await.expect("reply")
         })
     });
-    group.throughput(Throughput::Elements(100));
-    group.bench_function("100_pushes_in_flight", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let refs: Vec<_> = (0..100)
-                .map(|_| socket.push("bench:roundtrip", "ping", payload.clone()))
-                .collect();
-            for r in &refs {
-                socket.await_reply(r, timeout).await.expect("reply");
-            }
-        })
-    });
+    for in_flight in [100, 1000] {
+        group.throughput(Throughput::Elements(in_flight));
+        group.bench_function(format!("{in_flight}_pushes_in_flight"), |b| {
+            b.to_async(&runtime).iter(|| async {
+                let refs: Vec<_> = (0..in_flight)
+                    .map(|_| socket.push("bench:roundtrip", "ping", payload.clone()))
+                    .collect();
+                for r in &refs {
+                    socket.await_reply(r, timeout).await.expect("reply");
+                }
+            })
+        });
+    }
     group.finish();
     runtime.block_on(server.shutdown());
 }

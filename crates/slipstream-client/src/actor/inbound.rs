@@ -5,7 +5,6 @@ use tokio_tungstenite::tungstenite;
 
 use super::Actor;
 use super::pending::Pending;
-use super::timers::Timer;
 use crate::error::{JoinError, ReplyError};
 use crate::event::{ChannelMessage, DisconnectReason, JoinStatus, SocketEvent, TopicCloseReason};
 
@@ -118,9 +117,7 @@ impl Actor {
         let topic = message.topic;
         match self.pending.take(&msg_ref, &topic) {
             Some(Pending::Push { sent_at, .. }) => {
-                self.timers.cancel(
-                    |t| matches!(t, Timer::PushTimeout { push_ref, .. } if *push_ref == msg_ref),
-                );
+                self.timers.cancel_request(&msg_ref);
                 tracing::debug!(
                     %topic, push_ref = %msg_ref, status = %reply.status,
                     elapsed_ms = sent_at.elapsed().as_millis() as u64, "reply"
@@ -132,9 +129,7 @@ impl Actor {
                 });
             }
             Some(Pending::Join { sent_at, .. }) => {
-                self.timers.cancel(
-                    |t| matches!(t, Timer::JoinTimeout { join_ref, .. } if *join_ref == msg_ref),
-                );
+                self.timers.cancel_request(&msg_ref);
                 let elapsed_ms = sent_at.elapsed().as_millis() as u64;
                 self.on_join_reply(&topic, reply, elapsed_ms).await;
             }
