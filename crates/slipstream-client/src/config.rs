@@ -463,14 +463,25 @@ impl SocketBuilder {
     }
 }
 
+/// The TLS settings of every socket not given its own: built once per process, on first use,
+/// and shared (its root store is about 25 KB).
 fn default_tls() -> Result<Arc<rustls::ClientConfig>, ConfigError> {
+    static SHARED: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
+        std::sync::OnceLock::new();
+    SHARED
+        .get_or_init(build_default_tls)
+        .clone()
+        .map_err(ConfigError::Tls)
+}
+
+fn build_default_tls() -> Result<Arc<rustls::ClientConfig>, String> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ConfigError::Tls(e.to_string()))?
+        .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))

@@ -173,8 +173,9 @@ struct Inner {
     capacity: usize,
     dropped: AtomicU64,
     closed: AtomicBool,
-    /// Copies of appended events for observers (see [`Mailbox::observe`]).
-    observers: broadcast::Sender<SocketEvent>,
+    /// Copies of appended events for observers (see [`Mailbox::observe`]); made by the first
+    /// `observe`, so that a socket nobody observes does not carry its buffer.
+    observers: std::sync::OnceLock<broadcast::Sender<SocketEvent>>,
 }
 
 /// How many events an observer may fall behind before it starts missing some.
@@ -197,7 +198,7 @@ impl Mailbox {
                 capacity: capacity.max(1),
                 dropped: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
-                observers: broadcast::channel(OBSERVER_BACKLOG).0,
+                observers: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -220,16 +221,20 @@ impl Mailbox {
     /// Appends events in order, under one lock: a consumer woken by the first finds all of
     /// them queued. Each is kept or dropped as [`Mailbox::push`] says.
     pub(crate) fn push_all(&self, events: impl IntoIterator<Item = SocketEvent>) {
-        let observed = self.inner.observers.receiver_count() > 0;
+        let observers = self
+            .inner
+            .observers
+            .get()
+            .filter(|tx| tx.receiver_count() > 0);
         let now = Instant::now();
         let mut accepted = false;
         let mut lines = Vec::new();
         {
             let mut queue = self.queue();
             for event in events {
-                if observed {
+                if let Some(tx) = observers {
                     // Only fails when the last observer left in the meantime: nobody to tell.
-                    let _ = self.inner.observers.send(event.clone());
+                    let _ = tx.send(event.clone());
                 }
                 let is_push = event.is_server_push();
                 let line = if is_push && queue.pushes >= self.inner.capacity {
@@ -276,7 +281,10 @@ impl Mailbox {
     /// A receiver of a copy of every event pushed from now on (kept or dropped), without
     /// consuming anything from the mailbox.
     pub(crate) fn observe(&self) -> broadcast::Receiver<SocketEvent> {
-        self.inner.observers.subscribe()
+        self.inner
+            .observers
+            .get_or_init(|| broadcast::channel(OBSERVER_BACKLOG).0)
+            .subscribe()
     }
 
     /// Marks the producer as gone, reports any drops not reported yet, and wakes every waiter.
