@@ -90,24 +90,6 @@ pub fn disconnect_kind(reason: &DisconnectReason) -> String {
     }
 }
 
-/// What a websocket close code means, for the codes servers commonly send.
-pub fn close_code_meaning(code: u16) -> Option<&'static str> {
-    Some(match code {
-        1000 => "normal closure",
-        1001 => "going away",
-        1002 => "protocol error",
-        1003 => "unsupported data",
-        1007 => "invalid payload data",
-        1008 => "policy violation",
-        1009 => "message too big",
-        1010 => "missing extension",
-        1011 => "server error",
-        1012 => "service restart",
-        1013 => "try again later",
-        _ => return None,
-    })
-}
-
 /// Why a connection ended, in words: `closed by the client`, `closed by the server (code 1012,
 /// service restart)`, `connection lost: …`.
 pub fn show_disconnect(reason: &DisconnectReason) -> String {
@@ -119,7 +101,7 @@ pub fn show_disconnect(reason: &DisconnectReason) -> String {
         DisconnectReason::ClosedByRemote { code, reason } => {
             let mut details = Vec::new();
             if let Some(code) = code {
-                details.push(match close_code_meaning(*code) {
+                details.push(match slipstream_client::close_code_name(*code) {
                     Some(meaning) => format!("code {code}, {meaning}"),
                     None => format!("code {code}"),
                 });

@@ -10,7 +10,8 @@ use std::time::Duration;
 use slipstream_protocol::{Payload, Ref, Reply};
 
 use crate::error::{ConnectError, JoinError, ReplyError};
-use human::{close_code_name, duration};
+pub use human::close_code_name;
+use human::duration;
 
 /// A push or broadcast the server sent to a topic (anything that is not a reply or a lifecycle
 /// notification).

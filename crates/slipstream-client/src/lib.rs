@@ -187,7 +187,9 @@ pub use config::{
     DEFAULT_WRITE_BUFFER_SIZE, HEALTHY_CONNECTION_UPTIME, SocketBuilder,
 };
 pub use error::{AwaitError, ConfigError, ConnectError, JoinError, LeaveError, ReplyError};
-pub use event::{ChannelMessage, DisconnectReason, JoinStatus, SocketEvent, TopicCloseReason};
+pub use event::{
+    ChannelMessage, DisconnectReason, JoinStatus, SocketEvent, TopicCloseReason, close_code_name,
+};
 pub use pattern::{MessagePattern, Pattern};
 pub use slipstream_protocol::{Payload, Ref, Reply, Serializer};
 pub use socket::Socket;

@@ -44,7 +44,12 @@ pub(crate) fn duration(d: Duration) -> HumanDuration {
 
 /// The meaning of a websocket close code (RFC 6455 §7.4.1 and the IANA registry), when it has a
 /// registered one.
-pub(crate) fn close_code_name(code: u16) -> Option<&'static str> {
+///
+/// ```
+/// assert_eq!(slipstream_client::close_code_name(1009), Some("message too big"));
+/// assert_eq!(slipstream_client::close_code_name(4000), None);
+/// ```
+pub fn close_code_name(code: u16) -> Option<&'static str> {
     Some(match code {
         1000 => "normal closure",
         1001 => "going away",
