@@ -106,6 +106,11 @@ impl OverflowLog {
         (self.unreported > 0 && self.quiet(now)).then(|| self.summary(now))
     }
 
+    /// Whether drops wait to be reported (only then can [`due`](Self::due) return a line).
+    pub(crate) fn has_unreported(&self) -> bool {
+        self.unreported > 0
+    }
+
     /// The line for whatever is unreported, interval or not (the mailbox is closing).
     pub(crate) fn flush(&mut self, now: Instant) -> Option<OverflowLine> {
         (self.unreported > 0).then(|| self.summary(now))
@@ -139,15 +144,6 @@ struct Queue {
 }
 
 impl Queue {
-    fn remove(&mut self, index: usize) -> Option<SocketEvent> {
-        let event = self.events.remove(index)?;
-        if event.is_server_push() {
-            self.pushes -= 1;
-        }
-        self.release_storage();
-        Some(event)
-    }
-
     fn drain(&mut self) -> Vec<SocketEvent> {
         let events = self.events.drain(..).collect();
         self.pushes = 0;
@@ -163,6 +159,70 @@ impl Queue {
         if slots > RETAINED_SLOTS && used * 4 <= slots {
             self.events.shrink_to((used * 2).max(RETAINED_SLOTS));
         }
+    }
+}
+
+/// What a selector does with an event it is offered: keeps it (`Ok`, with the value the await
+/// returns) or gives it back unchanged (`Err`).
+pub(crate) type Selected<T> = Result<T, SocketEvent>;
+
+/// A queued event lent to a selector: its slot holds a placeholder until the event is put back
+/// ([`fill`](Self::fill)) or the slot removed ([`remove`](Self::remove)). If the selector
+/// panics in between, the slot is removed (the event went with the panic), so no placeholder is
+/// ever left in the queue.
+struct Hole<'a> {
+    queue: &'a mut Queue,
+    index: usize,
+    /// Whether the lent event was a server push (the placeholder is not).
+    was_push: bool,
+    open: bool,
+}
+
+impl<'a> Hole<'a> {
+    fn open(queue: &'a mut Queue, index: usize) -> Self {
+        Hole {
+            queue,
+            index,
+            was_push: false,
+            open: false,
+        }
+    }
+
+    /// Takes the event out, leaving a placeholder.
+    fn take(&mut self) -> SocketEvent {
+        let event = std::mem::replace(&mut self.queue.events[self.index], SocketEvent::Connected);
+        self.was_push = event.is_server_push();
+        self.open = true;
+        event
+    }
+
+    /// Puts the event back in its place.
+    fn fill(mut self, event: SocketEvent) {
+        self.queue.events[self.index] = event;
+        self.open = false;
+    }
+
+    /// Removes the slot (the selector kept its event).
+    fn remove(mut self) {
+        self.close_slot();
+    }
+
+    fn close_slot(&mut self) {
+        if !self.open {
+            return;
+        }
+        self.open = false;
+        let _placeholder = self.queue.events.remove(self.index);
+        if self.was_push {
+            self.queue.pushes -= 1;
+        }
+        self.queue.release_storage();
+    }
+}
+
+impl Drop for Hole<'_> {
+    fn drop(&mut self) {
+        self.close_slot();
     }
 }
 
@@ -226,7 +286,9 @@ impl Mailbox {
             .observers
             .get()
             .filter(|tx| tx.receiver_count() > 0);
-        let now = Instant::now();
+        // The clock is read only when the overflow log needs it (never on the usual path).
+        let mut clock = None;
+        let mut now = || *clock.get_or_insert_with(Instant::now);
         let mut accepted = false;
         let mut lines = Vec::new();
         {
@@ -239,12 +301,16 @@ impl Mailbox {
                 let is_push = event.is_server_push();
                 let line = if is_push && queue.pushes >= self.inner.capacity {
                     self.inner.dropped.fetch_add(1, Ordering::Relaxed);
-                    queue.overflow.dropped(now)
+                    queue.overflow.dropped(now())
                 } else {
                     queue.events.push_back(event);
                     queue.pushes += usize::from(is_push);
                     accepted = true;
-                    queue.overflow.due(now)
+                    if queue.overflow.has_unreported() {
+                        queue.overflow.due(now())
+                    } else {
+                        None
+                    }
                 };
                 lines.extend(line);
             }
@@ -312,33 +378,40 @@ impl Mailbox {
         self.queue().events.len()
     }
 
-    /// Removes the first event for which `select` returns `Some`, and returns its result.
-    fn take_first<T>(&self, select: &mut impl FnMut(&SocketEvent) -> Option<T>) -> Option<T> {
+    /// Offers the queued events to `select` in order, each by value: the first it keeps
+    /// (`Ok`) is removed and its value returned; each it gives back (`Err`) keeps its place.
+    /// Events are moved, never cloned.
+    fn take_first<T>(&self, select: &mut impl FnMut(SocketEvent) -> Selected<T>) -> Option<T> {
         let mut queue = self.queue();
-        let (index, value) = queue
-            .events
-            .iter()
-            .enumerate()
-            .find_map(|(i, ev)| select(ev).map(|v| (i, v)))?;
-        queue.remove(index);
-        Some(value)
+        for index in 0..queue.events.len() {
+            let mut hole = Hole::open(&mut queue, index);
+            let event = hole.take();
+            match select(event) {
+                Ok(value) => {
+                    hole.remove();
+                    return Some(value);
+                }
+                Err(event) => hole.fill(event),
+            }
+        }
+        None
     }
 
-    /// Removes and returns the first queued event for which `select` returns `Some`, without
+    /// Removes and returns the value of the first queued event that `select` keeps, without
     /// waiting.
     pub(crate) fn try_select<T>(
         &self,
-        mut select: impl FnMut(&SocketEvent) -> Option<T>,
+        mut select: impl FnMut(SocketEvent) -> Selected<T>,
     ) -> Option<T> {
         self.take_first(&mut select)
     }
 
-    /// Waits until an event for which `select` returns `Some` is queued, removes only that event and
-    /// returns the selected value. Gives up at `deadline` without consuming anything.
+    /// Waits until an event that `select` keeps is queued, removes only that event and returns
+    /// the selected value. Gives up at `deadline` without consuming anything.
     pub(crate) async fn select<T>(
         &self,
         deadline: Instant,
-        mut select: impl FnMut(&SocketEvent) -> Option<T>,
+        mut select: impl FnMut(SocketEvent) -> Selected<T>,
     ) -> Result<T, WaitError> {
         loop {
             let notified = self.inner.notify.notified();
@@ -373,10 +446,10 @@ mod tests {
         })
     }
 
-    fn is_event(name: &'static str) -> impl FnMut(&SocketEvent) -> Option<SocketEvent> {
+    fn is_event(name: &'static str) -> impl FnMut(SocketEvent) -> Selected<SocketEvent> {
         move |ev| match ev {
-            SocketEvent::Message(m) if m.event == name => Some(ev.clone()),
-            _ => None,
+            SocketEvent::Message(ref m) if m.event == name => Ok(ev),
+            other => Err(other),
         }
     }
 
@@ -429,6 +502,27 @@ mod tests {
         assert_eq!(observer.try_recv(), Ok(message("b")));
         assert!(observer.try_recv().is_err());
         assert_eq!(mb.len(), 3);
+    }
+
+    #[test]
+    fn a_selector_that_panics_leaves_no_placeholder_and_keeps_the_count_right() {
+        let mb = Mailbox::new(2);
+        mb.push(message("a"));
+        mb.push(message("b"));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            mb.try_select(|ev| -> Selected<()> {
+                match ev {
+                    SocketEvent::Message(ref m) if m.event == "b" => panic!("selector fails"),
+                    other => Err(other),
+                }
+            })
+        }));
+        assert!(outcome.is_err());
+        // `b` went with the panic; `a` kept its place, and one push slot is free again.
+        mb.push(message("c"));
+        mb.push(message("over"));
+        assert_eq!(mb.dropped(), 1);
+        assert_eq!(mb.drain(), vec![message("a"), message("c")]);
     }
 
     #[test]
@@ -500,7 +594,10 @@ mod tests {
         // Taking a push out makes room for one more; taking a reply does not.
         assert!(mb.take_first(&mut is_event("a")).is_some());
         mb.push(message("c"));
-        let _ = mb.take_first(&mut |ev| matches!(ev, SocketEvent::Reply { .. }).then_some(()));
+        let _ = mb.take_first(&mut |ev| match ev {
+            SocketEvent::Reply { .. } => Ok(()),
+            other => Err(other),
+        });
         mb.push(message("dropped too"));
         assert_eq!(mb.dropped(), 2);
         let kept: Vec<SocketEvent> = mb

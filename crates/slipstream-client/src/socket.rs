@@ -15,7 +15,7 @@ use crate::actor::{Actor, Command};
 use crate::config::{Config, SocketBuilder};
 use crate::error::{AwaitError, ConnectError, JoinError, LeaveError, ReplyError};
 use crate::event::{ChannelMessage, DisconnectReason, JoinStatus, SocketEvent};
-use crate::mailbox::{Mailbox, WaitError};
+use crate::mailbox::{Mailbox, Selected, WaitError};
 use crate::pattern::MessagePattern;
 
 /// State the handle reads without asking the connection task.
@@ -144,9 +144,9 @@ impl Socket {
             .shared
             .mailbox
             .select(deadline, |ev| match ev {
-                SocketEvent::Connected => Some(Ok(())),
-                SocketEvent::ConnectFailed(e) => Some(Err(e.clone())),
-                _ => None,
+                SocketEvent::Connected => Ok(Ok(())),
+                SocketEvent::ConnectFailed(e) => Ok(Err(e)),
+                other => Err(other),
             })
             .await;
         match found {
@@ -180,12 +180,12 @@ impl Socket {
         topic: &str,
         timeout: Option<Duration>,
     ) -> Result<Payload, JoinError> {
-        let mut select = |ev: &SocketEvent| match ev {
-            SocketEvent::Joined { topic: t, response } if t == topic => Some(Ok(response.clone())),
+        let mut select = |ev: SocketEvent| match ev {
+            SocketEvent::Joined { topic: t, response } if t == topic => Ok(Ok(response)),
             SocketEvent::JoinFailed {
                 topic: t, error, ..
-            } if t == topic => Some(Err(error.clone())),
-            _ => None,
+            } if t == topic => Ok(Err(error)),
+            other => Err(other),
         };
         match self.precheck(topic, &mut select).await {
             Precheck::Found(result) => return result,
@@ -264,8 +264,8 @@ impl Socket {
                     push_ref: r,
                     result,
                     ..
-                } if r == push_ref => Some(result.clone()),
-                _ => None,
+                } if r == *push_ref => Ok(result),
+                other => Err(other),
             })
             .await;
         match found {
@@ -287,9 +287,9 @@ impl Socket {
         pattern: &MessagePattern,
         timeout: Option<Duration>,
     ) -> Result<ChannelMessage, AwaitError> {
-        let mut select = |ev: &SocketEvent| match ev {
-            SocketEvent::Message(m) if pattern.matches(m) => Some(m.clone()),
-            _ => None,
+        let mut select = |ev: SocketEvent| match ev {
+            SocketEvent::Message(m) if pattern.matches(&m) => Ok(m),
+            other => Err(other),
         };
         if let Some(topic) = pattern.exact_topic() {
             match self.precheck(topic, &mut select).await {
@@ -326,9 +326,9 @@ impl Socket {
         topic: &str,
         timeout: Option<Duration>,
     ) -> Result<(), LeaveError> {
-        let mut select = |ev: &SocketEvent| match ev {
-            SocketEvent::Left { topic: t } if t == topic => Some(()),
-            _ => None,
+        let mut select = |ev: SocketEvent| match ev {
+            SocketEvent::Left { topic: t } if t == topic => Ok(()),
+            other => Err(other),
         };
         match self.precheck(topic, &mut select).await {
             Precheck::Found(()) => return Ok(()),
@@ -360,8 +360,8 @@ impl Socket {
         self.shared
             .mailbox
             .select(deadline, |ev| match ev {
-                SocketEvent::Disconnected(reason) => Some(reason.clone()),
-                _ => None,
+                SocketEvent::Disconnected(reason) => Ok(reason),
+                other => Err(other),
             })
             .await
             .map_err(await_error)
@@ -417,7 +417,7 @@ impl Socket {
         let deadline = self.deadline(timeout);
         self.shared
             .mailbox
-            .select(deadline, |ev| Some(ev.clone()))
+            .select(deadline, Ok)
             .await
             .map_err(await_error)
     }
@@ -437,7 +437,7 @@ impl Socket {
     async fn precheck<T>(
         &self,
         topic: &str,
-        select: &mut impl FnMut(&SocketEvent) -> Option<T>,
+        select: &mut impl FnMut(SocketEvent) -> Selected<T>,
     ) -> Precheck<T> {
         if self.shared.status(topic) != JoinStatus::Closed {
             return Precheck::Wait;

@@ -137,6 +137,15 @@ enum SendError {
     },
 }
 
+/// At most this many commands are handled in one turn of the loop (see `Actor::on_commands`).
+const COMMAND_BATCH: usize = 256;
+/// A turn stops taking commands once this many bytes wait to be written.
+const BATCH_BYTES: usize = 256 << 10;
+/// At most this many frames are handled in one turn of the loop (see `Actor::on_frames`).
+const FRAME_BATCH: usize = 256;
+/// Where the loop's sleep waits while no timer is armed (disabled then; any far time will do).
+const IDLE_SLEEP: Duration = Duration::from_secs(86_400);
+
 /// How long a detached close handshake may take before the transport is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -209,6 +218,11 @@ impl Actor {
 
     pub(crate) async fn run(mut self) {
         let _close = CloseOnDrop(self.shared.clone());
+        // One sleep for the whole life of the task, moved to each new earliest deadline (moving
+        // it later is nearly free in tokio; a new sleep per turn registers a new timer).
+        let timer = tokio::time::sleep_until(Instant::now() + IDLE_SLEEP);
+        tokio::pin!(timer);
+        let mut armed_for = None;
         loop {
             // Writes progress on every turn, whichever input comes next.
             std::future::poll_fn(|cx| {
@@ -220,18 +234,31 @@ impl Actor {
                 self.connection_lost(reason).await;
             }
             let deadline = self.timers.next_deadline();
+            if deadline != armed_for {
+                timer
+                    .as_mut()
+                    .reset(deadline.unwrap_or_else(|| Instant::now() + IDLE_SLEEP));
+                armed_for = deadline;
+            }
             let input = tokio::select! {
                 cmd = self.commands.recv() => Input::Command(cmd),
                 input = self.conn.next() => input,
-                () = sleep_until(deadline) => Input::Timer,
+                () = timer.as_mut(), if deadline.is_some() => Input::Timer,
             };
             match input {
                 Input::Command(None) => break,
-                Input::Command(Some(command)) => self.on_command(command).await,
+                Input::Command(Some(command)) => {
+                    if !self.on_commands(command).await {
+                        break;
+                    }
+                }
                 Input::Opened(result) => self.on_opened(result).await,
-                Input::Frame(frame) => self.on_frame(frame).await,
+                Input::Frame(frame) => self.on_frames(frame).await,
                 Input::WriteFailed(error) => self.write_failed(&error),
-                Input::Timer => self.on_timers().await,
+                Input::Timer => {
+                    armed_for = None;
+                    self.on_timers().await;
+                }
             }
             if let Some(reason) = self.broken.take() {
                 self.connection_lost(reason).await;
@@ -247,6 +274,70 @@ impl Actor {
             .await;
         }
         tracing::debug!("socket task stopped: every handle was dropped");
+    }
+
+    /// Handles `first` and the commands already waiting behind it (up to [`COMMAND_BATCH`], or
+    /// until [`BATCH_BYTES`] are queued for writing), so that pushes made together are written
+    /// together, with one flush. `false` when every handle is gone.
+    async fn on_commands(&mut self, first: Command) -> bool {
+        self.on_command(first).await;
+        for _ in 1..COMMAND_BATCH {
+            if self.queued_bytes() >= BATCH_BYTES || self.broken.is_some() {
+                break;
+            }
+            match self.commands.try_recv() {
+                Ok(command) => self.on_command(command).await,
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
+        true
+    }
+
+    /// Handles `first` and the frames already read behind it (up to [`FRAME_BATCH`]), their
+    /// events reaching the mailbox together: a consumer is woken once for a burst of replies.
+    async fn on_frames(&mut self, first: Option<Result<tungstenite::Message, tungstenite::Error>>) {
+        let gathering = self.batch.borrow().is_none();
+        if gathering {
+            self.batch.replace(Some(Vec::new()));
+        }
+        let conn_id = self.conn_id;
+        let mut next = Some(first);
+        let mut handled = 0;
+        while let Some(frame) = next.take() {
+            let last = frame.as_ref().is_none_or(|f| f.is_err());
+            self.on_frame(frame).await;
+            handled += 1;
+            if last || handled >= FRAME_BATCH || conn_id != self.conn_id || self.broken.is_some() {
+                break;
+            }
+            next = self.ready_frame();
+        }
+        if gathering {
+            let events = self.batch.take().unwrap_or_default();
+            self.shared.mailbox.push_all(events);
+        }
+    }
+
+    /// The next frame if one can be read without waiting.
+    fn ready_frame(&mut self) -> Option<Option<Result<tungstenite::Message, tungstenite::Error>>> {
+        let Conn::Connected { ws, .. } = &mut self.conn else {
+            return None;
+        };
+        // Polled with a no-op waker: when nothing is ready the loop's own poll registers the
+        // task's waker on its next turn.
+        let mut cx = Context::from_waker(Waker::noop());
+        match ws.poll_next_unpin(&mut cx) {
+            Poll::Ready(frame) => Some(frame),
+            Poll::Pending => None,
+        }
+    }
+
+    fn queued_bytes(&self) -> usize {
+        match &self.conn {
+            Conn::Connected { out, .. } => out.queued_bytes(),
+            _ => 0,
+        }
     }
 
     fn emit(&self, event: SocketEvent) {
@@ -323,13 +414,6 @@ impl Actor {
         tracing::warn!(%error, "websocket write failed");
         self.broken
             .get_or_insert(DisconnectReason::TransportError(error.to_string()));
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
