@@ -171,6 +171,43 @@ async fn a_reply_the_server_drops_ends_as_a_push_timeout() {
 }
 
 #[tokio::test]
+async fn a_push_with_the_default_timeout_times_out_among_answered_ones() {
+    // Pushes with the socket's own timeout take the timers' lane, where replies remove nothing:
+    // the unanswered one must still time out, once, and the answered ones must not.
+    let server = demo().await;
+    let builder = Socket::builder(server.ws_url()).push_timeout(Duration::from_millis(300));
+    let socket = joined_socket(builder, "rooms:lobby").await;
+    let before: Vec<_> = (0..200)
+        .map(|_| socket.push("rooms:lobby", "ping", json!({})))
+        .collect();
+    for r in &before {
+        assert_eq!(socket.await_reply(r, None).await.unwrap().status, "ok");
+    }
+    // The demo's lobby never answers `quicksand`.
+    let lost = socket.push("rooms:lobby", "quicksand", json!({}));
+    let after: Vec<_> = (0..200)
+        .map(|_| socket.push("rooms:lobby", "ping", json!({})))
+        .collect();
+    for r in &after {
+        assert_eq!(socket.await_reply(r, None).await.unwrap().status, "ok");
+    }
+    assert_eq!(
+        socket.await_reply(&lost, None).await,
+        Err(ReplyError::PushTimeout(Duration::from_millis(300)))
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let late: Vec<_> = socket
+        .flush()
+        .into_iter()
+        .filter(|e| matches!(e, SocketEvent::Reply { .. }))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "answered pushes must not time out: {late:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_server_refusing_connects_is_retried_until_it_accepts() {
     let server = demo().await;
     server.set_refuse_connects(Some(503));

@@ -253,7 +253,8 @@ impl Actor {
     ) {
         let status = self.channels.get(&topic).map(|ch| ch.status);
         let timeout = timeout.unwrap_or(self.config.push_timeout);
-        let deadline = Instant::now() + timeout;
+        let now = Instant::now();
+        let deadline = now + timeout;
         let Some(status @ (JoinStatus::Joined | JoinStatus::Joining | JoinStatus::Errored)) =
             status
         else {
@@ -264,6 +265,14 @@ impl Actor {
             });
             return;
         };
+        let sent_now = status == JoinStatus::Joined && self.is_connected();
+        if sent_now && timeout == self.config.push_timeout {
+            // The common case: the timer goes to the lane, and the reply costs it nothing.
+            if let Some(n) = self.send_push(&topic, push_ref, event, payload, now).await {
+                self.timers.add_lane_push(deadline, n);
+            }
+            return;
+        }
         // The timeout runs from now, whether the push goes out now or after the (re)join.
         self.timers.add(
             deadline,
@@ -273,8 +282,8 @@ impl Actor {
                 after: timeout,
             },
         );
-        if status == JoinStatus::Joined && self.is_connected() {
-            self.send_push(&topic, push_ref, event, payload).await;
+        if sent_now {
+            self.send_push(&topic, push_ref, event, payload, now).await;
         } else if let Some(ch) = self.channels.get_mut(&topic) {
             tracing::debug!(%topic, %push_ref, "push buffered until the join completes");
             ch.buffer.push(BufferedPush {
@@ -287,9 +296,19 @@ impl Actor {
         }
     }
 
-    /// Writes a push on a joined topic and records it as pending (its timer is already armed).
-    async fn send_push(&mut self, topic: &str, push_ref: Ref, event: String, payload: Payload) {
+    /// Writes a push on a joined topic and records it as pending. Returns its ref's number when
+    /// it is pending (written, or queued for writing); a push that could not be queued has had
+    /// its failure reported.
+    async fn send_push(
+        &mut self,
+        topic: &str,
+        push_ref: Ref,
+        event: String,
+        payload: Payload,
+        now: Instant,
+    ) -> Option<u64> {
         let join_ref = self.channels.get(topic).and_then(|ch| ch.join_ref.clone());
+        let number = super::pending::ref_number(&push_ref);
         let message = Message::new(
             join_ref,
             Some(push_ref.clone()),
@@ -301,13 +320,13 @@ impl Actor {
             push_ref.clone(),
             Pending::Push {
                 topic: topic.to_owned(),
-                sent_at: Instant::now(),
+                sent_at: now,
             },
         );
         let error = match self.send_bounded(&message) {
             Ok(()) | Err(SendError::NotConnected) => {
                 tracing::debug!(%topic, %push_ref, event = message.event.as_str(), "push sent");
-                return;
+                return number;
             }
             Err(SendError::Encode(e)) => ReplyError::Encode(e),
             Err(SendError::QueueFull { queued, limit }) => {
@@ -324,6 +343,7 @@ impl Actor {
             topic: topic.to_owned(),
             result: Err(error),
         });
+        None
     }
 
     /// Sends the pushes buffered while the topic was joining; expired ones were already failed.
@@ -335,7 +355,9 @@ impl Actor {
         let now = Instant::now();
         for b in buffered {
             if b.deadline > now {
-                self.send_push(topic, b.push_ref, b.event, b.payload).await;
+                // Its timer was armed in the queue when it was buffered.
+                self.send_push(topic, b.push_ref, b.event, b.payload, now)
+                    .await;
             } else {
                 self.emit(SocketEvent::Reply {
                     push_ref: b.push_ref,

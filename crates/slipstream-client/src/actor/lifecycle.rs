@@ -11,7 +11,7 @@ use tracing::Instrument;
 use super::connection;
 use super::outbound::Outbound;
 use super::pending::Pending;
-use super::timers::Timer;
+use super::timers::{Due, Timer};
 use super::transport::BoxTransport;
 use super::{Actor, Conn, close_detached};
 use crate::config::HEALTHY_CONNECTION_UPTIME;
@@ -356,11 +356,36 @@ impl Actor {
 
     pub(super) async fn on_timers(&mut self) {
         let now = Instant::now();
-        while let Some(timer) = self.timers.pop_due(now) {
-            self.on_timer(timer).await;
+        while let Some(due) = self.timers.pop_due(now) {
+            match due {
+                Due::Timer(timer) => self.on_timer(timer).await,
+                Due::LanePush(n) => self.on_lane_push_timeout(n),
+            }
             if self.broken.is_some() {
                 return;
             }
+        }
+    }
+
+    /// The timeout of a push of the timers' lane: reported if the push is still waiting (the
+    /// lane keeps answered pushes until they are pruned).
+    fn on_lane_push_timeout(&mut self, n: u64) {
+        match self.pending.remove_number(n) {
+            Some(Pending::Push { topic, .. }) => {
+                let after = self.config.push_timeout;
+                let push_ref = slipstream_protocol::Ref::from(n);
+                tracing::debug!(%topic, %push_ref, "push timed out");
+                self.emit(SocketEvent::Reply {
+                    push_ref,
+                    topic,
+                    result: Err(ReplyError::PushTimeout(after)),
+                });
+            }
+            // Not a push (cannot happen: refs are unique); put it back.
+            Some(other) => self
+                .pending
+                .insert(slipstream_protocol::Ref::from(n), other),
+            None => {}
         }
     }
 

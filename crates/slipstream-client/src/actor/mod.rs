@@ -233,6 +233,8 @@ impl Actor {
             if let Some(reason) = self.broken.take() {
                 self.connection_lost(reason).await;
             }
+            let pending = &self.pending;
+            self.timers.prune_lane(|n| pending.is_push(n));
             let deadline = self.timers.next_deadline();
             if deadline != armed_for {
                 timer

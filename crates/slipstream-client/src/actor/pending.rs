@@ -1,6 +1,12 @@
 //! Requests on the wire that wait for a `phx_reply`, keyed by ref.
+//!
+//! The refs this socket issues are decimal numbers (`"1"`, `"2"`, …), so entries are keyed by
+//! the number, hashed with a multiply instead of SipHash: a reply's lookup neither allocates nor
+//! hashes a string. (The server cannot choose keys: only refs this socket issued are inserted.)
+//! A ref that is not a canonical decimal number cannot be one of ours, but is still kept, apart.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use slipstream_protocol::Ref;
 use tokio::time::Instant;
@@ -23,50 +29,184 @@ impl Pending {
     }
 }
 
+/// The number a ref this socket issued stands for: its text is a canonical decimal (no sign, no
+/// leading zero), as [`Shared::next_ref`](crate::socket::Shared::next_ref) writes them.
+pub(crate) fn ref_number(r: &Ref) -> Option<u64> {
+    let text = r.as_str()?;
+    let canonical = !text.is_empty()
+        && text.len() <= 20
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    canonical.then(|| text.parse().ok()).flatten()
+}
+
+/// Fibonacci hashing of a `u64` key: one multiply, with the high bits (which hashbrown uses
+/// first) well mixed even for consecutive keys.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct RefHasher(u64);
+
+impl Hasher for RefHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(26) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type ByNumber = HashMap<u64, Pending, BuildHasherDefault<RefHasher>>;
+
 #[derive(Debug, Default)]
 pub(crate) struct PendingTable {
-    entries: HashMap<Ref, Pending>,
+    entries: ByNumber,
+    /// Entries whose ref is not a number of ours (not expected; kept so nothing is lost).
+    others: HashMap<Ref, Pending>,
 }
 
 impl PendingTable {
     pub(crate) fn insert(&mut self, r: Ref, p: Pending) {
-        self.entries.insert(r, p);
+        match ref_number(&r) {
+            Some(n) => {
+                self.entries.insert(n, p);
+            }
+            None => {
+                self.others.insert(r, p);
+            }
+        }
     }
 
     /// Takes the entry for `r` if it belongs to `topic` (a robust client matches topic and ref).
     pub(crate) fn take(&mut self, r: &Ref, topic: &str) -> Option<Pending> {
-        if self.entries.get(r)?.topic() == topic {
-            self.entries.remove(r)
-        } else {
-            None
+        match ref_number(r) {
+            Some(n) => {
+                if self.entries.get(&n)?.topic() == topic {
+                    self.entries.remove(&n)
+                } else {
+                    None
+                }
+            }
+            None => {
+                if self.others.get(r)?.topic() == topic {
+                    self.others.remove(r)
+                } else {
+                    None
+                }
+            }
         }
     }
 
     pub(crate) fn remove(&mut self, r: &Ref) -> Option<Pending> {
-        self.entries.remove(r)
+        match ref_number(r) {
+            Some(n) => self.entries.remove(&n),
+            None => self.others.remove(r),
+        }
     }
 
-    /// Removes and returns every entry (connection lost).
+    /// Removes the entry of ref number `n`.
+    pub(crate) fn remove_number(&mut self, n: u64) -> Option<Pending> {
+        self.entries.remove(&n)
+    }
+
+    /// Whether ref number `n` is a push waiting for its reply.
+    pub(crate) fn is_push(&self, n: u64) -> bool {
+        matches!(self.entries.get(&n), Some(Pending::Push { .. }))
+    }
+
+    /// Removes and returns every entry (connection lost), in ref order, so events come out in
+    /// the order the requests were made.
     pub(crate) fn drain(&mut self) -> Vec<(Ref, Pending)> {
-        let mut all: Vec<_> = self.entries.drain().collect();
-        // Report in ref order so events come out in the order the requests were made.
-        all.sort_by_key(|(r, _)| r.as_text().parse::<u64>().unwrap_or(u64::MAX));
+        let mut numbered: Vec<_> = self.entries.drain().collect();
+        numbered.sort_unstable_by_key(|(n, _)| *n);
+        let mut all: Vec<_> = numbered
+            .into_iter()
+            .map(|(n, p)| (Ref::from(n), p))
+            .collect();
+        all.extend(self.others.drain());
         all
     }
 
-    /// Removes and returns the entries of one topic.
+    /// Removes and returns the entries of one topic, in ref order.
     pub(crate) fn drain_topic(&mut self, topic: &str) -> Vec<(Ref, Pending)> {
-        let refs: Vec<Ref> = self
+        let mut numbered: Vec<u64> = self
             .entries
+            .iter()
+            .filter(|(_, p)| p.topic() == topic)
+            .map(|(n, _)| *n)
+            .collect();
+        numbered.sort_unstable();
+        let mut out: Vec<_> = numbered
+            .into_iter()
+            .filter_map(|n| self.entries.remove(&n).map(|p| (Ref::from(n), p)))
+            .collect();
+        let others: Vec<Ref> = self
+            .others
             .iter()
             .filter(|(_, p)| p.topic() == topic)
             .map(|(r, _)| r.clone())
             .collect();
-        let mut out: Vec<_> = refs
-            .into_iter()
-            .filter_map(|r| self.entries.remove(&r).map(|p| (r, p)))
-            .collect();
-        out.sort_by_key(|(r, _)| r.as_text().parse::<u64>().unwrap_or(u64::MAX));
+        out.extend(
+            others
+                .into_iter()
+                .filter_map(|r| self.others.remove(&r).map(|p| (r, p))),
+        );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(topic: &str) -> Pending {
+        Pending::Push {
+            topic: topic.into(),
+            sent_at: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn only_canonical_decimals_are_numbers() {
+        assert_eq!(ref_number(&Ref::from("17")), Some(17));
+        assert_eq!(ref_number(&Ref::from("0")), Some(0));
+        for not in ["", "017", "+1", "-1", "1.0", "x", "99999999999999999999999"] {
+            assert_eq!(ref_number(&Ref::from(not)), None, "{not:?}");
+        }
+        assert_eq!(ref_number(&Ref::Json("17".into())), None);
+    }
+
+    #[test]
+    fn a_reply_takes_its_entry_only_for_its_topic_and_refs_that_are_not_numbers_are_kept() {
+        let mut table = PendingTable::default();
+        table.insert(Ref::from("5"), push("a"));
+        table.insert(Ref::from("05"), push("b"));
+        assert!(table.is_push(5));
+        assert_eq!(table.take(&Ref::from("5"), "b"), None);
+        assert_eq!(table.take(&Ref::from("05"), "a"), None);
+        assert!(table.take(&Ref::from("05"), "b").is_some());
+        assert!(table.take(&Ref::from("5"), "a").is_some());
+        assert!(!table.is_push(5));
+    }
+
+    #[test]
+    fn draining_gives_every_entry_in_ref_order() {
+        let mut table = PendingTable::default();
+        for n in [12u64, 3, 100, 7] {
+            table.insert(Ref::from(n), push(if n % 2 == 0 { "even" } else { "odd" }));
+        }
+        let odd: Vec<Ref> = table
+            .drain_topic("odd")
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        assert_eq!(odd, [Ref::from(3u64), Ref::from(7u64)]);
+        let rest: Vec<Ref> = table.drain().into_iter().map(|(r, _)| r).collect();
+        assert_eq!(rest, [Ref::from(12u64), Ref::from(100u64)]);
     }
 }
