@@ -864,7 +864,7 @@ mod ours {
             })
             .collect();
         for seq in 0..messages {
-            sender.push(
+            sender.push_no_reply(
                 TOPIC,
                 "fanout",
                 slipstream_protocol::Payload::from_json_str(&fanout_payload(seq))?,

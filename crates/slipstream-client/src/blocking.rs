@@ -166,6 +166,12 @@ impl Socket {
         self.inner.push(topic, event, payload)
     }
 
+    /// Pushes without wanting a reply: see
+    /// [`Socket::push_no_reply`](crate::Socket::push_no_reply).
+    pub fn push_no_reply(&self, topic: &str, event: &str, payload: impl Into<Payload>) -> Ref {
+        self.inner.push_no_reply(topic, event, payload)
+    }
+
     /// Like [`push`](Self::push), with this push's own reply timeout.
     pub fn push_with_timeout(
         &self,

@@ -141,23 +141,40 @@ struct Queue {
     /// How many of `events` are server pushes (what the capacity bounds).
     pushes: usize,
     overflow: OverflowLog,
+    /// Removals in a row that left at most a quarter of the storage used.
+    underused: usize,
 }
 
 impl Queue {
     fn drain(&mut self) -> Vec<SocketEvent> {
         let events = self.events.drain(..).collect();
         self.pushes = 0;
-        self.release_storage();
+        self.shrink();
         events
     }
 
-    /// Shrinks the storage to twice what is queued once at most a quarter of it is used
-    /// (amortised O(1), as growth is), so a socket that once held a flood does not keep the
-    /// flood's memory.
+    /// Called after each removal: shrinks the storage to twice what is queued once it has been
+    /// at most a quarter used for as many removals in a row as it has slots, so a socket that
+    /// once held a flood does not keep the flood's memory, while a queue that fills and empties
+    /// in bursts (replies to pipelined pushes) keeps its storage instead of reallocating, and
+    /// page-faulting, on every burst. Amortised O(1), as growth is.
     fn release_storage(&mut self) {
         let (used, slots) = (self.events.len(), self.events.capacity());
-        if slots > RETAINED_SLOTS && used * 4 <= slots {
-            self.events.shrink_to((used * 2).max(RETAINED_SLOTS));
+        if slots <= RETAINED_SLOTS || used * 4 > slots {
+            self.underused = 0;
+            return;
+        }
+        self.underused += 1;
+        if self.underused >= slots {
+            self.shrink();
+        }
+    }
+
+    fn shrink(&mut self) {
+        self.underused = 0;
+        if self.events.capacity() > RETAINED_SLOTS {
+            self.events
+                .shrink_to((self.events.len() * 2).max(RETAINED_SLOTS));
         }
     }
 }
@@ -625,8 +642,14 @@ mod tests {
         for _ in 0..4_000 {
             mb.push(message("a"));
         }
-        // Taken one by one, as awaits do.
+        // Taken one by one, as awaits do: a burst keeps its storage while the queue is busy...
         while mb.take_first(&mut is_event("a")).is_some() {}
+        assert!(mb.queue().events.capacity() >= 4_000);
+        // ...and gives it back once it has stayed mostly empty for a while.
+        for _ in 0..5_000 {
+            mb.push(message("a"));
+            assert!(mb.take_first(&mut is_event("a")).is_some());
+        }
         assert!(mb.queue().events.capacity() <= RETAINED_SLOTS * 2);
     }
 

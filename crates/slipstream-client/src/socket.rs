@@ -7,11 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use slipstream_protocol::{Payload, Ref, Reply};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::actor::{Actor, Command};
+use crate::actor::{Actor, Command, CommandSender, command_queue};
 use crate::config::{Config, SocketBuilder};
 use crate::error::{AwaitError, ConnectError, JoinError, LeaveError, ReplyError};
 use crate::event::{ChannelMessage, DisconnectReason, JoinStatus, SocketEvent};
@@ -69,7 +68,7 @@ impl Shared {
 /// The connection task stops when the last clone is dropped.
 #[derive(Clone)]
 pub struct Socket {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: CommandSender,
     shared: Arc<Shared>,
     config: Arc<Config>,
 }
@@ -91,7 +90,7 @@ impl Socket {
     }
 
     pub(crate) fn spawn(config: Arc<Config>, runtime: &tokio::runtime::Handle) -> Socket {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = command_queue();
         let shared = Arc::new(Shared {
             mailbox: Mailbox::new(config.mailbox_capacity),
             next_ref: AtomicU64::new(0),
@@ -116,6 +115,16 @@ impl Socket {
 
     fn deadline(&self, timeout: Option<Duration>) -> Instant {
         Instant::now() + timeout.unwrap_or(self.config.await_timeout)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn config_arc(&self) -> Arc<Config> {
+        self.config.clone()
     }
 
     #[cfg(test)]
@@ -223,12 +232,42 @@ impl Socket {
         self.push_inner(topic, event, payload.into(), Some(timeout))
     }
 
+    /// Pushes `event` with `payload` to `topic` when no reply is wanted (phoenix.js's push
+    /// without a `receive`): no timer is armed and a reply from the server is ignored.
+    ///
+    /// Nothing is reported once the websocket has flushed the push to the network. If it cannot
+    /// get there, one [`SocketEvent::Reply`] with the error says so, as for any push: the topic
+    /// is not joined, the outbound queue is full, the topic closes or the connection ends before
+    /// the push is flushed, or it waited for a (re)join longer than the push timeout. So
+    /// [`await_reply`](Self::await_reply) on its ref returns only a failure; on success it waits
+    /// out its own timeout.
+    ///
+    /// ```no_run
+    /// # async fn demo(socket: slipstream_client::Socket) {
+    /// socket.push_no_reply("rooms:lobby", "typing", serde_json::json!({"user": "ann"}));
+    /// # }
+    /// ```
+    pub fn push_no_reply(&self, topic: &str, event: &str, payload: impl Into<Payload>) -> Ref {
+        self.push_command(topic, event, payload.into(), None, false)
+    }
+
     fn push_inner(
         &self,
         topic: &str,
         event: &str,
         payload: Payload,
         timeout: Option<Duration>,
+    ) -> Ref {
+        self.push_command(topic, event, payload, timeout, true)
+    }
+
+    fn push_command(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: Payload,
+        timeout: Option<Duration>,
+        wants_reply: bool,
     ) -> Ref {
         let push_ref = self.shared.next_ref();
         self.send(Command::Push {
@@ -237,6 +276,7 @@ impl Socket {
             payload,
             push_ref: push_ref.clone(),
             timeout,
+            wants_reply,
         });
         push_ref
     }
@@ -255,19 +295,20 @@ impl Socket {
         if !self.shared.issued(push_ref) {
             return Err(ReplyError::UnknownRef(push_ref.clone()));
         }
+        let mut select = |ev| match ev {
+            SocketEvent::Reply {
+                push_ref: r,
+                result,
+                ..
+            } if r == *push_ref => Ok(result),
+            other => Err(other),
+        };
+        // Under load the reply is often here already: no clock, no wait.
+        if let Some(result) = self.shared.mailbox.try_select(&mut select) {
+            return result;
+        }
         let deadline = self.deadline(timeout);
-        let found = self
-            .shared
-            .mailbox
-            .select(deadline, |ev| match ev {
-                SocketEvent::Reply {
-                    push_ref: r,
-                    result,
-                    ..
-                } if r == *push_ref => Ok(result),
-                other => Err(other),
-            })
-            .await;
+        let found = self.shared.mailbox.select(deadline, select).await;
         match found {
             Ok(result) => result,
             Err(WaitError::Timeout) => Err(ReplyError::Timeout),
@@ -291,6 +332,10 @@ impl Socket {
             SocketEvent::Message(m) if pattern.matches(&m) => Ok(m),
             other => Err(other),
         };
+        // Under load the message is often here already: found before any state is read.
+        if let Some(message) = self.shared.mailbox.try_select(&mut select) {
+            return Ok(message);
+        }
         if let Some(topic) = pattern.exact_topic() {
             match self.precheck(topic, &mut select).await {
                 Precheck::Found(message) => return Ok(message),

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use serde_json::json;
-use slipstream_client::{Backoff, ConnectError, ReplyError, Socket, SocketEvent, TopicCloseReason};
+use slipstream_client::{
+    Backoff, ConnectError, MessagePattern, ReplyError, Socket, SocketEvent, TopicCloseReason,
+};
 
 use crate::support::{demo, joined_socket};
 
@@ -230,4 +232,34 @@ async fn a_server_refusing_connects_is_retried_until_it_accepts() {
     server.set_refuse_connects(None);
     event_where(&socket, |e| matches!(e, SocketEvent::Connected)).await;
     assert!(socket.is_connected());
+}
+
+#[tokio::test]
+async fn a_push_without_a_wanted_reply_leaves_nothing_behind_when_it_goes_out() {
+    let server = demo().await;
+    let builder = Socket::builder(server.ws_url()).push_timeout(Duration::from_millis(200));
+    let socket = joined_socket(builder, "rooms:lobby").await;
+    // `ping` is answered (the reply is ignored); `broadcast` never is (no timeout either).
+    socket.push_no_reply("rooms:lobby", "ping", json!({}));
+    socket.push_no_reply("rooms:lobby", "broadcast", json!({"n": 1}));
+    let echo = MessagePattern::any()
+        .topic("rooms:lobby")
+        .event("broadcast_event");
+    let message = socket.await_message(&echo, None).await.unwrap();
+    assert_eq!(message.payload.to_value().unwrap(), json!({"n": 1}));
+    // Past the push timeout: no reply, no timeout, nothing at all.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let left: Vec<_> = socket.flush();
+    assert!(left.is_empty(), "nothing may be left: {left:?}");
+}
+
+#[tokio::test]
+async fn a_push_without_a_wanted_reply_that_cannot_go_out_says_so() {
+    let server = demo().await;
+    let socket = joined_socket(Socket::builder(server.ws_url()), "rooms:lobby").await;
+    let nowhere = socket.push_no_reply("rooms:never-joined", "ping", json!({}));
+    assert_eq!(
+        socket.await_reply(&nowhere, None).await,
+        Err(ReplyError::NotJoined("rooms:never-joined".into()))
+    );
 }

@@ -17,6 +17,8 @@ pub(crate) struct BufferedPush {
     pub(crate) deadline: Instant,
     /// The push's timeout, for the error that reports it.
     pub(crate) timeout: Duration,
+    /// `false` for a no-reply push.
+    pub(crate) wants_reply: bool,
 }
 
 #[derive(Debug)]

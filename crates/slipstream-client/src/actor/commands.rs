@@ -13,7 +13,7 @@ use crate::error::{JoinError, ReplyError};
 use crate::event::{JoinStatus, SocketEvent};
 
 impl Actor {
-    pub(super) async fn on_command(&mut self, command: Command) {
+    pub(super) fn on_command(&mut self, command: Command) {
         match command {
             Command::Connect => match self.conn {
                 Conn::Idle => {
@@ -35,28 +35,29 @@ impl Actor {
             Command::Sync(done) => {
                 let _ = done.send(());
             }
-            Command::Disconnect => self.disconnect().await,
-            Command::Reconnect => self.reconnect().await,
-            Command::Join { topic, params } => self.join(topic, params).await,
-            Command::Rejoin { topic } => self.rejoin(topic).await,
-            Command::Leave { topic } => self.leave(topic).await,
+            Command::Disconnect => self.disconnect(),
+            Command::Reconnect => self.reconnect(),
+            Command::Join { topic, params } => self.join(topic, params),
+            Command::Rejoin { topic } => self.rejoin(topic),
+            Command::Leave { topic } => self.leave(topic),
             Command::Push {
                 topic,
                 event,
                 payload,
                 push_ref,
                 timeout,
-            } => self.push(topic, event, payload, push_ref, timeout).await,
+                wants_reply,
+            } => self.push(topic, event, payload, push_ref, timeout, wants_reply),
         }
     }
 
-    async fn join(&mut self, topic: String, params: Payload) {
+    fn join(&mut self, topic: String, params: Payload) {
         match self.channels.get_mut(&topic) {
             Some(ch) if ch.status == JoinStatus::Errored => {
                 ch.params = params;
                 ch.rejoin_token += 1;
                 if self.is_connected() {
-                    self.send_join(&topic).await;
+                    self.send_join(&topic);
                 }
             }
             Some(ch) if ch.status == JoinStatus::Joined => {
@@ -75,28 +76,28 @@ impl Actor {
                 self.channels.insert(topic.clone(), Channel::new(params));
                 self.shared.set_status(&topic, JoinStatus::Joining);
                 if self.is_connected() {
-                    self.send_join(&topic).await;
+                    self.send_join(&topic);
                 }
             }
         }
     }
 
-    async fn rejoin(&mut self, topic: String) {
+    fn rejoin(&mut self, topic: String) {
         match self.channels.get(&topic).map(|ch| ch.status) {
             Some(JoinStatus::Errored) => {
                 let params = self.channels[&topic].params.clone();
-                self.join(topic, params).await;
+                self.join(topic, params);
             }
             Some(status) => tracing::debug!(%topic, %status, "rejoin ignored"),
             None => match self.closed_params.get(&topic).cloned() {
-                Some(params) => self.join(topic, params).await,
+                Some(params) => self.join(topic, params),
                 None => tracing::debug!(%topic, "rejoin ignored: topic never joined"),
             },
         }
     }
 
     /// Sends a `phx_join` with a fresh join_ref (= its ref).
-    pub(super) async fn send_join(&mut self, topic: &str) {
+    pub(super) fn send_join(&mut self, topic: &str) {
         let join_ref = self.shared.next_ref();
         let Some(ch) = self.channels.get_mut(topic) else {
             return;
@@ -168,7 +169,7 @@ impl Actor {
         self.shared.set_status(topic, JoinStatus::Closed);
         self.closed_params.insert(topic.to_owned(), ch.params);
         for (push_ref, pending) in self.pending.drain_topic(topic) {
-            if let Pending::Push { .. } = pending {
+            if pending.is_a_push() {
                 self.emit(SocketEvent::Reply {
                     push_ref,
                     topic: topic.to_owned(),
@@ -185,7 +186,7 @@ impl Actor {
         }
     }
 
-    async fn leave(&mut self, topic: String) {
+    fn leave(&mut self, topic: String) {
         let connected = self.is_connected();
         let Some(ch) = self.channels.get_mut(&topic) else {
             // Nothing joined, nothing to leave: `await_leave` answers this with `NotJoined`.
@@ -243,13 +244,14 @@ impl Actor {
         });
     }
 
-    async fn push(
+    fn push(
         &mut self,
         topic: String,
         event: String,
         payload: Payload,
         push_ref: Ref,
         timeout: Option<Duration>,
+        wants_reply: bool,
     ) {
         let status = self.channels.get(&topic).map(|ch| ch.status);
         let timeout = timeout.unwrap_or(self.config.push_timeout);
@@ -266,9 +268,14 @@ impl Actor {
             return;
         };
         let sent_now = status == JoinStatus::Joined && self.is_connected();
+        if sent_now && !wants_reply {
+            // No reply wanted: no timer; pending only until flushed.
+            self.send_push(&topic, push_ref, event, payload, now, false);
+            return;
+        }
         if sent_now && timeout == self.config.push_timeout {
             // The common case: the timer goes to the lane, and the reply costs it nothing.
-            if let Some(n) = self.send_push(&topic, push_ref, event, payload, now).await {
+            if let Some(n) = self.send_push(&topic, push_ref, event, payload, now, true) {
                 self.timers.add_lane_push(deadline, n);
             }
             return;
@@ -283,7 +290,7 @@ impl Actor {
             },
         );
         if sent_now {
-            self.send_push(&topic, push_ref, event, payload, now).await;
+            self.send_push(&topic, push_ref, event, payload, now, true);
         } else if let Some(ch) = self.channels.get_mut(&topic) {
             tracing::debug!(%topic, %push_ref, "push buffered until the join completes");
             ch.buffer.push(BufferedPush {
@@ -292,20 +299,22 @@ impl Actor {
                 payload,
                 deadline,
                 timeout,
+                wants_reply,
             });
         }
     }
 
-    /// Writes a push on a joined topic and records it as pending. Returns its ref's number when
-    /// it is pending (written, or queued for writing); a push that could not be queued has had
-    /// its failure reported.
-    async fn send_push(
+    /// Writes a push on a joined topic and records it as pending (a no-reply push until it is
+    /// flushed). Returns its ref's number when it is pending (written, or queued for writing); a
+    /// push that could not be queued has had its failure reported.
+    fn send_push(
         &mut self,
         topic: &str,
         push_ref: Ref,
         event: String,
         payload: Payload,
         now: Instant,
+        wants_reply: bool,
     ) -> Option<u64> {
         let join_ref = self.channels.get(topic).and_then(|ch| ch.join_ref.clone());
         let number = super::pending::ref_number(&push_ref);
@@ -316,14 +325,19 @@ impl Actor {
             Event::from(event),
             payload,
         );
-        self.pending.insert(
-            push_ref.clone(),
+        let pending = if wants_reply {
             Pending::Push {
                 topic: topic.to_owned(),
                 sent_at: now,
-            },
-        );
-        let error = match self.send_bounded(&message) {
+            }
+        } else {
+            Pending::Cast {
+                topic: topic.to_owned(),
+            }
+        };
+        self.pending.insert(push_ref.clone(), pending);
+        let cast = if wants_reply { None } else { number };
+        let error = match self.send_bounded(&message, cast) {
             Ok(()) | Err(SendError::NotConnected) => {
                 tracing::debug!(%topic, %push_ref, event = message.event.as_str(), "push sent");
                 return number;
@@ -347,7 +361,7 @@ impl Actor {
     }
 
     /// Sends the pushes buffered while the topic was joining; expired ones were already failed.
-    pub(super) async fn flush_buffer(&mut self, topic: &str) {
+    pub(super) fn flush_buffer(&mut self, topic: &str) {
         let Some(ch) = self.channels.get_mut(topic) else {
             return;
         };
@@ -356,8 +370,7 @@ impl Actor {
         for b in buffered {
             if b.deadline > now {
                 // Its timer was armed in the queue when it was buffered.
-                self.send_push(topic, b.push_ref, b.event, b.payload, now)
-                    .await;
+                self.send_push(topic, b.push_ref, b.event, b.payload, now, b.wants_reply);
             } else {
                 self.emit(SocketEvent::Reply {
                     push_ref: b.push_ref,

@@ -9,7 +9,7 @@ use crate::error::{JoinError, ReplyError};
 use crate::event::{ChannelMessage, DisconnectReason, JoinStatus, SocketEvent, TopicCloseReason};
 
 impl Actor {
-    pub(super) async fn on_frame(
+    pub(super) fn on_frame(
         &mut self,
         frame: Option<Result<tungstenite::Message, tungstenite::Error>>,
     ) {
@@ -30,25 +30,22 @@ impl Actor {
                     Some(f) => (Some(u16::from(f.code)), f.reason.to_string()),
                     None => (None, String::new()),
                 };
-                self.connection_lost(DisconnectReason::ClosedByRemote { code, reason })
-                    .await;
+                self.connection_lost(DisconnectReason::ClosedByRemote { code, reason });
                 return;
             }
             Some(Err(e)) => {
-                self.connection_lost(DisconnectReason::TransportError(e.to_string()))
-                    .await;
+                self.connection_lost(DisconnectReason::TransportError(e.to_string()));
                 return;
             }
             None => {
                 self.connection_lost(DisconnectReason::TransportError(
                     "connection closed without a close frame".into(),
-                ))
-                .await;
+                ));
                 return;
             }
         };
         match decoded {
-            Ok(message) => self.on_message(message).await,
+            Ok(message) => self.on_message(message),
             Err(error) => {
                 match self.malformed_log.occurred(tokio::time::Instant::now()) {
                     Some(0) => tracing::warn!(%error, "malformed frame from the server skipped"),
@@ -66,7 +63,7 @@ impl Actor {
         }
     }
 
-    async fn on_message(&mut self, message: Message) {
+    fn on_message(&mut self, message: Message) {
         if message.topic == PHOENIX_TOPIC && message.event == Event::Reply {
             self.on_heartbeat_reply(message.msg_ref.as_ref());
             return;
@@ -88,7 +85,7 @@ impl Actor {
             return;
         }
         match message.event {
-            Event::Reply => self.on_reply(message).await,
+            Event::Reply => self.on_reply(message),
             Event::Close => self.on_close(message),
             Event::Error => self.on_error(message),
             event => self.emit(SocketEvent::Message(ChannelMessage {
@@ -99,7 +96,7 @@ impl Actor {
         }
     }
 
-    async fn on_reply(&mut self, message: Message) {
+    fn on_reply(&mut self, message: Message) {
         let Some(msg_ref) = message.msg_ref else {
             tracing::debug!(topic = %message.topic, "reply without a ref ignored");
             return;
@@ -131,7 +128,10 @@ impl Actor {
             Some(Pending::Join { sent_at, .. }) => {
                 self.timers.cancel_request(&msg_ref);
                 let elapsed_ms = sent_at.elapsed().as_millis() as u64;
-                self.on_join_reply(&topic, reply, elapsed_ms).await;
+                self.on_join_reply(&topic, reply, elapsed_ms);
+            }
+            Some(Pending::Cast { .. }) => {
+                tracing::debug!(%topic, push_ref = %msg_ref, "reply to a no-reply push ignored");
             }
             Some(Pending::Leave { .. }) => {
                 tracing::debug!(%topic, status = %reply.status, "leave answered");
@@ -141,7 +141,7 @@ impl Actor {
         }
     }
 
-    async fn on_join_reply(&mut self, topic: &str, reply: Reply, elapsed_ms: u64) {
+    fn on_join_reply(&mut self, topic: &str, reply: Reply, elapsed_ms: u64) {
         let Some(ch) = self.channels.get_mut(topic) else {
             return;
         };
@@ -159,7 +159,7 @@ impl Actor {
                 topic: topic.to_owned(),
                 response: reply.response,
             });
-            self.flush_buffer(topic).await;
+            self.flush_buffer(topic);
         } else {
             let permanent = reply
                 .response
@@ -211,7 +211,7 @@ impl Actor {
                 let rejoin_in = self.schedule_rejoin(&topic);
                 // In-flight pushes died with the channel process.
                 for (push_ref, pending) in self.pending.drain_topic(&topic) {
-                    if let Pending::Push { .. } = pending {
+                    if pending.is_a_push() {
                         self.emit(SocketEvent::Reply {
                             push_ref,
                             topic: topic.clone(),

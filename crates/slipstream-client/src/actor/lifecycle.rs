@@ -57,7 +57,7 @@ impl Actor {
         };
     }
 
-    pub(super) async fn on_opened(&mut self, result: Result<BoxTransport, ConnectError>) {
+    pub(super) fn on_opened(&mut self, result: Result<BoxTransport, ConnectError>) {
         let (initial, started) = match &self.conn {
             Conn::Connecting {
                 initial, started, ..
@@ -102,7 +102,7 @@ impl Actor {
                     .collect();
                 topics.sort();
                 for topic in topics {
-                    self.send_join(&topic).await;
+                    self.send_join(&topic);
                 }
             }
             Err(error) if self.is_final(&error) => {
@@ -197,19 +197,17 @@ impl Actor {
     }
 
     /// The user's `disconnect()`.
-    pub(super) async fn disconnect(&mut self) {
+    pub(super) fn disconnect(&mut self) {
         match std::mem::replace(&mut self.conn, Conn::Idle) {
             Conn::Connected { ws, out, since } => {
                 self.connection_ended(&out, since);
                 // Never wait on the sink: a wedged link must not delay the answer.
                 close_detached(ws, CloseCode::Normal, "");
-                self.teardown(DisconnectReason::ClientRequested, After::Stop)
-                    .await;
+                self.teardown(DisconnectReason::ClientRequested, After::Stop);
             }
             Conn::Connecting { .. } => {
                 self.connect_failed(ConnectError::Cancelled);
-                self.teardown(DisconnectReason::ClientRequested, After::Stop)
-                    .await;
+                self.teardown(DisconnectReason::ClientRequested, After::Stop);
             }
             Conn::Waiting => {
                 self.timers.cancel(|t| *t == Timer::Reconnect);
@@ -217,8 +215,7 @@ impl Actor {
                 if self.connect_requests > 0 {
                     self.connect_failed(ConnectError::Cancelled);
                 }
-                self.teardown(DisconnectReason::ClientRequested, After::Stop)
-                    .await;
+                self.teardown(DisconnectReason::ClientRequested, After::Stop);
             }
             Conn::Idle => {
                 self.close_all_channels(false);
@@ -229,13 +226,12 @@ impl Actor {
     }
 
     /// The user's `reconnect()`.
-    pub(super) async fn reconnect(&mut self) {
+    pub(super) fn reconnect(&mut self) {
         match std::mem::replace(&mut self.conn, Conn::Idle) {
             Conn::Connected { ws, out, since } => {
                 self.connection_ended(&out, since);
                 close_detached(ws, CloseCode::Normal, "reconnect");
-                self.teardown(DisconnectReason::ClientRequested, After::Now)
-                    .await;
+                self.teardown(DisconnectReason::ClientRequested, After::Now);
             }
             connecting @ Conn::Connecting { .. } => self.conn = connecting,
             Conn::Waiting => {
@@ -247,18 +243,18 @@ impl Actor {
     }
 
     /// The websocket closed or failed by itself.
-    pub(super) async fn connection_lost(&mut self, reason: DisconnectReason) {
+    pub(super) fn connection_lost(&mut self, reason: DisconnectReason) {
         if let Some(ws) = self.take_connection() {
             // Best effort, detached: tell the server we are going (it may already be gone).
             if !matches!(reason, DisconnectReason::ClosedByRemote { .. }) {
                 close_detached(ws, CloseCode::Away, "");
             }
         }
-        self.teardown(reason, After::Backoff).await;
+        self.teardown(reason, After::Backoff);
     }
 
     /// Everything that follows the end of a connection (the socket is already closed or dropped).
-    async fn teardown(&mut self, reason: DisconnectReason, after: After) {
+    fn teardown(&mut self, reason: DisconnectReason, after: After) {
         self.conn = Conn::Idle;
         self.shared.connected.store(false, Ordering::Release);
         self.heartbeat = None;
@@ -290,7 +286,7 @@ impl Actor {
             // Requests on the wire can never be answered now; each failure says how the connection
             // ended (a close with 1009 after a push too big for the server says so).
             for (push_ref, pending) in actor.pending.drain() {
-                if let Pending::Push { topic, .. } = pending {
+                if let Pending::Push { topic, .. } | Pending::Cast { topic } = pending {
                     actor.emit(SocketEvent::Reply {
                         push_ref,
                         topic,
@@ -354,11 +350,11 @@ impl Actor {
         }
     }
 
-    pub(super) async fn on_timers(&mut self) {
+    pub(super) fn on_timers(&mut self) {
         let now = Instant::now();
         while let Some(due) = self.timers.pop_due(now) {
             match due {
-                Due::Timer(timer) => self.on_timer(timer).await,
+                Due::Timer(timer) => self.on_timer(timer),
                 Due::LanePush(n) => self.on_lane_push_timeout(n),
             }
             if self.broken.is_some() {
@@ -389,9 +385,9 @@ impl Actor {
         }
     }
 
-    async fn on_timer(&mut self, timer: Timer) {
+    fn on_timer(&mut self, timer: Timer) {
         match timer {
-            Timer::Heartbeat { conn_id } => self.on_heartbeat_timer(conn_id).await,
+            Timer::Heartbeat { conn_id } => self.on_heartbeat_timer(conn_id),
             Timer::Reconnect => {
                 if matches!(self.conn, Conn::Waiting) {
                     self.start_connect(false);
@@ -452,13 +448,13 @@ impl Actor {
                     .get(&topic)
                     .is_some_and(|ch| ch.status == JoinStatus::Errored && ch.rejoin_token == token);
                 if due && self.is_connected() {
-                    self.send_join(&topic).await;
+                    self.send_join(&topic);
                 }
             }
         }
     }
 
-    async fn on_heartbeat_timer(&mut self, conn_id: u64) {
+    fn on_heartbeat_timer(&mut self, conn_id: u64) {
         if conn_id != self.conn_id || !self.is_connected() {
             return;
         }
@@ -472,8 +468,7 @@ impl Actor {
             if let Some(ws) = self.take_connection() {
                 close_detached(ws, CloseCode::Normal, "heartbeat timeout");
             }
-            self.teardown(DisconnectReason::HeartbeatTimeout, After::Backoff)
-                .await;
+            self.teardown(DisconnectReason::HeartbeatTimeout, After::Backoff);
             return;
         }
         let heartbeat_ref = self.shared.next_ref();

@@ -16,6 +16,7 @@
 //! * `outbound.rs`: the bounded queue of encoded frames and the non-blocking writer.
 
 mod channels;
+mod command_queue;
 mod commands;
 mod connection;
 mod inbound;
@@ -33,7 +34,6 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use slipstream_protocol::{Frame, Message, Payload, Ref};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
 
@@ -42,6 +42,7 @@ use crate::error::ConnectError;
 use crate::event::{DisconnectReason, SocketEvent};
 use crate::socket::Shared;
 use channels::{Channel, ClosedTopics};
+pub(crate) use command_queue::{CommandSender, command_queue};
 use log_throttle::LogThrottle;
 use outbound::Outbound;
 use pending::PendingTable;
@@ -72,6 +73,8 @@ pub(crate) enum Command {
         push_ref: Ref,
         /// Overrides the configured push timeout.
         timeout: Option<Duration>,
+        /// `false` for [`Socket::push_no_reply`](crate::Socket::push_no_reply).
+        wants_reply: bool,
     },
     /// Answered once every command sent before it has been handled (an await's barrier).
     Sync(tokio::sync::oneshot::Sender<()>),
@@ -152,7 +155,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) struct Actor {
     config: Arc<Config>,
     shared: Arc<Shared>,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: command_queue::CommandReceiver,
     conn: Conn,
     /// Incremented per established connection; stale heartbeat timers carry an older id.
     conn_id: u64,
@@ -194,7 +197,7 @@ impl Actor {
     pub(crate) fn new(
         config: Arc<Config>,
         shared: Arc<Shared>,
-        commands: mpsc::UnboundedReceiver<Command>,
+        commands: command_queue::CommandReceiver,
     ) -> Self {
         Actor {
             config,
@@ -231,7 +234,7 @@ impl Actor {
             })
             .await;
             if let Some(reason) = self.broken.take() {
-                self.connection_lost(reason).await;
+                self.connection_lost(reason);
             }
             let pending = &self.pending;
             self.timers.prune_lane(|n| pending.is_push(n));
@@ -247,32 +250,36 @@ impl Actor {
                 input = self.conn.next() => input,
                 () = timer.as_mut(), if deadline.is_some() => Input::Timer,
             };
+            // Before anything can end the connection: what was flushed is not failed by it.
+            self.settle_casts();
             match input {
                 Input::Command(None) => break,
                 Input::Command(Some(command)) => {
-                    if !self.on_commands(command).await {
+                    if !self.on_commands(command) {
                         break;
                     }
                 }
-                Input::Opened(result) => self.on_opened(result).await,
-                Input::Frame(frame) => self.on_frames(frame).await,
+                Input::Opened(result) => self.on_opened(result),
+                Input::Frame(frame) => self.on_frames(frame),
                 Input::WriteFailed(error) => self.write_failed(&error),
                 Input::Timer => {
                     armed_for = None;
-                    self.on_timers().await;
+                    self.on_timers();
                 }
             }
             if let Some(reason) = self.broken.take() {
-                self.connection_lost(reason).await;
+                self.connection_lost(reason);
             }
         }
         // Every handle is gone: close politely.
         if let Conn::Connected { ws, .. } = std::mem::replace(&mut self.conn, Conn::Idle) {
-            close_ws(
+            // Boxed: the close handshake's state would otherwise be part of every socket's task
+            // for its whole life.
+            Box::pin(close_ws(
                 ws,
                 tungstenite::protocol::frame::coding::CloseCode::Normal,
                 "",
-            )
+            ))
             .await;
         }
         tracing::debug!("socket task stopped: every handle was dropped");
@@ -281,16 +288,16 @@ impl Actor {
     /// Handles `first` and the commands already waiting behind it (up to [`COMMAND_BATCH`], or
     /// until [`BATCH_BYTES`] are queued for writing), so that pushes made together are written
     /// together, with one flush. `false` when every handle is gone.
-    async fn on_commands(&mut self, first: Command) -> bool {
-        self.on_command(first).await;
+    fn on_commands(&mut self, first: Command) -> bool {
+        self.on_command(first);
         for _ in 1..COMMAND_BATCH {
             if self.queued_bytes() >= BATCH_BYTES || self.broken.is_some() {
                 break;
             }
             match self.commands.try_recv() {
-                Ok(command) => self.on_command(command).await,
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+                Ok(command) => self.on_command(command),
+                Err(command_queue::TryRecvError::Empty) => break,
+                Err(command_queue::TryRecvError::Disconnected) => return false,
             }
         }
         true
@@ -298,27 +305,25 @@ impl Actor {
 
     /// Handles `first` and the frames already read behind it (up to [`FRAME_BATCH`]), their
     /// events reaching the mailbox together: a consumer is woken once for a burst of replies.
-    async fn on_frames(&mut self, first: Option<Result<tungstenite::Message, tungstenite::Error>>) {
-        let gathering = self.batch.borrow().is_none();
-        if gathering {
-            self.batch.replace(Some(Vec::new()));
-        }
-        let conn_id = self.conn_id;
-        let mut next = Some(first);
-        let mut handled = 0;
-        while let Some(frame) = next.take() {
-            let last = frame.as_ref().is_none_or(|f| f.is_err());
-            self.on_frame(frame).await;
-            handled += 1;
-            if last || handled >= FRAME_BATCH || conn_id != self.conn_id || self.broken.is_some() {
-                break;
+    fn on_frames(&mut self, first: Option<Result<tungstenite::Message, tungstenite::Error>>) {
+        self.emit_together(|actor| {
+            let conn_id = actor.conn_id;
+            let mut next = Some(first);
+            let mut handled = 0;
+            while let Some(frame) = next.take() {
+                let last = frame.as_ref().is_none_or(|f| f.is_err());
+                actor.on_frame(frame);
+                handled += 1;
+                if last
+                    || handled >= FRAME_BATCH
+                    || conn_id != actor.conn_id
+                    || actor.broken.is_some()
+                {
+                    break;
+                }
+                next = actor.ready_frame();
             }
-            next = self.ready_frame();
-        }
-        if gathering {
-            let events = self.batch.take().unwrap_or_default();
-            self.shared.mailbox.push_all(events);
-        }
+        });
     }
 
     /// The next frame if one can be read without waiting.
@@ -370,15 +375,21 @@ impl Actor {
     /// Queues one message for writing, whatever the queue holds (heartbeats, joins, leaves:
     /// small, and at most one per topic or heartbeat interval).
     fn send(&mut self, message: &Message) -> Result<(), SendError> {
-        self.enqueue(message, false)
+        self.enqueue(message, false, None)
     }
 
-    /// Queues a push, unless the outbound queue is over its bound.
-    fn send_bounded(&mut self, message: &Message) -> Result<(), SendError> {
-        self.enqueue(message, true)
+    /// Queues a push, unless the outbound queue is over its bound; `cast` is the ref number of a
+    /// no-reply push.
+    fn send_bounded(&mut self, message: &Message, cast: Option<u64>) -> Result<(), SendError> {
+        self.enqueue(message, true, cast)
     }
 
-    fn enqueue(&mut self, message: &Message, bounded: bool) -> Result<(), SendError> {
+    fn enqueue(
+        &mut self,
+        message: &Message,
+        bounded: bool,
+        cast: Option<u64>,
+    ) -> Result<(), SendError> {
         let Conn::Connected { out, .. } = &mut self.conn else {
             return Err(SendError::NotConnected);
         };
@@ -393,11 +404,23 @@ impl Actor {
             .serializer
             .encode_to_server(message)
             .map_err(|e| SendError::Encode(e.to_string()))?;
-        out.enqueue(match frame {
-            Frame::Text(text) => tungstenite::Message::Text(text.into()),
-            Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
-        });
+        out.enqueue(
+            match frame {
+                Frame::Text(text) => tungstenite::Message::Text(text.into()),
+                Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
+            },
+            cast,
+        );
         Ok(())
+    }
+
+    /// No-reply pushes the websocket has flushed are done: nothing more is reported for them.
+    fn settle_casts(&mut self) {
+        if let Conn::Connected { out, .. } = &mut self.conn {
+            for n in out.take_flushed_casts() {
+                self.pending.cast_flushed(n);
+            }
+        }
     }
 
     /// Hands queued frames to the sink as far as it accepts them, without waiting.
@@ -409,6 +432,7 @@ impl Actor {
         if let Err(error) = result {
             self.write_failed(&error);
         }
+        self.settle_casts();
     }
 
     /// A write failed: the loop tears the connection down after this turn.
@@ -475,4 +499,25 @@ fn close_detached(
         })
         .await;
     });
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every socket carries its connection task's future for its whole life; it held the state
+    /// of every nested `async fn` (3.4 KiB) until the handlers became plain functions.
+    #[tokio::test]
+    async fn the_connection_task_stays_small() {
+        let (_tx, rx) = command_queue();
+        let socket = crate::Socket::builder("ws://127.0.0.1:9/socket")
+            .build()
+            .unwrap();
+        let actor = Actor::new(socket.config_arc(), socket.shared(), rx);
+        let task = actor.run();
+        let size = std::mem::size_of_val(&task);
+        assert!(
+            size <= 2048,
+            "the connection task's future takes {size} bytes"
+        );
+    }
 }

@@ -18,7 +18,12 @@ use tokio_tungstenite::tungstenite;
 
 /// Encoded frames waiting for the sink, in write order.
 pub(crate) struct Outbound {
-    frames: VecDeque<tungstenite::Message>,
+    /// Each frame with the ref number of the no-reply push it carries, if it carries one.
+    frames: VecDeque<(tungstenite::Message, Option<u64>)>,
+    /// No-reply pushes given to the sink and not flushed yet.
+    unflushed_casts: Vec<u64>,
+    /// No-reply pushes flushed, for the task to settle ([`Outbound::take_flushed_casts`]).
+    flushed_casts: Vec<u64>,
     /// Bytes of the frames in `frames` (payload lengths).
     bytes: usize,
     /// The byte bound (see [`has_room`](Self::has_room)).
@@ -31,6 +36,8 @@ impl Outbound {
     pub(crate) fn new(limit: usize) -> Self {
         Outbound {
             frames: VecDeque::new(),
+            unflushed_casts: Vec::new(),
+            flushed_casts: Vec::new(),
             bytes: 0,
             limit,
             unflushed: false,
@@ -53,10 +60,16 @@ impl Outbound {
         self.limit
     }
 
-    /// Appends a frame (whatever the queue holds: the caller applies the bound).
-    pub(crate) fn enqueue(&mut self, frame: tungstenite::Message) {
+    /// Appends a frame (whatever the queue holds: the caller applies the bound); `cast` is the
+    /// ref number of the no-reply push it carries, reported once flushed.
+    pub(crate) fn enqueue(&mut self, frame: tungstenite::Message, cast: Option<u64>) {
         self.bytes += frame.len();
-        self.frames.push_back(frame);
+        self.frames.push_back((frame, cast));
+    }
+
+    /// The no-reply pushes flushed since the last call.
+    pub(crate) fn take_flushed_casts(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.flushed_casts)
     }
 
     /// Feeds the sink every queued frame it accepts, then flushes once. Never waits: when the
@@ -75,16 +88,20 @@ impl Outbound {
                 Poll::Ready(Err(e)) => return Err(e),
                 Poll::Pending => return Ok(()),
             }
-            let Some(frame) = self.frames.pop_front() else {
+            let Some((frame, cast)) = self.frames.pop_front() else {
                 break;
             };
             self.bytes -= frame.len();
             sink.start_send_unpin(frame)?;
+            self.unflushed_casts.extend(cast);
             self.unflushed = true;
         }
         if self.unflushed {
             match sink.poll_flush_unpin(cx) {
-                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Ok(())) => {
+                    self.unflushed = false;
+                    self.flushed_casts.append(&mut self.unflushed_casts);
+                }
                 Poll::Ready(Err(e)) => return Err(e),
                 Poll::Pending => {}
             }
@@ -150,7 +167,7 @@ mod tests {
     fn feeds_every_ready_frame_in_order_and_flushes_once() {
         let mut out = Outbound::new(1000);
         for s in ["a", "bb", "ccc"] {
-            out.enqueue(text(s));
+            out.enqueue(text(s), None);
         }
         assert_eq!(out.queued_bytes(), 6);
         let mut sink = Gate {
@@ -175,10 +192,10 @@ mod tests {
             ..Gate::default()
         };
         let mut cx = Context::from_waker(Waker::noop());
-        out.enqueue(text("one"));
-        out.enqueue(text("two"));
+        out.enqueue(text("one"), None);
+        out.enqueue(text("two"), None);
         assert!(out.has_room());
-        out.enqueue(text("three"));
+        out.enqueue(text("three"), None);
         assert!(!out.has_room(), "11 bytes queued, limit 7");
         out.poll_drive(&mut sink, &mut cx).unwrap();
         assert_eq!(sink.got, ["one"]);

@@ -14,15 +14,36 @@ use tokio::time::Instant;
 /// What a pending ref stands for.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Pending {
-    Push { topic: String, sent_at: Instant },
-    Join { topic: String, sent_at: Instant },
-    Leave { topic: String },
+    Push {
+        topic: String,
+        sent_at: Instant,
+    },
+    /// A push whose reply nobody wants ([`Socket::push_no_reply`](crate::Socket::push_no_reply)),
+    /// pending only until the websocket has flushed it: if the connection or the topic ends
+    /// first, its failure is reported like a push's.
+    Cast {
+        topic: String,
+    },
+    Join {
+        topic: String,
+        sent_at: Instant,
+    },
+    Leave {
+        topic: String,
+    },
 }
 
 impl Pending {
+    /// Whether a failure of this request is reported as a [`SocketEvent::Reply`](crate::SocketEvent::Reply)
+    /// (pushes, with or without a wanted reply).
+    pub(crate) fn is_a_push(&self) -> bool {
+        matches!(self, Pending::Push { .. } | Pending::Cast { .. })
+    }
+
     pub(crate) fn topic(&self) -> &str {
         match self {
             Pending::Push { topic, .. }
+            | Pending::Cast { topic }
             | Pending::Join { topic, .. }
             | Pending::Leave { topic } => topic,
         }
@@ -117,6 +138,13 @@ impl PendingTable {
     /// Whether ref number `n` is a push waiting for its reply.
     pub(crate) fn is_push(&self, n: u64) -> bool {
         matches!(self.entries.get(&n), Some(Pending::Push { .. }))
+    }
+
+    /// The push of ref number `n` was flushed: if it was a no-reply push, it is done.
+    pub(crate) fn cast_flushed(&mut self, n: u64) {
+        if let Some(Pending::Cast { .. }) = self.entries.get(&n) {
+            self.entries.remove(&n);
+        }
     }
 
     /// Removes and returns every entry (connection lost), in ref order, so events come out in

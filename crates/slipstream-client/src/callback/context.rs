@@ -67,6 +67,12 @@ impl<C: Client> Context<C> {
         self.socket.push(topic, event, payload)
     }
 
+    /// Pushes without wanting a reply: see
+    /// [`Socket::push_no_reply`](crate::Socket::push_no_reply).
+    pub fn push_no_reply(&self, topic: &str, event: &str, payload: impl Into<Payload>) -> Ref {
+        self.socket.push_no_reply(topic, event, payload)
+    }
+
     /// Like [`push`](Self::push) with its own reply timeout.
     pub fn push_with_timeout(
         &self,
