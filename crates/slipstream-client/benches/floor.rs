@@ -7,6 +7,11 @@
 //! cargo bench -p slipstream-client --bench floor -- --scenarios s1,s2 --runs 5 --flavor current
 //! ```
 //!
+//! `--flavor`: `multi` (the default: a multi-thread runtime, the scenario a spawned task),
+//! `current` (a current-thread runtime), `block-on` (a multi-thread runtime, the scenario run as
+//! `block_on`'s own future, as code written straight in `#[tokio::main]`'s body is). Also
+//! `--windows`, `--sockets`, `--s1-count`, `--s2-count`, `--receivers`, `--messages`.
+//!
 //! * **S1**: one socket, 20,000 sequential push → reply (`ping` on `bench:floor`): client CPU per
 //!   1,000 round trips, p50 and p99 latency.
 //! * **S2**: one socket, 100,000 pushes with a window of W in flight (100, 1,000 and 10,000 by
@@ -302,8 +307,8 @@ fn options() -> Result<Options> {
             _ => {}
         }
     }
-    if !matches!(opts.flavor.as_str(), "multi" | "current") {
-        return Err("--flavor is multi or current".into());
+    if !matches!(opts.flavor.as_str(), "multi" | "current" | "block-on") {
+        return Err("--flavor is multi, current or block-on".into());
     }
     Ok(opts)
 }
@@ -647,38 +652,44 @@ fn run_client() -> Result<()> {
             .enable_all()
             .build()?,
     };
-    // The scenario runs as a task on the runtime's workers, as an application's tasks do (not
-    // as `block_on`'s future, which runs on the calling thread, off the workers).
+    let scenario_run = async move {
+        match (client, scenario) {
+            (Client::Ours, Scenario::S1 { count }) => ours::s1(&url, count).await,
+            (Client::Raw, Scenario::S1 { count }) => raw::s1(&url, count).await,
+            (Client::Ours, Scenario::S2 { count, window }) => ours::s2(&url, count, window).await,
+            (Client::Raw, Scenario::S2 { count, window }) => raw::s2(&url, count, window).await,
+            (Client::Ours, Scenario::S3 { sockets }) => ours::s3(&url, sockets).await,
+            (Client::Raw, Scenario::S3 { sockets }) => raw::s3(&url, sockets).await,
+            (
+                Client::Ours,
+                Scenario::S4 {
+                    receivers,
+                    messages,
+                },
+            ) => ours::s4(&url, receivers, messages).await,
+            (
+                Client::Raw,
+                Scenario::S4 {
+                    receivers,
+                    messages,
+                },
+            ) => raw::s4(&url, receivers, messages).await,
+        }
+    };
     let measured = runtime.block_on(async move {
-        let run = tokio::spawn(async move {
-            match (client, scenario) {
-                (Client::Ours, Scenario::S1 { count }) => ours::s1(&url, count).await,
-                (Client::Raw, Scenario::S1 { count }) => raw::s1(&url, count).await,
-                (Client::Ours, Scenario::S2 { count, window }) => {
-                    ours::s2(&url, count, window).await
-                }
-                (Client::Raw, Scenario::S2 { count, window }) => raw::s2(&url, count, window).await,
-                (Client::Ours, Scenario::S3 { sockets }) => ours::s3(&url, sockets).await,
-                (Client::Raw, Scenario::S3 { sockets }) => raw::s3(&url, sockets).await,
-                (
-                    Client::Ours,
-                    Scenario::S4 {
-                        receivers,
-                        messages,
-                    },
-                ) => ours::s4(&url, receivers, messages).await,
-                (
-                    Client::Raw,
-                    Scenario::S4 {
-                        receivers,
-                        messages,
-                    },
-                ) => raw::s4(&url, receivers, messages).await,
-            }
-        });
-        tokio::time::timeout(Duration::from_secs(540), run)
+        let limit = Duration::from_secs(540);
+        let late = || -> BoxError { "the client run took over 9 minutes".into() };
+        if flavor == "block-on" {
+            // `block_on`'s own future runs on the calling thread, off the runtime's workers: what
+            // code awaiting straight from `#[tokio::main]`'s body does.
+            return tokio::time::timeout(limit, scenario_run)
+                .await
+                .map_err(|_| late())?;
+        }
+        // Otherwise the scenario is a task on the workers, as an application's tasks are.
+        tokio::time::timeout(limit, tokio::spawn(scenario_run))
             .await
-            .map_err(|_| -> BoxError { "the client run took over 9 minutes".into() })?
+            .map_err(|_| late())?
             .map_err(|e| -> BoxError { format!("the client run panicked: {e}").into() })?
     })?;
     println!("{}", measured.to_line());

@@ -34,13 +34,8 @@ impl Shared {
 
     /// Whether `r` is a ref this socket has handed out (refs are 1, 2, 3… in decimal).
     fn issued(&self, r: &Ref) -> bool {
-        let Some(text) = r.as_str() else {
-            return false;
-        };
-        let Ok(n) = text.parse::<u64>() else {
-            return false;
-        };
-        n >= 1 && text == n.to_string() && n <= self.next_ref.load(Ordering::Relaxed)
+        crate::actor::ref_number(r)
+            .is_some_and(|n| n >= 1 && n <= self.next_ref.load(Ordering::Relaxed))
     }
 
     pub(crate) fn set_status(&self, topic: &str, status: JoinStatus) {

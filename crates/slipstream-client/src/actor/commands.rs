@@ -73,7 +73,8 @@ impl Actor {
             }
             None => {
                 self.closed_params.remove(&topic);
-                self.channels.insert(topic.clone(), Channel::new(params));
+                self.channels
+                    .insert(topic.clone(), Box::new(Channel::new(params)));
                 self.shared.set_status(&topic, JoinStatus::Joining);
                 if self.is_connected() {
                     self.send_join(&topic);

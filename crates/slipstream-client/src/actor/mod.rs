@@ -46,6 +46,7 @@ pub(crate) use command_queue::{CommandSender, command_queue};
 use log_throttle::LogThrottle;
 use outbound::Outbound;
 use pending::PendingTable;
+pub(crate) use pending::ref_number;
 use timers::Timers;
 use transport::ConnectFuture;
 pub(crate) use transport::{BoxTransport, Connector};
@@ -159,7 +160,8 @@ pub(crate) struct Actor {
     conn: Conn,
     /// Incremented per established connection; stale heartbeat timers carry an older id.
     conn_id: u64,
-    channels: HashMap<String, Channel>,
+    /// Boxed: a map of one topic allocates room for several entries, and a `Channel` is large.
+    channels: HashMap<String, Box<Channel>>,
     /// Params of topics that closed, for [`Command::Rejoin`] (bounded).
     closed_params: ClosedTopics,
     pending: PendingTable,
