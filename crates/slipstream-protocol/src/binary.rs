@@ -13,7 +13,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError, Field};
-use crate::message::{Event, Message, Payload, Ref, Reply};
+use crate::message::{Event, Message, MessageRef, Payload, Ref, Reply};
 
 const KIND_PUSH: u8 = 0;
 const KIND_REPLY: u8 = 1;
@@ -97,12 +97,15 @@ pub(crate) fn decode_from_server(frame: &[u8]) -> Result<Message, DecodeError> {
 }
 
 /// Encodes a client's binary push (kind 0, five-byte header).
-pub(crate) fn encode_to_server(message: &Message, payload: &[u8]) -> Result<Bytes, EncodeError> {
+pub(crate) fn encode_to_server(
+    message: MessageRef<'_>,
+    payload: &[u8],
+) -> Result<Bytes, EncodeError> {
     let fields = [
-        (opt_ref_bytes(&message.join_ref), Field::JoinRef),
-        (opt_ref_bytes(&message.msg_ref), Field::Ref),
+        (opt_ref_bytes(message.join_ref), Field::JoinRef),
+        (opt_ref_bytes(message.msg_ref), Field::Ref),
         (message.topic.as_bytes(), Field::Topic),
-        (message.event.as_str().as_bytes(), Field::Event),
+        (message.event.as_bytes(), Field::Event),
     ];
     write_frame(KIND_PUSH, &fields, payload)
 }
@@ -116,8 +119,8 @@ pub(crate) fn encode_to_client(message: &Message) -> Result<Bytes, EncodeError> 
                 return Err(EncodeError::MisplacedReply);
             };
             let fields = [
-                (opt_ref_bytes(&message.join_ref), Field::JoinRef),
-                (opt_ref_bytes(&message.msg_ref), Field::Ref),
+                (opt_ref_bytes(message.join_ref.as_ref()), Field::JoinRef),
+                (opt_ref_bytes(message.msg_ref.as_ref()), Field::Ref),
                 (message.topic.as_bytes(), Field::Topic),
                 (reply.status.as_bytes(), Field::Status),
             ];
@@ -132,7 +135,7 @@ pub(crate) fn encode_to_client(message: &Message) -> Result<Bytes, EncodeError> 
         }
         Payload::Binary(payload) => {
             let fields = [
-                (opt_ref_bytes(&message.join_ref), Field::JoinRef),
+                (opt_ref_bytes(message.join_ref.as_ref()), Field::JoinRef),
                 (message.topic.as_bytes(), Field::Topic),
                 (message.event.as_str().as_bytes(), Field::Event),
             ];
@@ -142,8 +145,8 @@ pub(crate) fn encode_to_client(message: &Message) -> Result<Bytes, EncodeError> 
     }
 }
 
-fn opt_ref_bytes(r: &Option<Ref>) -> &[u8] {
-    r.as_ref().map_or(&[][..], |r| r.as_text().as_bytes())
+fn opt_ref_bytes(r: Option<&Ref>) -> &[u8] {
+    r.map_or(&[][..], |r| r.as_text().as_bytes())
 }
 
 fn write_frame(kind: u8, fields: &[(&[u8], Field)], payload: &[u8]) -> Result<Bytes, EncodeError> {

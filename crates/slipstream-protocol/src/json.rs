@@ -277,7 +277,7 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
 }
 
 /// Appends a ref as JSON: `null`, a string, or the kept JSON text.
-pub(crate) fn write_ref(out: &mut String, r: &Option<Ref>) {
+pub(crate) fn write_ref(out: &mut String, r: Option<&Ref>) {
     match r {
         None => out.push_str("null"),
         Some(Ref::Str(s)) => write_string(out, s),

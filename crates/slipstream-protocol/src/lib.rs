@@ -34,5 +34,5 @@ mod v2_text;
 
 pub use error::{DecodeError, EncodeError, Field, VsnError};
 pub use frame::{Frame, FrameRef};
-pub use message::{Event, Message, PHOENIX_TOPIC, Payload, Ref, Reply};
+pub use message::{Event, Message, MessageRef, PHOENIX_TOPIC, Payload, Ref, Reply};
 pub use serializer::Serializer;

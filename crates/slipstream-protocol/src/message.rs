@@ -352,6 +352,34 @@ pub struct Message {
     pub payload: Payload,
 }
 
+/// A message whose five parts are borrowed, for encoding without building a [`Message`]
+/// ([`Serializer::encode_ref_to_server`](crate::Serializer::encode_ref_to_server)).
+#[derive(Debug, Clone, Copy)]
+pub struct MessageRef<'a> {
+    /// See [`Message::join_ref`].
+    pub join_ref: Option<&'a Ref>,
+    /// See [`Message::msg_ref`].
+    pub msg_ref: Option<&'a Ref>,
+    /// See [`Message::topic`].
+    pub topic: &'a str,
+    /// The event's name on the wire ([`Event::as_str`]).
+    pub event: &'a str,
+    /// See [`Message::payload`].
+    pub payload: &'a Payload,
+}
+
+impl<'a> From<&'a Message> for MessageRef<'a> {
+    fn from(message: &'a Message) -> Self {
+        MessageRef {
+            join_ref: message.join_ref.as_ref(),
+            msg_ref: message.msg_ref.as_ref(),
+            topic: &message.topic,
+            event: message.event.as_str(),
+            payload: &message.payload,
+        }
+    }
+}
+
 impl Message {
     /// Builds a message from its five fields.
     pub fn new(

@@ -3,7 +3,7 @@
 use crate::binary;
 use crate::error::{DecodeError, EncodeError, VsnError};
 use crate::frame::{Frame, FrameRef};
-use crate::message::{Message, Payload};
+use crate::message::{Message, MessageRef, Payload};
 use crate::{v1_text, v2_text};
 
 /// A Phoenix serializer.
@@ -85,7 +85,29 @@ impl Serializer {
 
     /// Encodes a client's message. Binary payloads become binary frames (V2 only).
     pub fn encode_to_server(self, message: &Message) -> Result<Frame, EncodeError> {
-        match (&message.payload, self) {
+        self.encode_ref_to_server(MessageRef::from(message))
+    }
+
+    /// [`encode_to_server`](Self::encode_to_server) for a message whose parts are borrowed: a
+    /// client need not build (and allocate) a [`Message`] for each push.
+    ///
+    /// ```
+    /// use slipstream_protocol::{Frame, MessageRef, Payload, Ref, Serializer};
+    ///
+    /// let (join_ref, push_ref) = (Ref::from("1"), Ref::from("2"));
+    /// let payload = Payload::json(&serde_json::json!({"body": "hi"}));
+    /// let message = MessageRef {
+    ///     join_ref: Some(&join_ref),
+    ///     msg_ref: Some(&push_ref),
+    ///     topic: "rooms:lobby",
+    ///     event: "new_msg",
+    ///     payload: &payload,
+    /// };
+    /// let frame = Serializer::V2.encode_ref_to_server(message).unwrap();
+    /// assert_eq!(frame, Frame::Text(r#"["1","2","rooms:lobby","new_msg",{"body":"hi"}]"#.into()));
+    /// ```
+    pub fn encode_ref_to_server(self, message: MessageRef<'_>) -> Result<Frame, EncodeError> {
+        match (message.payload, self) {
             (Payload::Reply(_), _) => Err(EncodeError::MisplacedReply),
             (Payload::Binary(_), Serializer::V1) => Err(EncodeError::BinaryUnsupported),
             (Payload::Binary(bytes), Serializer::V2) => {
@@ -123,9 +145,11 @@ impl Serializer {
         };
         match (self, binary) {
             (Serializer::V1, true) => Err(EncodeError::BinaryUnsupported),
-            (Serializer::V1, false) => v1_text::encode(message, false).map(Frame::Text),
+            (Serializer::V1, false) => {
+                v1_text::encode(MessageRef::from(message), false).map(Frame::Text)
+            }
             (Serializer::V2, true) => binary::encode_to_client(message).map(Frame::Binary),
-            (Serializer::V2, false) => v2_text::encode(message).map(Frame::Text),
+            (Serializer::V2, false) => v2_text::encode(MessageRef::from(message)).map(Frame::Text),
         }
     }
 

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{DecodeError, EncodeError, Field};
 use crate::json::{self, kind_of_document};
-use crate::message::Message;
+use crate::message::{Message, MessageRef};
 use crate::v2_text::write_payload;
 
 /// Decodes a V1 object frame from a text frame.
@@ -71,20 +71,20 @@ fn required(value: Option<&RawValue>, key: Field) -> Result<&RawValue, DecodeErr
 
 /// Encodes a message as a V1 object. `with_join_ref` is true for a client's frames; a server
 /// never writes the key. Keys come in Phoenix's (sorted) order.
-pub(crate) fn encode(message: &Message, with_join_ref: bool) -> Result<String, EncodeError> {
+pub(crate) fn encode(message: MessageRef<'_>, with_join_ref: bool) -> Result<String, EncodeError> {
     let mut out = String::with_capacity(64 + message.topic.len());
     out.push_str("{\"event\":");
-    json::write_string(&mut out, message.event.as_str());
+    json::write_string(&mut out, message.event);
     if with_join_ref {
         out.push_str(",\"join_ref\":");
-        json::write_ref(&mut out, &message.join_ref);
+        json::write_ref(&mut out, message.join_ref);
     }
     out.push_str(",\"payload\":");
-    write_payload(&mut out, &message.payload)?;
+    write_payload(&mut out, message.payload)?;
     out.push_str(",\"ref\":");
-    json::write_ref(&mut out, &message.msg_ref);
+    json::write_ref(&mut out, message.msg_ref);
     out.push_str(",\"topic\":");
-    json::write_string(&mut out, &message.topic);
+    json::write_string(&mut out, message.topic);
     out.push('}');
     Ok(out)
 }

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{DecodeError, EncodeError};
 use crate::json::{self, kind_of_document};
-use crate::message::{Message, Payload};
+use crate::message::{Message, MessageRef, Payload};
 
 /// Decodes a V2 text frame. `parse_replies` turns `phx_reply` payloads into [`Payload::Reply`]
 /// (what a client wants); a server keeps every payload as sent.
@@ -36,18 +36,18 @@ pub(crate) fn decode(text: &str, parse_replies: bool) -> Result<Message, DecodeE
 }
 
 /// Encodes a message whose payload is JSON (or a reply with a JSON response) as a V2 text frame.
-pub(crate) fn encode(message: &Message) -> Result<String, EncodeError> {
-    let mut out = String::with_capacity(48 + message.topic.len() + payload_len(&message.payload));
+pub(crate) fn encode(message: MessageRef<'_>) -> Result<String, EncodeError> {
+    let mut out = String::with_capacity(48 + message.topic.len() + payload_len(message.payload));
     out.push('[');
-    json::write_ref(&mut out, &message.join_ref);
+    json::write_ref(&mut out, message.join_ref);
     out.push(',');
-    json::write_ref(&mut out, &message.msg_ref);
+    json::write_ref(&mut out, message.msg_ref);
     out.push(',');
-    json::write_string(&mut out, &message.topic);
+    json::write_string(&mut out, message.topic);
     out.push(',');
-    json::write_string(&mut out, message.event.as_str());
+    json::write_string(&mut out, message.event);
     out.push(',');
-    write_payload(&mut out, &message.payload)?;
+    write_payload(&mut out, message.payload)?;
     out.push(']');
     Ok(out)
 }

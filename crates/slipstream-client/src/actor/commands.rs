@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use slipstream_protocol::{Event, Message, Payload, Ref};
+use slipstream_protocol::{Event, Message, MessageRef, Payload, Ref};
 use tokio::time::Instant;
 
 use super::channels::{BufferedPush, Channel};
@@ -317,15 +317,7 @@ impl Actor {
         now: Instant,
         wants_reply: bool,
     ) -> Option<u64> {
-        let join_ref = self.channels.get(topic).and_then(|ch| ch.join_ref.clone());
         let number = super::pending::ref_number(&push_ref);
-        let message = Message::new(
-            join_ref,
-            Some(push_ref.clone()),
-            topic,
-            Event::from(event),
-            payload,
-        );
         let pending = if wants_reply {
             Pending::Push {
                 topic: topic.to_owned(),
@@ -338,9 +330,18 @@ impl Actor {
         };
         self.pending.insert(push_ref.clone(), pending);
         let cast = if wants_reply { None } else { number };
-        let error = match self.send_bounded(&message, cast) {
+        // Encoded from borrowed parts: no `Message` (and none of its allocations) per push.
+        let message = MessageRef {
+            join_ref: self.channels.get(topic).and_then(|ch| ch.join_ref.as_ref()),
+            msg_ref: Some(&push_ref),
+            topic,
+            event: &event,
+            payload: &payload,
+        };
+        let sent = super::enqueue(&mut self.conn, &self.config, message, true, cast);
+        let error = match sent {
             Ok(()) | Err(SendError::NotConnected) => {
-                tracing::debug!(%topic, %push_ref, event = message.event.as_str(), "push sent");
+                tracing::debug!(%topic, %push_ref, event, "push sent");
                 return number;
             }
             Err(SendError::Encode(e)) => ReplyError::Encode(e),

@@ -33,7 +33,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use slipstream_protocol::{Frame, Message, Payload, Ref};
+use slipstream_protocol::{Frame, Message, MessageRef, Payload, Ref};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
 
@@ -377,43 +377,7 @@ impl Actor {
     /// Queues one message for writing, whatever the queue holds (heartbeats, joins, leaves:
     /// small, and at most one per topic or heartbeat interval).
     fn send(&mut self, message: &Message) -> Result<(), SendError> {
-        self.enqueue(message, false, None)
-    }
-
-    /// Queues a push, unless the outbound queue is over its bound; `cast` is the ref number of a
-    /// no-reply push.
-    fn send_bounded(&mut self, message: &Message, cast: Option<u64>) -> Result<(), SendError> {
-        self.enqueue(message, true, cast)
-    }
-
-    fn enqueue(
-        &mut self,
-        message: &Message,
-        bounded: bool,
-        cast: Option<u64>,
-    ) -> Result<(), SendError> {
-        let Conn::Connected { out, .. } = &mut self.conn else {
-            return Err(SendError::NotConnected);
-        };
-        if bounded && !out.has_room() {
-            return Err(SendError::QueueFull {
-                queued: out.queued_bytes(),
-                limit: out.limit(),
-            });
-        }
-        let frame = self
-            .config
-            .serializer
-            .encode_to_server(message)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
-        out.enqueue(
-            match frame {
-                Frame::Text(text) => tungstenite::Message::Text(text.into()),
-                Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
-            },
-            cast,
-        );
-        Ok(())
+        enqueue(&mut self.conn, &self.config, message.into(), false, None)
     }
 
     /// No-reply pushes the websocket has flushed are done: nothing more is reported for them.
@@ -443,6 +407,39 @@ impl Actor {
         self.broken
             .get_or_insert(DisconnectReason::TransportError(error.to_string()));
     }
+}
+
+/// Encodes `message` into the connection's outbound queue; `bounded` refuses it when the queue is
+/// over its bound (pushes), `cast` is the ref number of a no-reply push. A free function over the
+/// two fields it needs, so a push can borrow its parts from the actor's other fields.
+fn enqueue(
+    conn: &mut Conn,
+    config: &Config,
+    message: MessageRef<'_>,
+    bounded: bool,
+    cast: Option<u64>,
+) -> Result<(), SendError> {
+    let Conn::Connected { out, .. } = conn else {
+        return Err(SendError::NotConnected);
+    };
+    if bounded && !out.has_room() {
+        return Err(SendError::QueueFull {
+            queued: out.queued_bytes(),
+            limit: out.limit(),
+        });
+    }
+    let frame = config
+        .serializer
+        .encode_ref_to_server(message)
+        .map_err(|e| SendError::Encode(e.to_string()))?;
+    out.enqueue(
+        match frame {
+            Frame::Text(text) => tungstenite::Message::Text(text.into()),
+            Frame::Binary(bytes) => tungstenite::Message::Binary(bytes),
+        },
+        cast,
+    );
+    Ok(())
 }
 
 fn close_frame(
