@@ -6,3 +6,6 @@
 //! display and exit codes live there; everything that can be tested without a terminal is here.
 
 pub mod result;
+pub mod duration;
+pub mod kind;
+pub mod recorder;
