@@ -7,5 +7,7 @@
 
 pub mod result;
 pub mod duration;
+pub mod executor;
 pub mod kind;
 pub mod recorder;
+pub mod shape;
