@@ -10,4 +10,5 @@ pub mod duration;
 pub mod executor;
 pub mod kind;
 pub mod recorder;
+pub mod scenario;
 pub mod shape;
