@@ -5,4 +5,6 @@
 //! The binary (`slipstream bench`) is a thin layer over this crate: argument parsing, the live
 //! display and exit codes live there; everything that can be tested without a terminal is here.
 
+pub mod file;
+pub mod merge;
 pub mod result;
