@@ -5,10 +5,12 @@
 //! The binary (`slipstream bench`) is a thin layer over this crate: argument parsing, the live
 //! display and exit codes live there; everything that can be tested without a terminal is here.
 
-pub mod result;
 pub mod duration;
 pub mod executor;
+pub mod file;
 pub mod kind;
+pub mod merge;
 pub mod recorder;
+pub mod result;
 pub mod scenario;
 pub mod shape;

@@ -68,3 +68,151 @@ pub struct Interval {
     /// Counter increments during the second, by counter name.
     pub counters: BTreeMap<String, u64>,
 }
+
+/// The prefix of every error counter: `errors.refused`, `errors.push_timeout`, ….
+pub const ERROR_PREFIX: &str = "errors.";
+
+impl RunResult {
+    /// An empty result for `meta`: no histograms, no counters, no seconds.
+    ///
+    /// ```
+    /// use slipstream_bench::result::{RunMeta, RunResult};
+    /// let result = RunResult::new(RunMeta::new("ping", "ws://localhost:4000/socket/websocket"));
+    /// assert_eq!(result.errors(), 0);
+    /// assert!(result.series.is_empty());
+    /// ```
+    pub fn new(meta: RunMeta) -> Self {
+        RunResult {
+            meta,
+            latencies: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            series: Vec::new(),
+        }
+    }
+
+    /// All errors: the sum of the counters named `errors.*` (saturating).
+    pub fn errors(&self) -> u64 {
+        self.counters
+            .iter()
+            .filter(|(name, _)| name.starts_with(ERROR_PREFIX))
+            .fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
+    }
+
+    /// The errors by kind (the counter name without `errors.`), largest first, then by name.
+    pub fn errors_by_kind(&self) -> Vec<(&str, u64)> {
+        let mut kinds: Vec<(&str, u64)> = self
+            .counters
+            .iter()
+            .filter_map(|(name, n)| name.strip_prefix(ERROR_PREFIX).map(|kind| (kind, *n)))
+            .collect();
+        kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        kinds
+    }
+
+    /// Operations: every latency sample recorded, over all metrics (each successful connect,
+    /// join, reply, delivery, … is one sample). Together with [`errors`](Self::errors) this is
+    /// the denominator of the error rate.
+    pub fn operations(&self) -> u64 {
+        self.latencies
+            .values()
+            .fold(0u64, |sum, h| sum.saturating_add(h.len()))
+    }
+
+    /// The latency of `metric` with its sub-metrics: the histogram named `metric` and every
+    /// histogram named `metric.*`, added together (`reply` is `reply.ping` + `reply.echo` + …).
+    /// `None` when the run recorded no such histogram (an empty one still counts as recorded).
+    pub fn latency(&self, metric: &str) -> Option<Histogram<u64>> {
+        merged_group(&self.latencies, metric)
+    }
+
+    /// The run's duration in seconds, as a float (0 for a run of no time).
+    pub fn duration_secs(&self) -> f64 {
+        self.meta.duration_ms as f64 / 1000.0
+    }
+}
+
+/// The histograms of `group` in `map` (the one named `group` and every `group.*`) added into
+/// one; `None` when there is none. Values that do not fit the crate's range are clamped.
+pub(crate) fn merged_group(
+    map: &BTreeMap<String, Histogram<u64>>,
+    group: &str,
+) -> Option<Histogram<u64>> {
+    let mut found = None::<Histogram<u64>>;
+    for (name, h) in map {
+        let in_group = name == group
+            || name
+                .strip_prefix(group)
+                .is_some_and(|rest| rest.starts_with('.'));
+        if !in_group {
+            continue;
+        }
+        let sum = found.get_or_insert_with(new_latency_histogram);
+        add_clamped(sum, h);
+    }
+    found
+}
+
+/// Adds `from` into `into`; when `from` holds values beyond `into`'s range (only possible for
+/// a histogram that was not made by [`new_latency_histogram`]), those values are clamped to
+/// the range instead of failing.
+pub(crate) fn add_clamped(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    if into.add(from).is_ok() {
+        return;
+    }
+    for v in from.iter_recorded() {
+        into.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+    }
+}
+
+impl RunMeta {
+    /// The metadata of a single run of `scenario` against `url` that has not started: no users,
+    /// no duration, started at 0, not a segment, one run. The engine fills in the rest.
+    pub fn new(scenario: impl Into<String>, url: impl Into<String>) -> Self {
+        RunMeta {
+            scenario: scenario.into(),
+            url: url.into(),
+            users: 0,
+            started_unix_ms: 0,
+            duration_ms: 0,
+            segment: None,
+            runs: 1,
+        }
+    }
+
+    /// When the run ended, in milliseconds since the Unix epoch (start + duration, saturating).
+    pub fn ended_unix_ms(&self) -> u64 {
+        self.started_unix_ms.saturating_add(self.duration_ms)
+    }
+}
+
+impl Interval {
+    /// An empty second: no users, no samples, no counts.
+    pub fn new(unix_second: u64) -> Self {
+        Interval {
+            unix_second,
+            active_users: 0,
+            latencies: BTreeMap::new(),
+            counters: BTreeMap::new(),
+        }
+    }
+
+    /// Errors counted in this second: the sum of its `errors.*` increments.
+    pub fn errors(&self) -> u64 {
+        self.counters
+            .iter()
+            .filter(|(name, _)| name.starts_with(ERROR_PREFIX))
+            .fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
+    }
+
+    /// Operations completed in this second: every latency sample recorded in it.
+    pub fn operations(&self) -> u64 {
+        self.latencies
+            .values()
+            .fold(0u64, |sum, h| sum.saturating_add(h.len()))
+    }
+
+    /// The latency of `metric` with its sub-metrics in this second (see [`RunResult::latency`]).
+    pub fn latency(&self, metric: &str) -> Option<Histogram<u64>> {
+        merged_group(&self.latencies, metric)
+    }
+}

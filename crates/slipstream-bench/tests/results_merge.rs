@@ -1,0 +1,223 @@
+//! Merging: two runs recorded apart add up to exactly the run that recorded every sample.
+
+use slipstream_bench::file;
+use slipstream_bench::merge::{MergeError, segment_coverage};
+use slipstream_bench::result::{Interval, RunMeta, RunResult, new_latency_histogram};
+
+/// A deterministic stream of latencies in microseconds, spread over five orders of magnitude.
+struct Latencies(u64);
+
+impl Iterator for Latencies {
+    type Item = u64;
+    fn next(&mut self) -> Option<u64> {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let magnitude = (self.0 >> 61) as u32; // 0..8
+        Some(1 + (self.0 >> 20) % 10u64.pow(magnitude.min(6)))
+    }
+}
+
+/// Records `samples` (second offset, metric, latency) into a run, both in the totals and in
+/// the per-second series, the way the engine does.
+fn record(meta: RunMeta, samples: &[(u64, &str, u64)], errors: u64) -> RunResult {
+    let base = meta.started_unix_ms / 1000;
+    let mut run = RunResult::new(meta);
+    for &(offset, metric, us) in samples {
+        run.latencies
+            .entry(metric.to_owned())
+            .or_insert_with(new_latency_histogram)
+            .record(us)
+            .unwrap();
+        let second = base + offset;
+        let at = match run.series.iter().position(|i| i.unix_second == second) {
+            Some(at) => at,
+            None => {
+                run.series.push(Interval::new(second));
+                run.series.len() - 1
+            }
+        };
+        let interval = &mut run.series[at];
+        interval.active_users = 10;
+        interval
+            .latencies
+            .entry(metric.to_owned())
+            .or_insert_with(new_latency_histogram)
+            .record(us)
+            .unwrap();
+        *interval.counters.entry("pushes".into()).or_insert(0) += 1;
+        *run.counters.entry("pushes".into()).or_insert(0) += 1;
+    }
+    run.series.sort_by_key(|i| i.unix_second);
+    if errors > 0 {
+        run.counters.insert("errors.push_timeout".into(), errors);
+    }
+    run
+}
+
+fn meta(started_unix_ms: u64, duration_ms: u64, users: u64) -> RunMeta {
+    let mut meta = RunMeta::new("ping", "ws://127.0.0.1:4000/socket/websocket");
+    meta.started_unix_ms = started_unix_ms;
+    meta.duration_ms = duration_ms;
+    meta.users = users;
+    meta
+}
+
+fn samples(seed: u64, n: usize) -> Vec<(u64, &'static str, u64)> {
+    let metrics = ["reply.ping", "reply.echo", "join"];
+    Latencies(seed)
+        .take(n)
+        .enumerate()
+        .map(|(k, us)| ((k % 4) as u64, metrics[k % metrics.len()], us))
+        .collect()
+}
+
+fn assert_histograms_equal(
+    a: &hdrhistogram::Histogram<u64>,
+    b: &hdrhistogram::Histogram<u64>,
+    what: &str,
+) {
+    assert_eq!(a.len(), b.len(), "{what}: count");
+    assert_eq!(a.min(), b.min(), "{what}: min");
+    assert_eq!(a.max(), b.max(), "{what}: max");
+    assert_eq!(a.mean(), b.mean(), "{what}: mean");
+    for tenth in 0..=1000 {
+        let p = tenth as f64 / 10.0;
+        assert_eq!(
+            a.value_at_percentile(p),
+            b.value_at_percentile(p),
+            "{what}: p{p}"
+        );
+    }
+    assert_eq!(a, b, "{what}: every bucket");
+}
+
+#[test]
+fn two_runs_merge_into_exactly_the_run_with_all_samples() {
+    let first = samples(1, 20_000);
+    let second = samples(2, 13_000);
+    let all: Vec<_> = first.iter().chain(&second).copied().collect();
+
+    let mut merged = record(meta(1_764_000_000_000, 4_000, 100), &first, 3);
+    let b = record(meta(1_764_000_000_000, 4_000, 60), &second, 4);
+    merged.merge(&b).unwrap();
+    let whole = record(meta(1_764_000_000_000, 4_000, 160), &all, 7);
+
+    assert_eq!(
+        merged.latencies.keys().collect::<Vec<_>>(),
+        whole.latencies.keys().collect::<Vec<_>>()
+    );
+    for (name, h) in &whole.latencies {
+        assert_histograms_equal(&merged.latencies[name], h, name);
+    }
+    assert_eq!(merged.counters, whole.counters);
+    assert_eq!(merged.errors(), 7);
+    assert_eq!(merged.meta.users, 160);
+    assert_eq!(merged.meta.runs, 2);
+    assert_eq!(merged.series.len(), whole.series.len());
+    for (m, w) in merged.series.iter().zip(&whole.series) {
+        assert_eq!(m.unix_second, w.unix_second);
+        assert_eq!(m.active_users, 20, "active users add");
+        assert_eq!(m.counters, w.counters);
+        for (name, h) in &w.latencies {
+            assert_histograms_equal(
+                &m.latencies[name],
+                h,
+                &format!("{name} at {}", m.unix_second),
+            );
+        }
+    }
+    // The grouped metric `reply` is the sum of reply.ping and reply.echo.
+    let reply = merged.latency("reply").unwrap();
+    assert_eq!(
+        reply.len(),
+        merged.latencies["reply.ping"].len() + merged.latencies["reply.echo"].len()
+    );
+}
+
+#[test]
+fn merging_through_files_is_as_exact_as_merging_in_memory() {
+    let a = record(meta(1_764_000_000_000, 4_000, 10), &samples(3, 5_000), 0);
+    let b = record(meta(1_764_000_002_000, 4_000, 10), &samples(4, 7_000), 1);
+    let mut in_memory = a.clone();
+    in_memory.merge(&b).unwrap();
+    let mut through_files = file::from_json(&file::to_json(&a)).unwrap();
+    through_files
+        .merge(&file::from_json(&file::to_json(&b)).unwrap())
+        .unwrap();
+    assert_eq!(file::to_json(&in_memory), file::to_json(&through_files));
+}
+
+#[test]
+fn meta_spans_the_runs() {
+    let mut a = RunResult::new(meta(10_000, 5_000, 3));
+    let mut b = RunResult::new(meta(12_000, 7_000, 4));
+    b.meta.url = "ws://other:4000/socket/websocket".into();
+    a.meta.segment = Some((1, 2));
+    b.meta.segment = Some((2, 2));
+    a.merge(&b).unwrap();
+    assert_eq!(a.meta.started_unix_ms, 10_000);
+    assert_eq!(
+        a.meta.duration_ms, 9_000,
+        "from the earliest start to the latest end"
+    );
+    assert_eq!(a.meta.users, 7);
+    assert_eq!(a.meta.segment, None);
+    assert_eq!(
+        a.meta.url,
+        "ws://127.0.0.1:4000/socket/websocket, ws://other:4000/socket/websocket"
+    );
+    a.merge(&b).unwrap();
+    assert_eq!(
+        a.meta.url.matches("ws://other").count(),
+        1,
+        "a URL is listed once"
+    );
+    assert_eq!(a.meta.runs, 3);
+}
+
+#[test]
+fn series_interleave_by_second() {
+    let a = record(meta(1_000_000, 4_000, 1), &samples(5, 100), 0);
+    let b = record(meta(1_002_000, 4_000, 1), &samples(6, 100), 0);
+    let mut m = a.clone();
+    m.merge(&b).unwrap();
+    let seconds: Vec<u64> = m.series.iter().map(|i| i.unix_second).collect();
+    assert_eq!(seconds, vec![1000, 1001, 1002, 1003, 1004, 1005]);
+    assert_eq!(m.series[0].active_users, 10);
+    assert_eq!(m.series[2].active_users, 20);
+}
+
+#[test]
+fn different_scenarios_do_not_merge_and_leave_the_run_unchanged() {
+    let mut a = record(meta(1_000, 1_000, 1), &samples(7, 10), 0);
+    let before = file::to_json(&a);
+    let mut b = a.clone();
+    b.meta.scenario = "fanout".into();
+    let error = a.merge(&b).unwrap_err();
+    assert!(matches!(error, MergeError::ScenarioMismatch { .. }));
+    assert!(
+        error.to_string().contains("`fanout`") && error.to_string().contains("`ping`"),
+        "{error}"
+    );
+    assert_eq!(file::to_json(&a), before);
+}
+
+#[test]
+fn segment_coverage_says_what_is_missing() {
+    let share = |i: u32, n: u32| {
+        let mut r = RunResult::new(meta(0, 0, 1));
+        r.meta.segment = Some((i, n));
+        r
+    };
+    assert!(segment_coverage(&[RunResult::new(meta(0, 0, 1))]).is_none());
+    let complete = segment_coverage(&[share(2, 3), share(1, 3), share(3, 3)]).unwrap();
+    assert!(complete.is_complete(), "{complete:?}");
+    assert!(complete.warnings().is_empty());
+    let partial = segment_coverage(&[share(1, 4), share(1, 4), share(4, 4)]).unwrap();
+    assert_eq!(partial.missing, vec![2, 3]);
+    assert_eq!(partial.repeated, vec![1]);
+    let warnings = partial.warnings().join("\n");
+    assert!(warnings.contains("2/4, 3/4"), "{warnings}");
+}
