@@ -5,6 +5,7 @@
 //! The binary (`slipstream bench`) is a thin layer over this crate: argument parsing, the live
 //! display and exit codes live there; everything that can be tested without a terminal is here.
 
+pub mod custom;
 pub mod duration;
 pub mod executor;
 pub mod file;

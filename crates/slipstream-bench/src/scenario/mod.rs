@@ -47,6 +47,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+/// The one-line description of the built-in scenario `name` (empty for an unknown name).
+pub fn about(name: &str) -> &'static str {
+    BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, about)| about)
+}
+
 /// Where users connect and how patient they are; what every scenario shares.
 #[derive(Debug, Clone)]
 pub struct Target {
