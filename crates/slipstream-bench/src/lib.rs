@@ -8,3 +8,5 @@
 pub mod file;
 pub mod merge;
 pub mod result;
+pub mod summary;
+pub mod threshold;
