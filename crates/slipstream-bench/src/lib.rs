@@ -7,6 +7,7 @@
 
 pub mod file;
 pub mod merge;
+pub mod report;
 pub mod result;
 pub mod summary;
 pub mod threshold;
