@@ -40,7 +40,7 @@ pub const FORMAT: &str = "slipstream-bench/1";
 /// The prefix every version of the format string starts with.
 const FORMAT_FAMILY: &str = "slipstream-bench/";
 
-/// Why a result file could not be read or written. Errors of [`read`] and [`write`] name the
+/// Why a result file could not be read or written. Errors of [`read()`] and [`write()`] name the
 /// file; errors of [`from_json`] do not know it.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {

@@ -1,0 +1,438 @@
+//! The report's charts: line charts drawn by plotters into SVG strings.
+//!
+//! Each chart is built from the run as plain data (a [`Chart`] of [`Line`]s), then drawn by
+//! [`Chart::svg`]; the data half is where the report's choices live and can be tested
+//! without parsing SVG. Plotters' SVG backend writes text as `<text>` elements (escaped) and
+//! needs no font files: the browser lays the text out.
+
+use hdrhistogram::Histogram;
+use plotters::prelude::*;
+
+use crate::result::RunResult;
+
+/// Chart size in pixels.
+const SIZE: (u32, u32) = (960, 320);
+
+/// Line colours, in order (a colour-blind-safe qualitative palette).
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+    RGBColor(120, 120, 120),
+    RGBColor(240, 228, 66),
+];
+
+/// How the x axis is labelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum XAxis {
+    /// Seconds since the run's first second: `0s`, `30s`, `2m 0s`.
+    Elapsed,
+    /// Nines of a percentile: x = -log10(1 - q), labelled `0%`, `90%`, `99%`, `99.9%`.
+    Nines,
+}
+
+/// One line of a chart.
+#[derive(Debug, Clone)]
+pub(crate) struct Line {
+    /// The legend text.
+    pub label: String,
+    /// The points, in x order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart, as data.
+#[derive(Debug, Clone)]
+pub(crate) struct Chart {
+    /// Shown above the chart (in the HTML, not in the SVG).
+    pub title: String,
+    /// The x axis.
+    pub x: XAxis,
+    /// The y axis' description, with its unit.
+    pub y_desc: String,
+    /// The lines.
+    pub lines: Vec<Line>,
+}
+
+impl Chart {
+    /// Whether there is nothing to draw.
+    pub fn is_empty(&self) -> bool {
+        self.lines.iter().all(|l| l.points.is_empty())
+    }
+
+    /// The chart as one `<svg>` element, or why plotters could not draw it.
+    pub fn svg(&self) -> Result<String, String> {
+        let mut out = String::new();
+        self.draw(&mut out).map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    fn draw(&self, out: &mut String) -> Result<(), Box<dyn std::error::Error>> {
+        let (x_max, y_max) = self.extent();
+        let root = SVGBackend::with_string(out, SIZE).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
+        let x_axis = self.x;
+        let x_label = move |x: &f64| match x_axis {
+            XAxis::Elapsed => crate::summary::format_run_duration_ms((x * 1_000.0) as u64),
+            XAxis::Nines => nines_label(*x),
+        };
+        let y_label = |y: &f64| trim_number(*y);
+        chart
+            .configure_mesh()
+            .x_labels(match self.x {
+                XAxis::Elapsed => 10,
+                XAxis::Nines => (x_max.ceil() as usize + 1).max(2),
+            })
+            .y_labels(6)
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .x_desc(match self.x {
+                XAxis::Elapsed => "time since start",
+                XAxis::Nines => "percentile",
+            })
+            .y_desc(self.y_desc.as_str())
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        let mut labelled = false;
+        for (i, line) in self.lines.iter().enumerate() {
+            if line.points.is_empty() {
+                continue;
+            }
+            let color = COLORS[i % COLORS.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    line.points.iter().copied(),
+                    color.stroke_width(2),
+                ))?
+                .label(line.label.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            labelled = true;
+        }
+        if labelled {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(200, 200, 200))
+                .draw()?;
+        }
+        root.present()?;
+        Ok(())
+    }
+
+    /// The axes' upper ends: at least 1, with 10% headroom on y, and finite.
+    fn extent(&self) -> (f64, f64) {
+        let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
+        let points = || self.lines.iter().flat_map(|l| l.points.iter());
+        let x_max = points().map(|p| finite(p.0)).fold(0.0, f64::max);
+        let y_max = points().map(|p| finite(p.1)).fold(0.0, f64::max);
+        let x_max = match self.x {
+            XAxis::Elapsed => x_max.max(1.0),
+            XAxis::Nines => x_max.max(2.0),
+        };
+        (x_max, (y_max * 1.1).max(1.0))
+    }
+}
+
+/// `90%`, `99%`, `99.9%` for 1, 2, 3 nines (x = -log10(1 - q)).
+fn nines_label(x: f64) -> String {
+    let q = 1.0 - 10f64.powf(-x);
+    format!(
+        "{}%",
+        trim_number(((q * 100.0) * 1_000.0).round() / 1_000.0)
+    )
+}
+
+/// A number for an axis: no trailing zeros, no `e` notation for the sizes on our axes.
+fn trim_number(v: f64) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// A unit for latencies up to `max_us`: its name and microseconds per unit.
+fn latency_unit(max_us: f64) -> (&'static str, f64) {
+    if max_us >= 2_000_000.0 {
+        ("s", 1_000_000.0)
+    } else if max_us >= 2_000.0 {
+        ("ms", 1_000.0)
+    } else {
+        ("µs", 1.0)
+    }
+}
+
+/// The first second of the series (x = 0 on time charts).
+fn first_second(result: &RunResult) -> u64 {
+    result.series.first().map_or(0, |i| i.unix_second)
+}
+
+fn elapsed(result: &RunResult, unix_second: u64) -> f64 {
+    unix_second.saturating_sub(first_second(result)) as f64
+}
+
+/// p50, p90 and p99 of `metric` (with its sub-metrics) in each second that recorded any.
+pub(crate) fn percentiles_over_time(result: &RunResult, metric: &str) -> Chart {
+    let per_second: Vec<(f64, Histogram<u64>)> = result
+        .series
+        .iter()
+        .filter_map(|i| {
+            let h = i.latency(metric)?;
+            (!h.is_empty()).then(|| (elapsed(result, i.unix_second), h))
+        })
+        .collect();
+    let max_us = per_second
+        .iter()
+        .map(|(_, h)| h.value_at_percentile(99.0) as f64)
+        .fold(0.0, f64::max);
+    let (unit, scale) = latency_unit(max_us);
+    let lines = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)]
+        .iter()
+        .map(|(label, p)| Line {
+            label: (*label).to_owned(),
+            points: per_second
+                .iter()
+                .map(|(x, h)| (*x, h.value_at_percentile(*p) as f64 / scale))
+                .collect(),
+        })
+        .collect();
+    Chart {
+        title: format!("{metric}: latency percentiles over time"),
+        x: XAxis::Elapsed,
+        y_desc: format!("latency ({unit})"),
+        lines,
+    }
+}
+
+/// The percentile curve of every latency metric over the whole run: x in nines (0%, 90%,
+/// 99%, …, as far as the samples reach), y the latency at that percentile.
+pub(crate) fn distribution(result: &RunResult) -> Chart {
+    let metrics: Vec<(&String, &Histogram<u64>)> = result
+        .latencies
+        .iter()
+        .filter(|(_, h)| !h.is_empty())
+        .collect();
+    let max_us = metrics
+        .iter()
+        .map(|(_, h)| h.max() as f64)
+        .fold(0.0, f64::max);
+    let (unit, scale) = latency_unit(max_us);
+    let lines = metrics
+        .iter()
+        .map(|(name, h)| {
+            // As many nines as the samples resolve (10 samples: 90%; 1,000: 99.9%), at most 5.
+            let reach = (h.len() as f64).log10().clamp(1.0, 5.0);
+            let steps = (reach * 40.0) as usize;
+            let points = (0..=steps)
+                .map(|k| {
+                    let x = reach * k as f64 / steps as f64;
+                    let q = 1.0 - 10f64.powf(-x);
+                    (x, h.value_at_quantile(q) as f64 / scale)
+                })
+                .collect();
+            Line {
+                label: (*name).clone(),
+                points,
+            }
+        })
+        .collect();
+    Chart {
+        title: "Latency distribution (percentile curve)".into(),
+        x: XAxis::Nines,
+        y_desc: format!("latency ({unit})"),
+        lines,
+    }
+}
+
+/// Active users at the end of each second.
+pub(crate) fn active_users(result: &RunResult) -> Chart {
+    Chart {
+        title: "Active users".into(),
+        x: XAxis::Elapsed,
+        y_desc: "users".into(),
+        lines: vec![Line {
+            label: "active users".into(),
+            points: result
+                .series
+                .iter()
+                .map(|i| (elapsed(result, i.unix_second), i.active_users as f64))
+                .collect(),
+        }],
+    }
+}
+
+/// Every second from the first to the last of the series, so that a second with nothing
+/// recorded plots as 0 instead of being bridged by a line.
+fn every_second(
+    result: &RunResult,
+) -> impl Iterator<Item = (f64, Option<&crate::result::Interval>)> {
+    let first = first_second(result);
+    let last = result.series.last().map_or(first, |i| i.unix_second);
+    // A forged file could span billions of seconds: draw at most a day of seconds.
+    let last = last.min(first.saturating_add(86_400));
+    let mut at = 0;
+    (first..=last)
+        .filter(move |_| !result.series.is_empty())
+        .map(move |s| {
+            while at < result.series.len() && result.series[at].unix_second < s {
+                at += 1;
+            }
+            let interval = result.series.get(at).filter(|i| i.unix_second == s);
+            ((s - first) as f64, interval)
+        })
+}
+
+/// Operations (latency samples) per second: one line per metric, and the total when there is
+/// more than one metric.
+pub(crate) fn throughput(result: &RunResult) -> Chart {
+    let metrics: Vec<&String> = result.latencies.keys().collect();
+    let mut lines: Vec<Line> = Vec::new();
+    if metrics.len() > 1 {
+        lines.push(Line {
+            label: "all operations".into(),
+            points: every_second(result)
+                .map(|(x, i)| (x, i.map_or(0, |i| i.operations()) as f64))
+                .collect(),
+        });
+    }
+    for metric in metrics {
+        lines.push(Line {
+            label: metric.clone(),
+            points: every_second(result)
+                .map(|(x, i)| {
+                    let n = i
+                        .and_then(|i| i.latencies.get(metric))
+                        .map_or(0, |h| h.len());
+                    (x, n as f64)
+                })
+                .collect(),
+        });
+    }
+    Chart {
+        title: "Throughput (operations per second)".into(),
+        x: XAxis::Elapsed,
+        y_desc: "operations/s".into(),
+        lines,
+    }
+}
+
+/// Errors per second: all of them, and the six most frequent kinds.
+pub(crate) fn errors(result: &RunResult) -> Chart {
+    let mut lines = vec![Line {
+        label: "all errors".into(),
+        points: every_second(result)
+            .map(|(x, i)| (x, i.map_or(0, |i| i.errors()) as f64))
+            .collect(),
+    }];
+    for (kind, _) in result.errors_by_kind().into_iter().take(6) {
+        let counter = format!("{}{kind}", crate::result::ERROR_PREFIX);
+        lines.push(Line {
+            label: kind.to_owned(),
+            points: every_second(result)
+                .map(|(x, i)| {
+                    let n = i
+                        .and_then(|i| i.counters.get(&counter))
+                        .copied()
+                        .unwrap_or(0);
+                    (x, n as f64)
+                })
+                .collect(),
+        });
+    }
+    Chart {
+        title: "Errors per second".into(),
+        x: XAxis::Elapsed,
+        y_desc: "errors/s".into(),
+        lines,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{Interval, RunMeta, new_latency_histogram};
+
+    fn run_with_gap() -> RunResult {
+        let mut run = RunResult::new(RunMeta::new("ping", "ws://x/socket"));
+        for (second, n) in [(100u64, 3u64), (103, 5)] {
+            let mut i = Interval::new(second);
+            let mut h = new_latency_histogram();
+            h.record_n(1_500, n).unwrap();
+            i.latencies.insert("reply.ping".into(), h.clone());
+            i.counters.insert("errors.refused".into(), n);
+            i.active_users = n * 10;
+            run.series.push(i);
+            run.latencies
+                .entry("reply.ping".into())
+                .or_insert_with(new_latency_histogram)
+                .add(&h)
+                .unwrap();
+        }
+        run.counters.insert("errors.refused".into(), 8);
+        run
+    }
+
+    #[test]
+    fn seconds_with_nothing_count_zero() {
+        let run = run_with_gap();
+        let chart = throughput(&run);
+        assert_eq!(chart.lines.len(), 1, "one metric, no total line");
+        assert_eq!(
+            chart.lines[0].points,
+            vec![(0.0, 3.0), (1.0, 0.0), (2.0, 0.0), (3.0, 5.0)]
+        );
+        let chart = errors(&run);
+        assert_eq!(chart.lines[0].points, chart.lines[1].points);
+        assert_eq!(chart.lines[1].label, "refused");
+    }
+
+    #[test]
+    fn percentiles_are_per_second_in_a_fitting_unit() {
+        let chart = percentiles_over_time(&run_with_gap(), "reply");
+        assert_eq!(chart.y_desc, "latency (µs)");
+        let p99 = &chart.lines[2].points;
+        assert_eq!(p99.len(), 2, "only seconds with samples");
+        assert_eq!(p99[1].0, 3.0);
+        assert!((1_500.0..1_502.0).contains(&p99[1].1), "{p99:?}");
+    }
+
+    #[test]
+    fn the_distribution_reaches_as_far_as_the_samples() {
+        let chart = distribution(&run_with_gap());
+        let points = &chart.lines[0].points;
+        assert_eq!(points.first().unwrap().0, 0.0);
+        assert!(
+            (points.last().unwrap().0 - 1.0).abs() < 1e-9,
+            "8 samples: up to 90%"
+        );
+        assert_eq!(nines_label(2.0), "99%");
+        assert_eq!(nines_label(3.0), "99.9%");
+        assert_eq!(nines_label(0.0), "0%");
+    }
+
+    #[test]
+    fn empty_charts_draw() {
+        let run = RunResult::new(RunMeta::new("ping", "ws://x/socket"));
+        for chart in [
+            percentiles_over_time(&run, "reply"),
+            distribution(&run),
+            active_users(&run),
+            throughput(&run),
+            errors(&run),
+        ] {
+            assert!(chart.is_empty());
+            let svg = chart.svg().unwrap();
+            assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
+        }
+    }
+}
