@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod listen;
 pub mod oneshot;
 pub mod push;
