@@ -1,0 +1,267 @@
+//! `slipstream bench` as people run it: the summary, thresholds and exit codes, Ctrl-C, the
+//! open-files check, custom files with typos, segments and workers that add up to the whole.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use support::{DemoServer, Ran, script_file, slipstream};
+
+fn bench(args: &[&str]) -> Ran {
+    Ran::from(
+        slipstream()
+            .arg("bench")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("slipstream runs"),
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench");
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let path = dir.join(format!("{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[test]
+fn a_small_ping_run_prints_its_summary_writes_its_files_and_exits_0() {
+    let out = scratch("ping.json");
+    let html = scratch("ping.html");
+    let ran = bench(&[
+        "ping",
+        "--demo",
+        "--users",
+        "5",
+        "--duration",
+        "1s",
+        "--out",
+        out.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+        "--threshold",
+        "errors < 1%",
+    ]);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("reply.ping"), "{ran}");
+    assert!(ran.stdout.contains("errors < 1%"), "{ran}");
+    // Not a terminal: plain progress lines, never Rust Debug text.
+    assert!(ran.stderr.contains("users 5"), "{ran}");
+    assert!(
+        !ran.stderr.contains("Some(") && !ran.stdout.contains("Some("),
+        "{ran}"
+    );
+    let result = slipstream_bench::file::read(&out).expect("the --out file reads back");
+    assert_eq!(result.meta.users, 5);
+    assert_eq!(result.errors(), 0);
+    assert!(result.latencies["reply.ping"].len() > 50);
+    let page = std::fs::read_to_string(&html).expect("the --html file");
+    assert!(page.contains("<svg"));
+}
+
+#[test]
+fn an_impossible_threshold_exits_1_with_a_clear_line() {
+    let ran = bench(&[
+        "ping",
+        "--demo",
+        "--users",
+        "2",
+        "--duration",
+        "1s",
+        "-q",
+        "--threshold",
+        "reply.p99 < 1us",
+    ]);
+    assert_eq!(ran.code, Some(1), "{ran}");
+    let line = ran
+        .stdout
+        .lines()
+        .find(|l| l.contains("reply.p99 < 1"))
+        .unwrap_or_else(|| panic!("no threshold line: {ran}"));
+    assert!(line.contains("observed"), "{line}");
+    assert!(!line.contains('✓'), "{line}");
+}
+
+#[test]
+fn no_server_at_all_exits_2_and_says_why() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("ws://127.0.0.1:{port}/socket/websocket");
+    let started = Instant::now();
+    let ran = bench(&[
+        "connect",
+        "--url",
+        &url,
+        "--users",
+        "3",
+        "--duration",
+        "20s",
+        "-q",
+    ]);
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("no user could connect"), "{ran}");
+    assert!(ran.stderr.contains("3 refused"), "{ran}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn ctrl_c_stops_the_users_and_still_prints_the_summary_and_writes_out() {
+    let out = scratch("interrupted.json");
+    let child = slipstream()
+        .args([
+            "bench",
+            "ping",
+            "--demo",
+            "--users",
+            "3",
+            "--duration",
+            "30s",
+            "--out",
+        ])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slipstream starts");
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let started = Instant::now();
+    let ran = Ran::from(child.wait_with_output().expect("slipstream exits"));
+    assert!(started.elapsed() < Duration::from_secs(15), "{ran}");
+    assert_eq!(ran.code, Some(130), "{ran}");
+    assert!(ran.stdout.contains("reply.ping"), "{ran}");
+    assert!(ran.stderr.contains("interrupted"), "{ran}");
+    let result = slipstream_bench::file::read(&out).expect("the --out file was written");
+    assert!(
+        result.meta.duration_ms < 10_000,
+        "{}",
+        result.meta.duration_ms
+    );
+    assert!(result.latencies["reply.ping"].len() > 0);
+}
+
+#[test]
+fn more_users_than_the_file_limit_are_refused_before_anything_runs() {
+    // Nothing listens there: the refusal must come before any connect.
+    let ran = bench(&[
+        "connect",
+        "--url",
+        "ws://127.0.0.1:9/socket",
+        "--users",
+        "5000000",
+        "-q",
+    ]);
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("5000000 users need about"), "{ran}");
+    assert!(ran.stderr.contains("open files"), "{ran}");
+    assert!(ran.stderr.contains("--workers"), "{ran}");
+    assert!(ran.stdout.is_empty(), "{ran}");
+}
+
+#[test]
+fn a_custom_scenario_with_a_typo_reports_its_line() {
+    let file = script_file(
+        "typo.bench",
+        "connect\njoin bench:x\nloop\n  pusj bench:x ping\nend\n",
+    );
+    let ran = bench(&["custom", file.to_str().unwrap(), "--demo"]);
+    assert_eq!(ran.code, Some(2), "{ran}");
+    let expected = format!(
+        "{}:4: unknown step `pusj`; did you mean `push`?",
+        file.display()
+    );
+    assert!(ran.stderr.contains(&expected), "{ran}");
+}
+
+#[test]
+fn a_custom_scenario_runs_against_the_demo() {
+    let file = script_file(
+        "echo.bench",
+        "connect\njoin bench:echo\nloop\n  push bench:echo ping {\"user\": ${user}, \"n\": ${i}}\n  sleep 10ms..20ms\nend\n",
+    );
+    let out = scratch("custom.json");
+    let ran = bench(&[
+        "custom",
+        file.to_str().unwrap(),
+        "--demo",
+        "--users",
+        "3",
+        "--iterations",
+        "30",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("reply.ping"), "{ran}");
+    let result = slipstream_bench::file::read(&out).expect("custom result");
+    assert_eq!(result.latencies["reply.ping"].len(), 30);
+    assert_eq!(result.counters["iterations"], 30);
+    assert_eq!(result.errors(), 0);
+}
+
+#[test]
+fn two_segments_merged_cover_the_users_of_the_whole() {
+    let server = DemoServer::start();
+    let mut results = Vec::new();
+    for segment in ["1/2", "2/2"] {
+        let out = scratch(&format!("segment-{}.json", &segment[..1]));
+        let ran = bench(&[
+            "connect",
+            "--url",
+            server.url(),
+            "--users",
+            "7",
+            "--duration",
+            "1s",
+            "-q",
+            "--segment",
+            segment,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(ran.code, Some(0), "{ran}");
+        results.push(slipstream_bench::file::read(&out).expect("segment result"));
+    }
+    assert_eq!(results[0].meta.segment, Some((1, 2)));
+    assert_eq!(results[0].meta.users + results[1].meta.users, 7);
+    let mut merged = results[0].clone();
+    merged.merge(&results[1]).expect("segments merge");
+    assert_eq!(merged.meta.users, 7);
+    assert_eq!(merged.latencies["connect"].len(), 7);
+    assert_eq!(merged.counters["iterations"], 7);
+}
+
+#[test]
+fn workers_run_one_segment_each_and_merge_into_one_summary() {
+    let out = scratch("workers.json");
+    let ran = bench(&[
+        "connect",
+        "--demo",
+        "--users",
+        "6",
+        "--duration",
+        "1s",
+        "--workers",
+        "2",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("merged"), "{ran}");
+    let result = slipstream_bench::file::read(&out).expect("merged result");
+    assert_eq!(result.meta.runs, 2);
+    assert_eq!(result.meta.users, 6);
+    assert_eq!(result.latencies["connect"].len(), 6);
+}
