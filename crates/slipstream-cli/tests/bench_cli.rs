@@ -147,7 +147,7 @@ fn ctrl_c_stops_the_users_and_still_prints_the_summary_and_writes_out() {
         "{}",
         result.meta.duration_ms
     );
-    assert!(result.latencies["reply.ping"].len() > 0);
+    assert!(!result.latencies["reply.ping"].is_empty());
 }
 
 #[test]
