@@ -246,3 +246,58 @@ impl SegmentCoverage {
         lines
     }
 }
+
+/// Why [`merge_files`] could not produce one result.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeFilesError {
+    /// No file was given.
+    #[error("no result files given; pass one or more files written by `slipstream bench --out`")]
+    NoFiles,
+    /// A file could not be read (the error names it).
+    #[error(transparent)]
+    File(#[from] crate::file::FileError),
+    /// A file's run does not merge with the ones before it.
+    #[error("{}: {source}", path.display())]
+    Merge {
+        /// The file that did not merge.
+        path: std::path::PathBuf,
+        /// Why.
+        source: MergeError,
+    },
+}
+
+/// Files read and merged into one result, with warnings for people (segments missing or
+/// given twice).
+#[derive(Debug, Clone)]
+pub struct MergedFiles {
+    /// The merge of every file, in the order given.
+    pub result: RunResult,
+    /// One line per problem worth telling (empty when none).
+    pub warnings: Vec<String>,
+}
+
+/// Reads every result file and merges them, in order (what `slipstream bench report` does).
+/// The first file that cannot be read or merged stops it, with its path in the error.
+pub fn merge_files<P: AsRef<std::path::Path>>(paths: &[P]) -> Result<MergedFiles, MergeFilesError> {
+    let mut results = Vec::with_capacity(paths.len());
+    for path in paths {
+        results.push(crate::file::read(path.as_ref())?);
+    }
+    let warnings = segment_coverage(&results)
+        .map(|c| c.warnings())
+        .unwrap_or_default();
+    let mut results = results.into_iter();
+    let mut merged = results.next().ok_or(MergeFilesError::NoFiles)?;
+    for (path, result) in paths.iter().skip(1).zip(results) {
+        merged
+            .merge(&result)
+            .map_err(|source| MergeFilesError::Merge {
+                path: path.as_ref().to_owned(),
+                source,
+            })?;
+    }
+    Ok(MergedFiles {
+        result: merged,
+        warnings,
+    })
+}

@@ -559,7 +559,8 @@ impl Threshold {
         if self.find(result, name).is_some() {
             return Ok(());
         }
-        let recorded = recorded_names(result);
+        let latencies_only = matches!(self.target, Target::Latency { .. });
+        let recorded = recorded_names(result, latencies_only);
         let suggestion = closest(name, &recorded);
         Err(ThresholdError::UnknownMetric {
             name: name.into(),
@@ -670,9 +671,9 @@ impl Threshold {
     }
 }
 
-/// Every name a threshold can use on this run: latency metrics (with their groups, such as
-/// `reply`), counters and `errors`, sorted.
-fn recorded_names(result: &RunResult) -> Vec<String> {
+/// Every name a threshold can use on this run, sorted: latency metrics (with their groups,
+/// such as `reply`), and unless `latencies_only`, counters and `errors`.
+fn recorded_names(result: &RunResult, latencies_only: bool) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for metric in result.latencies.keys() {
         let mut prefix = metric.as_str();
@@ -681,6 +682,11 @@ fn recorded_names(result: &RunResult) -> Vec<String> {
             names.push(group.to_owned());
             prefix = group;
         }
+    }
+    if latencies_only {
+        names.sort();
+        names.dedup();
+        return names;
     }
     names.extend(result.counters.keys().cloned());
     if result.counters.keys().any(|k| k.starts_with(ERROR_PREFIX)) {

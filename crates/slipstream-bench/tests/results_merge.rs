@@ -221,3 +221,48 @@ fn segment_coverage_says_what_is_missing() {
     let warnings = partial.warnings().join("\n");
     assert!(warnings.contains("2/4, 3/4"), "{warnings}");
 }
+
+#[test]
+fn merge_files_reads_merges_and_names_the_bad_file() {
+    use slipstream_bench::merge::{MergeFilesError, merge_files};
+    let dir = std::env::temp_dir().join(format!("slipstream-merge-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let paths: Vec<_> = (1..=3u32)
+        .map(|i| {
+            let mut run = record(meta(1_000_000, 4_000, 10), &samples(u64::from(i), 300), 1);
+            run.meta.segment = Some((i, 4));
+            let path = dir.join(format!("seg{i}.json"));
+            file::write(&path, &run).unwrap();
+            path
+        })
+        .collect();
+
+    let merged = merge_files(&paths).unwrap();
+    assert_eq!(merged.result.meta.runs, 3);
+    assert_eq!(merged.result.operations(), 900);
+    assert_eq!(merged.result.errors(), 3);
+    assert_eq!(merged.warnings, vec!["segments missing: 4/4".to_owned()]);
+
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"format\": \"slipstream-bench/1\"}").unwrap();
+    let error = merge_files(&[&paths[0], &bad]).unwrap_err();
+    assert!(matches!(error, MergeFilesError::File(_)), "{error:?}");
+    assert!(
+        error.to_string().starts_with(&bad.display().to_string()),
+        "{error}"
+    );
+
+    let other = dir.join("fanout.json");
+    let mut fanout = RunResult::new(meta(0, 0, 1));
+    fanout.meta.scenario = "fanout".into();
+    file::write(&other, &fanout).unwrap();
+    let error = merge_files(&[&paths[0], &other]).unwrap_err();
+    assert!(matches!(error, MergeFilesError::Merge { .. }), "{error:?}");
+    assert!(
+        error.to_string().starts_with(&other.display().to_string()),
+        "{error}"
+    );
+
+    let none: [&std::path::Path; 0] = [];
+    assert!(matches!(merge_files(&none), Err(MergeFilesError::NoFiles)));
+}

@@ -169,3 +169,17 @@ fn write_a_sample_report() {
     .unwrap();
     println!("{}", slipstream_bench::summary::render(&run));
 }
+
+/// Writes two segments of a run as result files into `$SLIPSTREAM_REPORT_DIR` (for trying
+/// `slipstream bench report` by hand).
+#[test]
+#[ignore = "writes files for a person to try the report command on"]
+fn write_sample_result_files() {
+    let dir = std::env::var("SLIPSTREAM_REPORT_DIR").unwrap_or_else(|_| "/tmp".into());
+    for i in 1..=2u32 {
+        let mut run = realistic_run("ping");
+        run.meta.segment = Some((i, 2));
+        let path = std::path::Path::new(&dir).join(format!("seg{i}.json"));
+        slipstream_bench::file::write(&path, &run).unwrap();
+    }
+}

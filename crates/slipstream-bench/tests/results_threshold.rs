@@ -203,12 +203,18 @@ fn observed_texts_are_for_people() {
 #[test]
 fn a_metric_never_recorded_fails_with_no_samples() {
     let run = run();
-    for text in [
-        "connect.p99 < 1s",
-        "rply.p99 < 1s",
-        "messages.received > 0",
-        "iterations.rate > 1/s",
-    ] {
+    for text in ["connect.p99 < 1s", "rply.p99 < 1s"] {
+        let outcome = parse(text).check(&run);
+        assert!(!outcome.passed, "{text} must not pass silently");
+        assert!(
+            outcome
+                .observed
+                .starts_with("no samples (the run recorded join, reply, reply.echo, reply.ping"),
+            "a latency threshold lists the latency metrics: {}",
+            outcome.observed
+        );
+    }
+    for text in ["messages.received > 0", "iterations.rate > 1/s"] {
         let outcome = parse(text).check(&run);
         assert!(!outcome.passed, "{text} must not pass silently");
         assert!(
@@ -225,13 +231,18 @@ fn a_metric_never_recorded_fails_with_no_samples() {
     let typo = parse("rply.p99 < 1s");
     assert!(typo.check(&run).observed.contains("did you mean `reply`?"));
     let message = typo.validate(&run).unwrap_err().to_string();
-    assert!(
-        message.starts_with("unknown metric `rply`: the run recorded errors, errors.push_timeout"),
-        "{message}"
+    assert_eq!(
+        message,
+        "unknown metric `rply`: the run recorded join, reply, reply.echo, reply.ping; \
+         did you mean `reply`?"
     );
+    let counter = parse("pushs.rate > 1/s")
+        .validate(&run)
+        .unwrap_err()
+        .to_string();
     assert!(
-        message.contains("join") && message.contains("reply.ping"),
-        "{message}"
+        counter.contains("errors.push_timeout") && counter.contains("did you mean `pushes`?"),
+        "{counter}"
     );
     assert!(parse("reply.p99 < 1s").validate(&run).is_ok());
 

@@ -278,3 +278,18 @@ fn write_chart(chart: &plot::Chart, page: &mut String) {
     }
     page.push_str("\n</figure>\n");
 }
+
+/// Where `slipstream bench report` writes the HTML when not told: `report.html` in the
+/// directory of the first result file.
+///
+/// ```
+/// use std::path::Path;
+/// let path = slipstream_bench::report::default_html_path(Path::new("runs/a.json"));
+/// assert_eq!(path, Path::new("runs/report.html"));
+/// ```
+pub fn default_html_path(first_file: &std::path::Path) -> std::path::PathBuf {
+    first_file
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new(""))
+        .join("report.html")
+}

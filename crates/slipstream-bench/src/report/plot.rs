@@ -80,7 +80,7 @@ impl Chart {
             .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
         let x_axis = self.x;
         let x_label = move |x: &f64| match x_axis {
-            XAxis::Elapsed => crate::summary::format_run_duration_ms((x * 1_000.0) as u64),
+            XAxis::Elapsed => elapsed_label(*x),
             XAxis::Nines => nines_label(*x),
         };
         let y_label = |y: &f64| trim_number(*y);
@@ -140,6 +140,20 @@ impl Chart {
             XAxis::Nines => x_max.max(2.0),
         };
         (x_max, (y_max * 1.1).max(1.0))
+    }
+}
+
+/// Whole seconds since the start: `0s`, `45s`, `2m 30s`.
+fn elapsed_label(x: f64) -> String {
+    let secs = if x.is_finite() && x > 0.0 {
+        x.round() as u64
+    } else {
+        0
+    };
+    if secs < 60 {
+        format!("{secs}s")
+    } else {
+        crate::summary::format_run_duration_ms(secs.saturating_mul(1_000))
     }
 }
 
@@ -326,15 +340,20 @@ pub(crate) fn throughput(result: &RunResult) -> Chart {
     }
 }
 
-/// Errors per second: all of them, and the six most frequent kinds.
+/// Errors per second: one line per kind (the six most frequent), and all of them together
+/// when there is more than one kind.
 pub(crate) fn errors(result: &RunResult) -> Chart {
-    let mut lines = vec![Line {
-        label: "all errors".into(),
-        points: every_second(result)
-            .map(|(x, i)| (x, i.map_or(0, |i| i.errors()) as f64))
-            .collect(),
-    }];
-    for (kind, _) in result.errors_by_kind().into_iter().take(6) {
+    let kinds = result.errors_by_kind();
+    let mut lines = Vec::new();
+    if kinds.len() != 1 {
+        lines.push(Line {
+            label: "all errors".into(),
+            points: every_second(result)
+                .map(|(x, i)| (x, i.map_or(0, |i| i.errors()) as f64))
+                .collect(),
+        });
+    }
+    for (kind, _) in kinds.into_iter().take(6) {
         let counter = format!("{}{kind}", crate::result::ERROR_PREFIX);
         lines.push(Line {
             label: kind.to_owned(),
@@ -392,8 +411,11 @@ mod tests {
             vec![(0.0, 3.0), (1.0, 0.0), (2.0, 0.0), (3.0, 5.0)]
         );
         let chart = errors(&run);
-        assert_eq!(chart.lines[0].points, chart.lines[1].points);
-        assert_eq!(chart.lines[1].label, "refused");
+        assert_eq!(chart.lines.len(), 1, "one kind: no separate total");
+        assert_eq!(chart.lines[0].label, "refused");
+        assert_eq!(chart.lines[0].points[3], (3.0, 5.0));
+        assert_eq!(elapsed_label(0.0), "0s");
+        assert_eq!(elapsed_label(90.0), "1m 30s");
     }
 
     #[test]
