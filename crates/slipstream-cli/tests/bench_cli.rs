@@ -214,8 +214,10 @@ fn a_custom_scenario_runs_against_the_demo() {
 fn two_segments_merged_cover_the_users_of_the_whole() {
     let server = DemoServer::start();
     let mut results = Vec::new();
+    let mut files = Vec::new();
     for segment in ["1/2", "2/2"] {
         let out = scratch(&format!("segment-{}.json", &segment[..1]));
+        files.push(out.clone());
         let ran = bench(&[
             "connect",
             "--url",
@@ -240,6 +242,21 @@ fn two_segments_merged_cover_the_users_of_the_whole() {
     assert_eq!(merged.meta.users, 7);
     assert_eq!(merged.latencies["connect"].len(), 7);
     assert_eq!(merged.counters["iterations"], 7);
+    // `bench report` merges the same files into one summary of the 7 users.
+    let ran = bench(&[
+        "report",
+        files[0].to_str().unwrap(),
+        files[1].to_str().unwrap(),
+        "--no-html",
+    ]);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(ran.stdout.contains("2 runs"), "{ran}");
+    let users = ran
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("users"))
+        .unwrap_or("");
+    assert!(users.trim_end().ends_with(" 7"), "{ran}");
 }
 
 #[test]

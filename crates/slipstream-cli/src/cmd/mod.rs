@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_report;
 pub mod listen;
 pub mod oneshot;
 pub mod push;

@@ -83,11 +83,15 @@ enum BenchCommand {
     /// Run a scenario file: every user runs its steps (see `slipstream bench custom --help`).
     #[command(after_help = slipstream_bench::custom::FORMAT_HELP)]
     Custom(CustomArgs),
+    /// Merge result files (--out) and print their summary; writes the HTML report, gates on
+    /// --threshold.
+    Report(super::bench_report::ReportArgs),
 }
 
 /// Runs `slipstream bench …`.
 pub fn run(args: BenchArgs) -> ExitCode {
     match args.command {
+        BenchCommand::Report(args) => super::bench_report::run(args),
         BenchCommand::Connect(a) => {
             let topics = a.topics;
             launch(a.load, 1, Duration::ZERO, move |target, _| {
