@@ -178,3 +178,30 @@ async fn users_that_cannot_connect_are_counted_and_the_run_ends() {
     assert_eq!(count(&result, "connect"), 0);
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_a_rate_a_saturated_server_neither_slows_the_sends_nor_hides_its_queue() {
+    let server = demo().await;
+    // Replies keep their order, each 250 ms after the one before: the channel answers 4 a
+    // second, and the user offers 8.
+    server.set_reply_delay(Duration::from_millis(250));
+    let mut target = target(&server);
+    target.timeout = Duration::from_secs(10);
+    let scenario = Arc::new(Ping {
+        target,
+        topic: "bench:ping".into(),
+        event: "ping".into(),
+        payload_size: 0,
+        rate: Some(Rate::per_second(8.0).unwrap()),
+    });
+    let result = bench(scenario, 1, 1.5, Duration::ZERO).await;
+    assert_eq!(errors(&result), Vec::<(&String, &u64)>::new());
+    // The sends kept their schedule (12 in 1.5 s), whatever the replies did.
+    let replies = count(&result, "reply.ping");
+    assert!((11..=13).contains(&replies), "{replies}");
+    // Push k, due at k × 125 ms, is answered at (k + 1) × 250 ms: measured from when it was
+    // due, the queue shows (a closed loop would wait for each reply and say ~250 ms).
+    let latencies = &result.latencies["reply.ping"];
+    assert!(latencies.min() >= 240_000, "{}", latencies.min());
+    assert!(latencies.max() >= 1_300_000, "{}", latencies.max());
+}

@@ -128,7 +128,7 @@ pub struct PingArgs {
     /// The topic every user joins (the demo's bench:* answers ping with its payload).
     #[arg(long, default_value = "bench:ping", help_heading = "Scenario")]
     pub topic: String,
-    /// The event pushed; its latency is reported as reply.<event>.
+    /// The event pushed; its latency is reported as reply.EVENT.
     #[arg(long, default_value = "ping", help_heading = "Scenario")]
     pub event: String,
     /// Bytes of padding in each payload.
