@@ -25,6 +25,10 @@ pub struct LoadArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration, help_heading = "Target")]
     pub timeout: Duration,
 
+    /// Each socket's websocket read and write buffer (bytes each; memory per user).
+    #[arg(long, value_name = "BYTES", default_value_t = slipstream_bench::scenario::DEFAULT_BUFFER, value_parser = buffer, help_heading = "Target")]
+    pub socket_buffer: usize,
+
     /// Virtual users at full load.
     #[arg(
         long,
@@ -192,6 +196,14 @@ pub struct CustomArgs {
 
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn buffer(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1024..=16 << 20).contains(&n) => Ok(n),
+        Ok(_) => Err("the buffer must be from 1024 to 16777216 bytes".into()),
+        Err(e) => Err(format!("not a number of bytes: {e}")),
+    }
 }
 
 fn stages(text: &str) -> Result<Shape, String> {

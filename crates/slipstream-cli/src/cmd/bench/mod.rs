@@ -195,6 +195,7 @@ fn launch(
     let url = demo.as_ref().map_or(load.url.clone(), |s| s.ws_url());
     let mut target = Target::new(url.clone());
     target.timeout = load.timeout;
+    target.buffer = load.socket_buffer;
     let boxed: Box<Make> = Box::new(make);
     let scenario = match boxed(target, &load) {
         Ok(scenario) => scenario,
