@@ -62,7 +62,7 @@ enum Command {
     /// Load-test a Phoenix server: virtual users run a scenario along a load shape; a live
     /// display, a summary, thresholds for CI, JSON results and an HTML report.
     #[command(after_help = cmd::bench::BENCH_HELP)]
-    Bench(cmd::bench::BenchArgs),
+    Bench(Box<cmd::bench::BenchArgs>),
 }
 
 const PUSH_HELP: &str = "\
@@ -108,7 +108,7 @@ fn main() -> ExitCode {
         Command::Push(args) => cmd::push::run(args),
         Command::Listen(args) => cmd::listen::run(args),
         Command::Run(args) => return cmd::run::run(args),
-        Command::Bench(args) => return cmd::bench::run(args),
+        Command::Bench(args) => return cmd::bench::run(*args),
     };
     match result {
         Ok(code) => code,
