@@ -282,3 +282,54 @@ fn workers_run_one_segment_each_and_merge_into_one_summary() {
     assert_eq!(result.meta.users, 6);
     assert_eq!(result.latencies["connect"].len(), 6);
 }
+
+#[test]
+fn a_run_that_cannot_reach_its_users_exits_1_and_says_how_many_it_reached() {
+    let mut config = slipstream_server::ServerConfig::default();
+    config.max_connections = 3;
+    let server =
+        slipstream_server::BackgroundServer::start_demo(([127, 0, 0, 1], 0).into(), config)
+            .expect("the demo server starts");
+    let url = server.ws_url();
+    let ran = bench(&[
+        "connect",
+        "--url",
+        &url,
+        "--users",
+        "5",
+        "--duration",
+        "1s",
+        "-q",
+    ]);
+    assert_eq!(ran.code, Some(1), "{ran}");
+    assert!(
+        ran.stderr
+            .contains("did not reach its users: 3 of 5 connected"),
+        "{ran}"
+    );
+    assert!(ran.stdout.contains("http_503"), "{ran}");
+}
+
+#[test]
+fn on_a_terminal_the_progress_is_one_live_line() {
+    let command = format!(
+        "{} bench ping --demo --users 2 --duration 2s",
+        env!("CARGO_BIN_EXE_slipstream")
+    );
+    // `script` gives the command a pseudo-terminal (util-linux, as the shell's tests use).
+    let output = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{screen}");
+    // indicatif redraws the line in place (carriage returns or cursor moves), then clears it
+    // before the summary.
+    assert!(screen.contains("users 2  ops/s"), "{screen}");
+    assert!(
+        screen.contains('\r') || screen.contains("\u{1b}["),
+        "{screen}"
+    );
+    assert!(screen.contains("reply.ping"), "{screen}");
+}
