@@ -12,7 +12,7 @@ use slipstream_bench::scenario::connect::Connect;
 use slipstream_bench::scenario::fanout::Fanout;
 use slipstream_bench::scenario::ping::Ping;
 use slipstream_bench::scenario::presence::PresenceScenario;
-use slipstream_bench::scenario::reconnect::Reconnect;
+use slipstream_bench::scenario::reconnect::{Cut, Reconnect};
 use slipstream_bench::shape::{Segment, Shape};
 use slipstream_server::{RunningServer, ServerConfig, spawn_demo};
 
@@ -150,6 +150,7 @@ async fn reconnect_times_every_cut_and_loses_no_push() {
     let server = demo().await;
     let scenario = Arc::new(Reconnect {
         target: target(&server),
+        cut: Cut::Kick,
     });
     let result = bench(scenario, 5, 2.0, Duration::from_millis(200)).await;
     assert_eq!(errors(&result), Vec::<(&String, &u64)>::new());
@@ -204,4 +205,29 @@ async fn at_a_rate_a_saturated_server_neither_slows_the_sends_nor_hides_its_queu
     let latencies = &result.latencies["reply.ping"];
     assert!(latencies.min() >= 240_000, "{}", latencies.min());
     assert!(latencies.max() >= 1_300_000, "{}", latencies.max());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_waits_for_the_server_to_drop_everyone() {
+    let server = Arc::new(demo().await);
+    let scenario = Arc::new(Reconnect {
+        target: target(&server),
+        cut: Cut::Server,
+    });
+    let dropper = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            for _ in 0..2 {
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                // What a restart does to its websockets (1012, service restart).
+                server.close_all_connections(1012);
+            }
+        })
+    };
+    let result = bench(scenario, 4, 2.5, Duration::ZERO).await;
+    dropper.await.unwrap();
+    assert_eq!(errors(&result), Vec::<(&String, &u64)>::new());
+    // Two drops of 4 users, each timed to its rejoin, and the ping made meanwhile answered.
+    assert_eq!(count(&result, "reconnect"), 8);
+    assert_eq!(result.counters["pushes"], 8);
 }

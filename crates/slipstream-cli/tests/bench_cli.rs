@@ -333,3 +333,35 @@ fn on_a_terminal_the_progress_is_one_live_line() {
     );
     assert!(screen.contains("reply.ping"), "{screen}");
 }
+
+#[test]
+fn reconnect_times_the_users_through_restarts_of_the_demo_server() {
+    let out = scratch("restarts.json");
+    let ran = bench(&[
+        "reconnect",
+        "--demo",
+        "--users",
+        "4",
+        "--duration",
+        "2500ms",
+        "--restart-every",
+        "1s",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    let result = slipstream_bench::file::read(&out).expect("result");
+    // Two restarts (at 1 s and 2 s), each seen by the 4 users, none of their pings lost.
+    assert_eq!(result.latencies["reconnect"].len(), 8);
+    assert_eq!(result.errors(), 0);
+    let ran = bench(&[
+        "reconnect",
+        "--url",
+        "ws://127.0.0.1:9/socket",
+        "--restart-every",
+        "1s",
+    ]);
+    assert_eq!(ran.code, Some(2), "{ran}");
+    assert!(ran.stderr.contains("needs --demo"), "{ran}");
+}

@@ -1,7 +1,8 @@
 //! `reconnect`: each user joins `rooms:lobby` with the socket id `user_socket:bench-<index>`,
-//! then, each iteration, asks the demo server to cut its own connection (the `disconnect user`
-//! event), pushes a `ping` at once (the client holds it until the topic is rejoined), and waits
-//! for the client to reconnect and rejoin.
+//! then has its connection cut, pushes a `ping` at once (the client holds it until the topic is
+//! rejoined), and waits for the client to reconnect and rejoin. Who cuts is [`Cut`]: the user
+//! itself, asking the demo server (its `disconnect user` event), each iteration; or the server,
+//! when it restarts (a deploy, or `--restart-every` with `--demo`), the user only waiting.
 //!
 //! Records `reconnect` (from the disconnect to the rejoin: reconnect, backoff included, and
 //! join), `reconnect.connect` (to the new connection), and `pushes.lost` for each `ping` made
@@ -9,6 +10,7 @@
 //! timeout.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 use slipstream_client::{DisconnectReason, Payload, Socket, SocketEvent};
@@ -21,11 +23,22 @@ use crate::kind;
 /// The demo's topic with the `disconnect user` event.
 pub const TOPIC: &str = "rooms:lobby";
 
+/// Who cuts the connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Each user asks the demo server to cut its own connection, once an iteration.
+    Kick,
+    /// The users wait for the server to drop them (a restart); each drop is an iteration.
+    Server,
+}
+
 /// The `reconnect` scenario.
 #[derive(Debug, Clone)]
 pub struct Reconnect {
     /// Where and how to connect.
     pub target: Target,
+    /// Who cuts the connections.
+    pub cut: Cut,
 }
 
 /// Waits for the first event `wanted` accepts, discarding the others; `None` after `deadline`
@@ -52,8 +65,8 @@ async fn until<T>(
 }
 
 impl Reconnect {
-    /// One cut and recovery; `false` when the user cannot go on.
-    async fn cycle(&self, user: &User, socket: &Socket, id: &str) -> bool {
+    /// The user's connection cut by the server at its request: when it went.
+    async fn kick(&self, user: &User, socket: &Socket, id: &str) -> Option<Instant> {
         let deadline = Instant::now() + self.target.timeout;
         socket.push(
             TOPIC,
@@ -67,9 +80,36 @@ impl Reconnect {
             _ => None,
         })
         .await;
-        let Some(cut) = cut else {
+        if cut.is_none() {
             user.recorder
                 .error("timeout", &"the server did not cut the connection");
+        }
+        cut
+    }
+
+    /// Waits (until told to stop) for the server to drop the connection: when it went.
+    async fn dropped(&self, user: &User, socket: &Socket) -> Option<Instant> {
+        loop {
+            tokio::select! {
+                event = socket.next_event(Some(Duration::from_secs(60))) => match event {
+                    Ok(SocketEvent::Disconnected(reason)) if reason != DisconnectReason::ClientRequested => {
+                        return Some(Instant::now());
+                    }
+                    Ok(_) | Err(slipstream_client::AwaitError::Timeout) => {}
+                    Err(_) => return None,
+                },
+                () = user.stopped() => return None,
+            }
+        }
+    }
+
+    /// One cut and recovery; `false` when the user cannot go on.
+    async fn cycle(&self, user: &User, socket: &Socket, id: &str) -> bool {
+        let cut = match self.cut {
+            Cut::Kick => self.kick(user, socket, id).await,
+            Cut::Server => self.dropped(user, socket).await,
+        };
+        let Some(cut) = cut else {
             return false;
         };
         let ping = socket.push(TOPIC, "ping", Payload::json(&json!({})));
@@ -133,7 +173,12 @@ impl Scenario for Reconnect {
                 .await
             {
                 while user.next_iteration() {
-                    if !self.cycle(&user, &socket, &id).await || !user.think().await {
+                    if !self.cycle(&user, &socket, &id).await {
+                        break;
+                    }
+                    // Waiting for the server, the user must be watching when the next drop
+                    // comes (its time is taken when the event is read): no think time.
+                    if self.cut == Cut::Kick && !user.think().await {
                         break;
                     }
                 }

@@ -183,6 +183,33 @@ pub struct PresenceArgs {
 pub struct ReconnectArgs {
     #[command(flatten)]
     pub load: LoadArgs,
+    /// Who cuts the connections: kick (each user asks the demo server's rooms:lobby to cut its
+    /// own, once an iteration, then --think) or server (users wait for the server to drop
+    /// them, e.g. while you redeploy it).
+    #[arg(long, value_enum, default_value = "kick", help_heading = "Scenario")]
+    pub cut: CutArg,
+    /// With --demo: restart the embedded server every DURATION (websockets closed with 1012,
+    /// the same port again); implies --cut server.
+    #[arg(long, value_name = "DURATION", value_parser = duration, help_heading = "Scenario")]
+    pub restart_every: Option<Duration>,
+}
+
+/// `--cut`'s values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum CutArg {
+    /// Each user has the server cut its own connection.
+    Kick,
+    /// Users wait for the server to drop them.
+    Server,
+}
+
+impl From<CutArg> for slipstream_bench::scenario::reconnect::Cut {
+    fn from(cut: CutArg) -> Self {
+        match cut {
+            CutArg::Kick => Self::Kick,
+            CutArg::Server => Self::Server,
+        }
+    }
 }
 
 /// `custom`'s flags.

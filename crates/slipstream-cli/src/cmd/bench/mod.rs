@@ -8,6 +8,7 @@
 mod args;
 mod limits;
 mod progress;
+mod restart;
 mod workers;
 
 use std::process::ExitCode;
@@ -94,11 +95,11 @@ pub fn run(args: BenchArgs) -> ExitCode {
         BenchCommand::Report(args) => super::bench_report::run(args),
         BenchCommand::Connect(a) => {
             let topics = a.topics;
-            launch(a.load, 1, Duration::ZERO, move |target, _| {
+            launch(a.load, 1, Duration::ZERO, None, move |target, _| {
                 Ok(Arc::new(scenario::connect::Connect { target, topics }))
             })
         }
-        BenchCommand::Ping(a) => launch(a.load, 1, Duration::ZERO, move |target, _| {
+        BenchCommand::Ping(a) => launch(a.load, 1, Duration::ZERO, None, move |target, _| {
             Ok(Arc::new(scenario::ping::Ping {
                 target,
                 topic: a.topic,
@@ -107,7 +108,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
                 rate: a.rate,
             }))
         }),
-        BenchCommand::Fanout(a) => launch(a.load, 1, Duration::ZERO, move |target, _| {
+        BenchCommand::Fanout(a) => launch(a.load, 1, Duration::ZERO, None, move |target, _| {
             Ok(Arc::new(scenario::fanout::Fanout {
                 target,
                 topic: a.topic,
@@ -115,15 +116,33 @@ pub fn run(args: BenchArgs) -> ExitCode {
                 rate: a.rate,
             }))
         }),
-        BenchCommand::Presence(a) => launch(a.load, 1, Duration::ZERO, move |target, _| {
+        BenchCommand::Presence(a) => launch(a.load, 1, Duration::ZERO, None, move |target, _| {
             Ok(Arc::new(scenario::presence::PresenceScenario::new(
                 target, a.topic, a.hold,
             )))
         }),
         BenchCommand::Reconnect(a) => {
-            launch(a.load, 1, Duration::from_secs(1), move |target, _| {
-                Ok(Arc::new(scenario::reconnect::Reconnect { target }))
-            })
+            if a.restart_every.is_some() && !a.load.demo {
+                return usage("--restart-every restarts the embedded server: it needs --demo");
+            }
+            if a.restart_every.is_some() && a.load.workers > 1 {
+                return usage(
+                    "--restart-every runs in one process: it cannot be used with --workers",
+                );
+            }
+            // A restarting server cuts the users: they wait for it.
+            let cut = if a.restart_every.is_some() {
+                scenario::reconnect::Cut::Server
+            } else {
+                a.cut.into()
+            };
+            launch(
+                a.load,
+                1,
+                Duration::from_secs(1),
+                a.restart_every,
+                move |target, _| Ok(Arc::new(scenario::reconnect::Reconnect { target, cut })),
+            )
         }
         BenchCommand::Custom(a) => {
             let file = a.file.clone();
@@ -144,7 +163,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
                 }
             };
             let sockets = program.sockets_per_user();
-            launch(a.load, sockets, Duration::ZERO, move |target, _| {
+            launch(a.load, sockets, Duration::ZERO, None, move |target, _| {
                 Ok(Arc::new(slipstream_bench::custom::Custom::new(
                     name, program, target,
                 )))
@@ -161,6 +180,7 @@ fn launch(
     load: LoadArgs,
     sockets_per_user: u64,
     default_think: Duration,
+    restart_every: Option<Duration>,
     make: impl FnOnce(Target, &LoadArgs) -> Result<Arc<dyn Scenario>, String> + 'static,
 ) -> ExitCode {
     super::run::init_logging();
@@ -193,6 +213,10 @@ fn launch(
         }
     };
     let url = demo.as_ref().map_or(load.url.clone(), |s| s.ws_url());
+    let (demo, restarter) = match (demo, restart_every) {
+        (Some(server), Some(every)) => (None, Some(restart::Restarter::start(server, every))),
+        (demo, _) => (demo, None),
+    };
     let mut target = Target::new(url.clone());
     target.timeout = load.timeout;
     target.buffer = load.socket_buffer;
@@ -225,6 +249,9 @@ fn launch(
     runtime.shutdown_timeout(Duration::from_secs(1));
     if let Some(server) = demo {
         server.stop();
+    }
+    if let Some(restarter) = restarter {
+        restarter.finish();
     }
     finish(&load, &result, interrupted.load(Ordering::SeqCst), users)
 }
