@@ -140,9 +140,16 @@ async fn presence_times_every_join_and_leave_seen() {
     ));
     let result = bench(scenario, 6, 2.0, Duration::ZERO).await;
     assert_eq!(errors(&result), Vec::<(&String, &u64)>::new());
-    assert!(count(&result, "presence.join") > 0);
-    assert!(count(&result, "presence.leave") > 0);
+    // Joins and leaves seen by every other user, timed as a whole and watcher by watcher.
+    let (joins, leaves) = (count(&result, "presence.join"), count(&result, "presence.leave"));
+    assert!(joins > 0 && leaves > 0, "{joins} {leaves}");
+    assert!(count(&result, "presence.join.each") >= joins);
+    assert!(count(&result, "presence.leave.each") >= leaves);
+    // The time until all saw a join is the largest of the times until each did.
+    let each = &result.latencies["presence.join.each"];
+    assert!(result.latencies["presence.join"].max() <= each.max());
     assert!(result.counters["iterations"] >= 6);
+    assert!(!result.counters.contains_key("presence.seen_remote"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
