@@ -195,6 +195,42 @@ impl fmt::Display for Shape {
 /// N segments together run exactly the users of the whole, and every user keeps its global index
 /// (its `user_id`, its topics) whichever process runs it. Totals (`--iterations`) are dealt the
 /// same way.
+///
+/// # As a Kubernetes Indexed Job
+///
+/// An Indexed Job gives each of its N pods `JOB_COMPLETION_INDEX` = 0 … N−1, which is the
+/// segment `INDEX+1/N`; each pod writes its result file to a shared volume, and
+/// `slipstream bench report /results/*.json` merges them (it warns when a segment is missing):
+///
+/// ```yaml
+/// apiVersion: batch/v1
+/// kind: Job
+/// metadata: { name: slipstream-bench }
+/// spec:
+///   completionMode: Indexed
+///   completions: 4
+///   parallelism: 4            # all segments at once: they share the load's clock
+///   template:
+///     spec:
+///       restartPolicy: Never
+///       containers:
+///         - name: bench
+///           image: your-registry/slipstream:latest
+///           command: ["sh", "-c"]
+///           args:
+///             - >-
+///               slipstream bench ping --url wss://app.example/socket/websocket
+///               --users 40000 --ramp-up 1m --duration 5m
+///               --segment $((JOB_COMPLETION_INDEX + 1))/4
+///               --out /results/run-$JOB_COMPLETION_INDEX.json
+///           volumeMounts: [{ name: results, mountPath: /results }]
+///       volumes:
+///         - name: results
+///           persistentVolumeClaim: { claimName: bench-results }
+/// ```
+///
+/// The pods start when they are scheduled, not together: each run's series is aligned on wall
+/// time when merged, so the merged active-users curve shows any stagger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
     /// 1-based.

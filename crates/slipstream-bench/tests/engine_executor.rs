@@ -66,6 +66,12 @@ async fn users_follow_the_stages_and_ramp_down_cleanly() {
     assert_eq!(scenario.started.load(Ordering::SeqCst), 10);
     assert_eq!(scenario.running.load(Ordering::SeqCst), 0);
     assert!(seen.contains(&10), "{seen:?}");
+    // The ramp down stopped users one by one before the end, not all at once at it.
+    let peak = seen.iter().position(|&n| n == 10).unwrap();
+    assert!(
+        seen[peak..].iter().any(|&n| (1..10).contains(&n)),
+        "{seen:?}"
+    );
     // ~10 users × 2 s at full load × 10 iterations a second, plus the ramps.
     let ticks = result.latencies["tick"].len();
     assert!((250..=450).contains(&ticks), "{ticks}");
