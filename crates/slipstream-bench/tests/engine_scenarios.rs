@@ -141,7 +141,10 @@ async fn presence_times_every_join_and_leave_seen() {
     let result = bench(scenario, 6, 2.0, Duration::ZERO).await;
     assert_eq!(errors(&result), Vec::<(&String, &u64)>::new());
     // Joins and leaves seen by every other user, timed as a whole and watcher by watcher.
-    let (joins, leaves) = (count(&result, "presence.join"), count(&result, "presence.leave"));
+    let (joins, leaves) = (
+        count(&result, "presence.join"),
+        count(&result, "presence.leave"),
+    );
     assert!(joins > 0 && leaves > 0, "{joins} {leaves}");
     assert!(count(&result, "presence.join.each") >= joins);
     assert!(count(&result, "presence.leave.each") >= leaves);
@@ -237,4 +240,30 @@ async fn reconnect_waits_for_the_server_to_drop_everyone() {
     // Two drops of 4 users, each timed to its rejoin, and the ping made meanwhile answered.
     assert_eq!(count(&result, "reconnect"), 8);
     assert_eq!(result.counters["pushes"], 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_holds_its_users_with_heartbeats_and_counts_the_drops_without() {
+    // The server closes a connection that sends nothing for 600 ms.
+    let config = ServerConfig::default().with_idle_timeout(Duration::from_millis(600));
+    let server = spawn_demo("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let soak = |heartbeat| {
+        let mut target = target(&server);
+        target.heartbeat = heartbeat;
+        Arc::new(Connect { target, topics: 1 })
+    };
+    let held = bench(soak(Duration::from_millis(200)), 5, 2.0, Duration::ZERO).await;
+    assert_eq!(errors(&held), Vec::<(&String, &u64)>::new());
+    // Without heartbeats in time, every user is dropped (and reconnects, and is dropped…).
+    let dropped = bench(soak(Duration::from_secs(30)), 5, 2.0, Duration::ZERO).await;
+    assert!(
+        dropped
+            .counters
+            .get("errors.disconnect")
+            .copied()
+            .unwrap_or(0)
+            >= 5
+    );
 }

@@ -25,6 +25,10 @@ pub struct LoadArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration, help_heading = "Target")]
     pub timeout: Duration,
 
+    /// How often each socket sends its heartbeat.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = heartbeat, help_heading = "Target")]
+    pub heartbeat: Duration,
+
     /// Each socket's websocket read and write buffer (bytes each; memory per user).
     #[arg(long, value_name = "BYTES", default_value_t = slipstream_bench::scenario::DEFAULT_BUFFER, value_parser = buffer, help_heading = "Target")]
     pub socket_buffer: usize,
@@ -223,6 +227,14 @@ pub struct CustomArgs {
 
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn heartbeat(text: &str) -> Result<Duration, String> {
+    let d = duration(text)?;
+    if d < Duration::from_millis(100) {
+        return Err("the heartbeat interval must be at least 100ms".into());
+    }
+    Ok(d)
 }
 
 fn buffer(text: &str) -> Result<usize, String> {

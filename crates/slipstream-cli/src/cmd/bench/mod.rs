@@ -220,6 +220,7 @@ fn launch(
     let mut target = Target::new(url.clone());
     target.timeout = load.timeout;
     target.buffer = load.socket_buffer;
+    target.heartbeat = load.heartbeat;
     let boxed: Box<Make> = Box::new(make);
     let scenario = match boxed(target, &load) {
         Ok(scenario) => scenario,
