@@ -30,9 +30,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::result::{
-    Interval, MAX_LATENCY_US, RunMeta, RunResult, add_clamped, new_latency_histogram,
-};
+use crate::result::{Interval, MAX_LATENCY_US, RunMeta, RunResult};
 
 /// The format string of the files this version writes.
 pub const FORMAT: &str = "slipstream-bench/1";
@@ -369,8 +367,7 @@ const V2_COOKIE: u32 = 0x1c84_9313;
 /// decoder allocates, so a forged header could otherwise ask for gigabytes.
 const MAX_HEADER_HIGH: u64 = 1 << 40;
 
-/// Decodes one `hdr` string into a histogram of the crate's layout (see
-/// [`new_latency_histogram`]), or says why not.
+/// Decodes one `hdr` string into a histogram, or says why not.
 fn decode(hdr: &str) -> Result<Histogram<u64>, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(hdr.trim())
@@ -385,11 +382,12 @@ fn decode(hdr: &str) -> Result<Histogram<u64>, String> {
             decoded.max()
         ));
     }
-    let mut h = new_latency_histogram();
-    if h.add(&decoded).is_err() {
-        add_clamped(&mut h, &decoded);
-    }
-    Ok(h)
+    // Kept in the layout it was written in (re-laying a compact per-second histogram out at
+    // the full range would multiply the memory a long run's series takes), and allowed to grow
+    // so that merging a wider histogram into it stays exact instead of clamping.
+    let mut decoded = decoded;
+    decoded.auto(true);
+    Ok(decoded)
 }
 
 fn check_header(bytes: &[u8]) -> Result<(), String> {

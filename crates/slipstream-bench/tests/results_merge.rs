@@ -266,3 +266,39 @@ fn merge_files_reads_merges_and_names_the_bad_file() {
     let none: [&std::path::Path; 0] = [];
     assert!(matches!(merge_files(&none), Err(MergeFilesError::NoFiles)));
 }
+
+#[test]
+fn histograms_of_other_ranges_merge_exactly() {
+    // A compact histogram (up to 100 ms) and one of the full range holding 30 s samples.
+    let mut compact = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 100_000, 3).unwrap();
+    let mut wide = new_latency_histogram();
+    let mut all = new_latency_histogram();
+    for (i, us) in Latencies(9).take(5_000).enumerate() {
+        let us = us.min(99_000);
+        compact.record(us).unwrap();
+        all.record(us).unwrap();
+        let slow = 30_000_000 + i as u64 * 1_000;
+        wide.record(slow).unwrap();
+        all.record(slow).unwrap();
+    }
+    let with = |h: &hdrhistogram::Histogram<u64>| {
+        let mut r = RunResult::new(meta(0, 1_000, 1));
+        r.latencies.insert("join".into(), h.clone());
+        r
+    };
+    // In memory, and through files (which keep each histogram's own layout).
+    let mut in_memory = with(&compact);
+    in_memory.merge(&with(&wide)).unwrap();
+    let mut from_files = file::from_json(&file::to_json(&with(&compact))).unwrap();
+    from_files
+        .merge(&file::from_json(&file::to_json(&with(&wide))).unwrap())
+        .unwrap();
+    for merged in [in_memory, from_files] {
+        let h = &merged.latencies["join"];
+        assert_eq!(h.len(), all.len());
+        assert_eq!(h.max(), all.max());
+        for p in [1.0, 25.0, 50.0, 75.0, 99.0, 99.99] {
+            assert_eq!(h.value_at_percentile(p), all.value_at_percentile(p), "p{p}");
+        }
+    }
+}
