@@ -411,7 +411,10 @@ fn parse_bound(value: &str) -> Result<Bound, ThresholdError> {
     }
     Ok(Bound {
         number,
-        text: number_text.trim_start_matches('0').to_owned(),
+        text: number_text
+            .trim_start_matches('0')
+            .trim_end_matches('.')
+            .to_owned(),
         unit,
     })
 }

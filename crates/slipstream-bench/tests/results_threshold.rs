@@ -65,6 +65,9 @@ fn every_form_parses_to_its_canonical_text() {
         ("messages.lost == 0", "messages.lost == 0"),
         ("pushes.rate > 100/s", "pushes.rate > 100/s"),
         ("reply.rate>=50.5/s", "reply.rate >= 50.5/s"),
+        ("reply.p99 < 1.ms", "reply.p99 < 1ms"),
+        ("reply.p99 < 007ms", "reply.p99 < 7ms"),
+        ("errors == 0.", "errors == 0"),
     ];
     for (text, canonical) in cases {
         let t = parse(text);

@@ -54,6 +54,8 @@ pub(crate) struct Chart {
     pub y_desc: String,
     /// The lines.
     pub lines: Vec<Line>,
+    /// The least x the axis reaches (the run's span on time charts, so that they line up).
+    pub x_min_extent: f64,
 }
 
 impl Chart {
@@ -133,7 +135,9 @@ impl Chart {
     fn extent(&self) -> (f64, f64) {
         let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
         let points = || self.lines.iter().flat_map(|l| l.points.iter());
-        let x_max = points().map(|p| finite(p.0)).fold(0.0, f64::max);
+        let x_max = points()
+            .map(|p| finite(p.0))
+            .fold(finite(self.x_min_extent), f64::max);
         let y_max = points().map(|p| finite(p.1)).fold(0.0, f64::max);
         let x_max = match self.x {
             XAxis::Elapsed => x_max.max(1.0),
@@ -191,6 +195,12 @@ fn first_second(result: &RunResult) -> u64 {
     result.series.first().map_or(0, |i| i.unix_second)
 }
 
+/// Seconds from the series' first second to its last (at most a day, as [`every_second`]).
+fn span(result: &RunResult) -> f64 {
+    let last = result.series.last().map_or(0, |i| i.unix_second);
+    elapsed(result, last).min(86_400.0)
+}
+
 fn elapsed(result: &RunResult, unix_second: u64) -> f64 {
     unix_second.saturating_sub(first_second(result)) as f64
 }
@@ -225,6 +235,7 @@ pub(crate) fn percentiles_over_time(result: &RunResult, metric: &str) -> Chart {
         x: XAxis::Elapsed,
         y_desc: format!("latency ({unit})"),
         lines,
+        x_min_extent: span(result),
     }
 }
 
@@ -265,6 +276,7 @@ pub(crate) fn distribution(result: &RunResult) -> Chart {
         x: XAxis::Nines,
         y_desc: format!("latency ({unit})"),
         lines,
+        x_min_extent: 0.0,
     }
 }
 
@@ -282,6 +294,7 @@ pub(crate) fn active_users(result: &RunResult) -> Chart {
                 .map(|i| (elapsed(result, i.unix_second), i.active_users as f64))
                 .collect(),
         }],
+        x_min_extent: span(result),
     }
 }
 
@@ -337,6 +350,7 @@ pub(crate) fn throughput(result: &RunResult) -> Chart {
         x: XAxis::Elapsed,
         y_desc: "operations/s".into(),
         lines,
+        x_min_extent: span(result),
     }
 }
 
@@ -373,6 +387,7 @@ pub(crate) fn errors(result: &RunResult) -> Chart {
         x: XAxis::Elapsed,
         y_desc: "errors/s".into(),
         lines,
+        x_min_extent: span(result),
     }
 }
 
@@ -425,6 +440,7 @@ mod tests {
         let p99 = &chart.lines[2].points;
         assert_eq!(p99.len(), 2, "only seconds with samples");
         assert_eq!(p99[1].0, 3.0);
+        assert_eq!(chart.x_min_extent, 3.0, "time charts span the whole series");
         assert!((1_500.0..1_502.0).contains(&p99[1].1), "{p99:?}");
     }
 
