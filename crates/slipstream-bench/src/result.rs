@@ -163,7 +163,7 @@ pub(crate) fn merged_group(
         if !in_group {
             continue;
         }
-        let sum = found.get_or_insert_with(new_latency_histogram);
+        let sum = found.get_or_insert_with(new_interval_histogram);
         add_clamped(sum, h);
     }
     found

@@ -207,27 +207,27 @@ fn elapsed(result: &RunResult, unix_second: u64) -> f64 {
 
 /// p50, p90 and p99 of `metric` (with its sub-metrics) in each second that recorded any.
 pub(crate) fn percentiles_over_time(result: &RunResult, metric: &str) -> Chart {
-    let per_second: Vec<(f64, Histogram<u64>)> = result
+    const PERCENTILES: [(&str, f64); 3] = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)];
+    // The figures of each second at once: a second's histogram is not kept past its row.
+    let rows: Vec<(f64, [f64; 3])> = result
         .series
         .iter()
         .filter_map(|i| {
             let h = i.latency(metric)?;
-            (!h.is_empty()).then(|| (elapsed(result, i.unix_second), h))
+            (!h.is_empty()).then(|| {
+                let at = PERCENTILES.map(|(_, p)| h.value_at_percentile(p) as f64);
+                (elapsed(result, i.unix_second), at)
+            })
         })
         .collect();
-    let max_us = per_second
-        .iter()
-        .map(|(_, h)| h.value_at_percentile(99.0) as f64)
-        .fold(0.0, f64::max);
+    let max_us = rows.iter().map(|(_, at)| at[2]).fold(0.0, f64::max);
     let (unit, scale) = latency_unit(max_us);
-    let lines = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)]
+    let lines = PERCENTILES
         .iter()
-        .map(|(label, p)| Line {
+        .enumerate()
+        .map(|(k, (label, _))| Line {
             label: (*label).to_owned(),
-            points: per_second
-                .iter()
-                .map(|(x, h)| (*x, h.value_at_percentile(*p) as f64 / scale))
-                .collect(),
+            points: rows.iter().map(|(x, at)| (*x, at[k] / scale)).collect(),
         })
         .collect();
     Chart {
