@@ -290,10 +290,24 @@ fn encode(h: &Histogram<u64>) -> HistogramRepr {
 }
 
 /// Writes the result file at `path` (replacing it); errors name the path.
+///
+/// The text goes to a temporary file beside `path` first, renamed over `path` once complete,
+/// so a run stopped while writing leaves the old file or the new one, never half of one.
 pub fn write(path: &Path, result: &RunResult) -> Result<(), FileError> {
-    std::fs::write(path, to_json(result)).map_err(|source| FileError::Io {
+    let io = |source| FileError::Io {
         path: path.to_owned(),
         source,
+    };
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(name);
+    if let Err(e) = std::fs::write(&temporary, to_json(result)) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(io(e));
+    }
+    std::fs::rename(&temporary, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        io(e)
     })
 }
 

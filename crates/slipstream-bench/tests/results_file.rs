@@ -418,3 +418,22 @@ fn mutated_files_are_errors_never_panics() {
         }
     }
 }
+
+#[test]
+fn writing_replaces_the_file_and_leaves_no_temporary() {
+    let dir = tempdir();
+    let path = dir.join("run.json");
+    std::fs::write(&path, "old").unwrap();
+    file::write(&path, &sample_run(2)).unwrap();
+    assert_same(&sample_run(2), &file::read(&path).unwrap());
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("run.json")]);
+    let error = file::write(&dir.join("no/such/dir/run.json"), &sample_run(2)).unwrap_err();
+    assert!(
+        error.to_string().contains("no/such/dir/run.json"),
+        "{error}"
+    );
+}
