@@ -149,7 +149,7 @@ impl RunResult {
 }
 
 /// The histograms of `group` in `map` (the one named `group` and every `group.*`) added into
-/// one; `None` when there is none. Values that do not fit the crate's range are clamped.
+/// one compact, growing histogram (exact); `None` when there is none.
 pub(crate) fn merged_group(
     map: &BTreeMap<String, Histogram<u64>>,
     group: &str,

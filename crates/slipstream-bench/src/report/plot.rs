@@ -131,7 +131,7 @@ impl Chart {
         Ok(())
     }
 
-    /// The axes' upper ends: at least 1, with 10% headroom on y, and finite.
+    /// The axes' upper ends: at least 1, with headroom on y for the legend, and finite.
     fn extent(&self) -> (f64, f64) {
         let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
         let points = || self.lines.iter().flat_map(|l| l.points.iter());
@@ -143,7 +143,11 @@ impl Chart {
             XAxis::Elapsed => x_max.max(1.0),
             XAxis::Nines => x_max.max(2.0),
         };
-        (x_max, (y_max * 1.1).max(1.0))
+        // Headroom above the highest point for the legend in the upper left: about 8% of the
+        // height per entry, so the lines stay clear of it.
+        let entries = self.lines.iter().filter(|l| !l.points.is_empty()).count();
+        let headroom = (1.1 + 0.08 * entries as f64).min(1.7);
+        (x_max, (y_max * headroom).max(1.0))
     }
 }
 
