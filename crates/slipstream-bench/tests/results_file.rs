@@ -437,3 +437,27 @@ fn writing_replaces_the_file_and_leaves_no_temporary() {
         "{error}"
     );
 }
+
+#[test]
+fn compact_and_empty_histograms_round_trip() {
+    use slipstream_bench::result::new_interval_histogram;
+    let mut run = RunResult::new(RunMeta::new("connect", "ws://x/socket"));
+    let mut busy = new_interval_histogram();
+    for us in [1, 7, 999, 25_000, 3_600_000_000] {
+        busy.record(us).unwrap();
+    }
+    run.latencies.insert("connect".into(), busy);
+    run.latencies
+        .insert("join".into(), new_interval_histogram());
+    run.latencies
+        .insert("reconnect".into(), new_latency_histogram());
+    let mut second = Interval::new(5);
+    second
+        .latencies
+        .insert("join".into(), new_interval_histogram());
+    run.series.push(second);
+    let back = file::from_json(&file::to_json(&run)).unwrap();
+    assert_same(&run, &back);
+    assert!(back.latencies["join"].is_empty());
+    assert_eq!(back.latencies["connect"].len(), 5);
+}
