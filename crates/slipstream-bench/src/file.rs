@@ -17,7 +17,9 @@
 //! standard base64, so merged files give exact percentiles, per run and per second. The plain
 //! figures beside it (`count`, `p50_us`, …, in microseconds) are for people skimming the file
 //! and for tools such as `jq`; reading ignores them. The format string carries a version: a
-//! reader refuses a version it does not know instead of guessing.
+//! reader refuses a version it does not know instead of guessing. Within a version, readers
+//! ignore fields they do not know, so a field may be added without a new version; a change an
+//! older reader must not ignore takes a new version.
 //!
 //! A result file is user input: reading never panics, bounds what a histogram header may make
 //! it allocate, and says which part of which file is wrong.
@@ -31,7 +33,8 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::result::{
-    Interval, MAX_LATENCY_US, RunMeta, RunResult, add_clamped, new_latency_histogram,
+    Interval, MAX_LATENCY_US, RunMeta, RunResult, add_clamped, new_interval_histogram,
+    new_latency_histogram,
 };
 
 /// The format string of the files this version writes.
@@ -71,6 +74,14 @@ pub enum FileError {
     /// (a negative count, a number too large, a string where a number belongs, …).
     #[error("malformed result file: {0}")]
     Malformed(serde_json::Error),
+    /// A field has a value of the right type that makes no sense (a segment 5 of 4, …).
+    #[error("malformed result file: {field}: {reason}")]
+    Invalid {
+        /// Where in the file, e.g. `meta.segment`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A histogram (`hdr`) could not be decoded.
     #[error("bad histogram for metric `{metric}`{}: {reason}", at_second(*second))]
     BadHistogram {
@@ -80,6 +91,16 @@ pub enum FileError {
         second: Option<u64>,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The file's histograms would take more memory than one file may (a forged file, or a
+    /// series far longer than any run).
+    #[error(
+        "the histograms in this file would take more than {} MiB of memory",
+        limit_bytes / (1 << 20)
+    )]
+    TooLarge {
+        /// The limit, in bytes.
+        limit_bytes: u64,
     },
     /// One of the other errors, in the file at `path`.
     #[error("{}: {source}", path.display())]
@@ -128,7 +149,6 @@ struct FileRepr {
 }
 
 #[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct MetaRepr {
     scenario: String,
     url: String,
@@ -146,7 +166,6 @@ fn one() -> u32 {
 }
 
 #[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SegmentRepr {
     index: u32,
     count: u32,
@@ -271,10 +290,24 @@ fn encode(h: &Histogram<u64>) -> HistogramRepr {
 }
 
 /// Writes the result file at `path` (replacing it); errors name the path.
+///
+/// The text goes to a temporary file beside `path` first, renamed over `path` once complete,
+/// so a run stopped while writing leaves the old file or the new one, never half of one.
 pub fn write(path: &Path, result: &RunResult) -> Result<(), FileError> {
-    std::fs::write(path, to_json(result)).map_err(|source| FileError::Io {
+    let io = |source| FileError::Io {
         path: path.to_owned(),
         source,
+    };
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(name);
+    if let Err(e) = std::fs::write(&temporary, to_json(result)) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(io(e));
+    }
+    std::fs::rename(&temporary, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        io(e)
     })
 }
 
@@ -312,6 +345,16 @@ pub fn read(path: &Path) -> Result<RunResult, FileError> {
 }
 
 fn decode_file(repr: FileRepr) -> Result<RunResult, FileError> {
+    if let Some(SegmentRepr { index, count }) = &repr.meta.segment
+        && (*index == 0 || index > count)
+    {
+        return Err(FileError::Invalid {
+            field: "meta.segment",
+            reason: format!(
+                "{index}/{count} is not a share of the load (`--segment I/N` has I from 1 to N)"
+            ),
+        });
+    }
     let meta = RunMeta {
         scenario: repr.meta.scenario,
         url: repr.meta.url,
@@ -321,16 +364,19 @@ fn decode_file(repr: FileRepr) -> Result<RunResult, FileError> {
         segment: repr.meta.segment.map(|s| (s.index, s.count)),
         runs: repr.meta.runs,
     };
+    let mut budget = Budget {
+        counts_left: MAX_FILE_COUNTS,
+    };
     let mut result = RunResult::new(meta);
     result.counters = repr.counters;
-    result.latencies = decode_map(repr.latencies, None)?;
+    result.latencies = decode_map(repr.latencies, None, &mut budget)?;
     // Seconds sorted; a second given twice is added up (as a merge would).
     let mut by_second: BTreeMap<u64, Interval> = BTreeMap::new();
     for i in repr.series {
         let interval = Interval {
             unix_second: i.unix_second,
             active_users: i.active_users,
-            latencies: decode_map(i.latencies, Some(i.unix_second))?,
+            latencies: decode_map(i.latencies, Some(i.unix_second), &mut budget)?,
             counters: i.counters,
         };
         match by_second.get_mut(&interval.unix_second) {
@@ -344,20 +390,43 @@ fn decode_file(repr: FileRepr) -> Result<RunResult, FileError> {
     Ok(result)
 }
 
+/// How many histogram counts one file may still make this process hold.
+struct Budget {
+    counts_left: u64,
+}
+
+/// The most histogram counts (8 bytes each) one file may make this process hold: 2 GiB. A
+/// histogram of a few dozen bytes in the file can take up to ~190 KB of counts in memory, so
+/// without a budget a small forged file could exhaust memory.
+const MAX_FILE_COUNTS: u64 = 1 << 28;
+
 fn decode_map(
     map: BTreeMap<String, HistogramRepr>,
     second: Option<u64>,
+    budget: &mut Budget,
 ) -> Result<BTreeMap<String, Histogram<u64>>, FileError> {
-    map.into_iter()
-        .map(|(metric, repr)| match decode(&repr.hdr) {
-            Ok(h) => Ok((metric, h)),
-            Err(reason) => Err(FileError::BadHistogram {
-                metric,
-                second,
-                reason,
-            }),
-        })
-        .collect()
+    let mut out = BTreeMap::new();
+    for (metric, repr) in map {
+        let h = match decode(&repr.hdr) {
+            Ok(h) => h,
+            Err(reason) => {
+                return Err(FileError::BadHistogram {
+                    metric,
+                    second,
+                    reason,
+                });
+            }
+        };
+        let size = h.distinct_values() as u64;
+        if size > budget.counts_left {
+            return Err(FileError::TooLarge {
+                limit_bytes: MAX_FILE_COUNTS * 8,
+            });
+        }
+        budget.counts_left -= size;
+        out.insert(metric, h);
+    }
+    Ok(out)
 }
 
 /// The V2 header: cookie, payload length, normalizing offset, significant digits (4 bytes
@@ -369,8 +438,7 @@ const V2_COOKIE: u32 = 0x1c84_9313;
 /// decoder allocates, so a forged header could otherwise ask for gigabytes.
 const MAX_HEADER_HIGH: u64 = 1 << 40;
 
-/// Decodes one `hdr` string into a histogram of the crate's layout (see
-/// [`new_latency_histogram`]), or says why not.
+/// Decodes one `hdr` string into a histogram, or says why not.
 fn decode(hdr: &str) -> Result<Histogram<u64>, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(hdr.trim())
@@ -385,11 +453,41 @@ fn decode(hdr: &str) -> Result<Histogram<u64>, String> {
             decoded.max()
         ));
     }
-    let mut h = new_latency_histogram();
-    if h.add(&decoded).is_err() {
+    Ok(compact(decoded))
+}
+
+/// The histogram in as little memory as holds its samples exactly, and allowed to grow so
+/// that merging a wider histogram into it stays exact instead of clamping.
+///
+/// A histogram of the crate's precision (3 digits from 1 µs) is re-laid out to cover only up
+/// to its largest sample (a per-second histogram of millisecond replies takes a quarter of a
+/// full-range one), which is exact: the buckets are the same. One of another precision is
+/// kept as it is, unless it takes more than a full-range histogram of the crate's precision;
+/// then it is re-recorded at that precision (bounded memory, percentiles to 3 digits).
+fn compact(mut decoded: Histogram<u64>) -> Histogram<u64> {
+    if decoded.sigfig() == 3 && decoded.low() == 1 {
+        let mut small = new_interval_histogram();
+        if small.add(&decoded).is_ok() && small.distinct_values() < decoded.distinct_values() {
+            return small;
+        }
+    } else if decoded.distinct_values() > full_range_len() {
+        tracing::warn!(
+            digits = decoded.sigfig(),
+            low = decoded.low(),
+            "a histogram of another precision is re-recorded at 3 significant digits"
+        );
+        let mut h = new_latency_histogram();
         add_clamped(&mut h, &decoded);
+        return h;
     }
-    Ok(h)
+    decoded.auto(true);
+    decoded
+}
+
+/// How many counts a full-range histogram of the crate's precision has.
+fn full_range_len() -> usize {
+    static LEN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LEN.get_or_init(|| new_latency_histogram().distinct_values())
 }
 
 fn check_header(bytes: &[u8]) -> Result<(), String> {
@@ -422,4 +520,69 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repr_of(values: &[u64]) -> HistogramRepr {
+        let mut h = new_latency_histogram();
+        for v in values {
+            h.record(*v).unwrap();
+        }
+        encode(&h)
+    }
+
+    #[test]
+    fn a_full_range_histogram_of_small_values_is_read_compact_and_exact() {
+        let values: Vec<u64> = (1..=25_000).step_by(7).collect();
+        let mut original = new_latency_histogram();
+        for v in &values {
+            original.record(*v).unwrap();
+        }
+        let read = decode(&encode(&original).hdr).unwrap();
+        assert!(
+            read.distinct_values() * 3 < original.distinct_values(),
+            "{} counts read for {} written",
+            read.distinct_values(),
+            original.distinct_values()
+        );
+        let pairs = |h: &Histogram<u64>| -> Vec<(u64, u64)> {
+            h.iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect()
+        };
+        assert_eq!(pairs(&read), pairs(&original));
+        // And it still takes an hour-long sample exactly.
+        let mut grown = read.clone();
+        grown.record(MAX_LATENCY_US).unwrap();
+        assert_eq!(grown.max(), {
+            let mut o = original.clone();
+            o.record(MAX_LATENCY_US).unwrap();
+            o.max()
+        });
+    }
+
+    #[test]
+    fn a_file_may_not_make_the_process_hold_unbounded_counts() {
+        let map: BTreeMap<String, HistogramRepr> = (0..3)
+            .map(|i| (format!("m{i}"), repr_of(&[MAX_LATENCY_US])))
+            .collect();
+        let one = full_range_len() as u64;
+        let mut budget = Budget {
+            counts_left: 2 * one + one / 2,
+        };
+        let error = decode_map(map, None, &mut budget).unwrap_err();
+        assert!(matches!(error, FileError::TooLarge { .. }), "{error:?}");
+        assert!(error.to_string().contains("MiB of memory"), "{error}");
+
+        let map: BTreeMap<String, HistogramRepr> = (0..2)
+            .map(|i| (format!("m{i}"), repr_of(&[MAX_LATENCY_US])))
+            .collect();
+        let mut budget = Budget {
+            counts_left: 2 * one + one / 2,
+        };
+        assert_eq!(decode_map(map, None, &mut budget).unwrap().len(), 2);
+    }
 }

@@ -130,11 +130,17 @@ fn add_histograms(
                 into.insert(name.clone(), h.clone());
             }
             Some(known) => {
+                if known.add(h).is_ok() {
+                    continue;
+                }
+                // `h` holds values beyond `known`'s range: let `known` grow to take them
+                // exactly. Only a resize beyond memory could still fail; then clamp.
+                known.auto(true);
                 if known.add(h).is_err() {
                     tracing::warn!(
                         metric = %name,
                         ?second,
-                        "histograms of different ranges: values beyond the range are clamped"
+                        "histogram too wide to merge: values beyond the range are clamped"
                     );
                     add_clamped(known, h);
                 }

@@ -18,8 +18,8 @@
 //! - METRIC is a latency histogram: `connect`, `join`, `reply.ping`, `delivery`,
 //!   `presence.join`, `reconnect`, …. A name also takes in its sub-metrics: `reply` is every
 //!   `reply.*` histogram added together, `presence` both `presence.join` and `presence.leave`.
-//! - STAT is one of `p50`, `p90`, `p95`, `p99`, `p99.9`, `min`, `max`, `mean` (`avg` and `med`
-//!   are read as `mean` and `p50`). Percentiles are HdrHistogram's (3 significant digits).
+//! - STAT is one of `p50`, `p90`, `p95`, `p99`, `p99.9`, `min`, `max`, `mean` (k6's `avg`,
+//!   `med` and `p(95)` are read as `mean`, `p50` and `p95`). Percentiles are HdrHistogram's (3 significant digits).
 //! - DURATION is a number with a unit: `us` (or `µs`), `ms`, `s`: `250us`, `0.5ms`, `2s`.
 //! - COUNTER is a counter's name; `errors` is the sum of every `errors.*` counter. An error
 //!   counter the run never incremented is 0; any other name the run neither counted nor
@@ -345,12 +345,21 @@ impl FromStr for Threshold {
             return Err(ThresholdError::Empty);
         }
         let (at, op, len) = find_op(text)?;
-        let name = text[..at].trim();
+        let name = k6_percentile(text[..at].trim());
+        let name = name.as_str();
         let value = text[at + len..].trim();
         check_name(name)?;
         let bound = parse_bound(value)?;
         let target = classify(name, op, &bound)?;
         Ok(Threshold { target, op, bound })
+    }
+}
+
+/// k6 writes percentiles as `p(95)`: `reply.p(99.9)` is read as `reply.p99.9`.
+fn k6_percentile(name: &str) -> String {
+    match name.strip_suffix(')').and_then(|n| n.rsplit_once(".p(")) {
+        Some((metric, p)) => format!("{metric}.p{p}"),
+        None => name.to_owned(),
     }
 }
 
@@ -371,7 +380,7 @@ fn find_op(text: &str) -> Result<(usize, Op, usize), ThresholdError> {
 }
 
 fn check_name(name: &str) -> Result<(), ThresholdError> {
-    let ok_char = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '(' | ')');
+    let ok_char = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
     let ok = !name.is_empty()
         && name.chars().all(ok_char)
         && !name.starts_with('.')
@@ -411,7 +420,10 @@ fn parse_bound(value: &str) -> Result<Bound, ThresholdError> {
     }
     Ok(Bound {
         number,
-        text: number_text.trim_start_matches('0').to_owned(),
+        text: number_text
+            .trim_start_matches('0')
+            .trim_end_matches('.')
+            .to_owned(),
         unit,
     })
 }

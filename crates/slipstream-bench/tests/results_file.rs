@@ -44,16 +44,37 @@ fn sample_run(seed: u64) -> RunResult {
     result
 }
 
+/// Every recorded value with its count: what a histogram holds, whatever its memory layout.
+fn samples(h: &hdrhistogram::Histogram<u64>) -> Vec<(u64, u64)> {
+    h.iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect()
+}
+
+fn assert_same_histograms(
+    a: &std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
+    b: &std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
+) {
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (name, h) in a {
+        assert_eq!(samples(h), samples(&b[name]), "{name}");
+        assert_eq!(
+            (h.len(), h.min(), h.max()),
+            (b[name].len(), b[name].min(), b[name].max())
+        );
+    }
+}
+
 fn assert_same(a: &RunResult, b: &RunResult) {
     assert_eq!(a.meta, b.meta);
     assert_eq!(a.counters, b.counters);
-    assert_eq!(a.latencies, b.latencies);
+    assert_same_histograms(&a.latencies, &b.latencies);
     assert_eq!(a.series.len(), b.series.len());
     for (x, y) in a.series.iter().zip(&b.series) {
         assert_eq!(x.unix_second, y.unix_second);
         assert_eq!(x.active_users, y.active_users);
         assert_eq!(x.counters, y.counters);
-        assert_eq!(x.latencies, y.latencies);
+        assert_same_histograms(&x.latencies, &y.latencies);
     }
 }
 
@@ -75,8 +96,16 @@ fn a_round_trip_through_json_is_lossless() {
         assert_eq!(h.min(), b.min());
         assert_eq!(h.max(), b.max());
     }
-    // And the text written from what was read is the same text.
-    assert_eq!(file::to_json(&back), text);
+    // Written again, the file says the same (the encodings may differ in layout only).
+    let again = file::to_json(&back);
+    assert_same(&run, &file::from_json(&again).unwrap());
+    let without_hdr = |text: &str| {
+        text.lines()
+            .filter(|l| !l.contains("\"hdr\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(without_hdr(&again), without_hdr(&text));
 }
 
 #[test]
@@ -272,4 +301,163 @@ fn base64_decode(text: &str) -> Vec<u8> {
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn a_segment_that_is_no_share_is_refused() {
+    let text = file::to_json(&sample_run(1));
+    for (index, count) in [(0, 4), (5, 4), (1, 0)] {
+        let bad = text.replacen(
+            "\"index\": 2,\n      \"count\": 4",
+            &format!("\"index\": {index},\n      \"count\": {count}"),
+            1,
+        );
+        assert_ne!(bad, text);
+        let error = read_text(&bad);
+        assert!(
+            matches!(
+                error.kind(),
+                FileError::Invalid {
+                    field: "meta.segment",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("{index}/{count} is not a share")),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn fields_a_later_writer_adds_are_ignored() {
+    let text = file::to_json(&sample_run(1)).replacen(
+        "\"scenario\": \"ping\",",
+        "\"scenario\": \"ping\",\n    \"hostname\": \"worker-3\",",
+        1,
+    );
+    assert!(text.contains("worker-3"));
+    assert_same(&sample_run(1), &file::from_json(&text).unwrap());
+}
+
+/// A small deterministic generator for the mutation tests.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) as usize) % below.max(1)
+    }
+}
+
+#[test]
+fn mutated_histograms_are_errors_or_histograms_never_panics() {
+    let run = sample_run(21);
+    let text = file::to_json(&run);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let hdr = json["latencies"]["join"]["hdr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bytes = base64_decode(&hdr);
+    let mut rng = Rng(99);
+    let (mut refused, mut read) = (0, 0);
+    for _ in 0..1_500 {
+        let mut mutated = bytes.clone();
+        for _ in 0..1 + rng.next(4) {
+            let at = rng.next(mutated.len());
+            match rng.next(3) {
+                0 => mutated[at] = rng.next(256) as u8,
+                1 => mutated[at] ^= 1 << rng.next(8),
+                _ => mutated.truncate(at.max(1)),
+            }
+        }
+        match file::from_json(&text.replacen(&hdr, &base64_encode(&mutated), 1)) {
+            Ok(back) => {
+                read += 1;
+                // Whatever was read is a usable histogram.
+                let h = &back.latencies["join"];
+                let _ = (h.len(), h.value_at_percentile(99.0), h.max());
+            }
+            Err(FileError::BadHistogram { metric, .. }) => {
+                refused += 1;
+                assert_eq!(metric, "join");
+            }
+            Err(other) => panic!("expected a bad histogram, got {other:?}"),
+        }
+    }
+    assert!(
+        refused > 100,
+        "most mutations are refused ({refused} of {})",
+        refused + read
+    );
+}
+
+#[test]
+fn mutated_files_are_errors_never_panics() {
+    let text = file::to_json(&sample_run(22));
+    let bytes = text.as_bytes();
+    let mut rng = Rng(7);
+    let alphabet = b"{}[]\":,-0123456789eE.x \n";
+    for _ in 0..1_500 {
+        let mut mutated = bytes.to_vec();
+        for _ in 0..1 + rng.next(3) {
+            let at = rng.next(mutated.len());
+            mutated[at] = alphabet[rng.next(alphabet.len())];
+        }
+        if let Ok(mutated) = String::from_utf8(mutated) {
+            // Either outcome is fine; what matters is that reading returns.
+            let _ = file::from_json(&mutated);
+        }
+    }
+}
+
+#[test]
+fn writing_replaces_the_file_and_leaves_no_temporary() {
+    let dir = tempdir();
+    let path = dir.join("run.json");
+    std::fs::write(&path, "old").unwrap();
+    file::write(&path, &sample_run(2)).unwrap();
+    assert_same(&sample_run(2), &file::read(&path).unwrap());
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("run.json")]);
+    let error = file::write(&dir.join("no/such/dir/run.json"), &sample_run(2)).unwrap_err();
+    assert!(
+        error.to_string().contains("no/such/dir/run.json"),
+        "{error}"
+    );
+}
+
+#[test]
+fn compact_and_empty_histograms_round_trip() {
+    use slipstream_bench::result::new_interval_histogram;
+    let mut run = RunResult::new(RunMeta::new("connect", "ws://x/socket"));
+    let mut busy = new_interval_histogram();
+    for us in [1, 7, 999, 25_000, 3_600_000_000] {
+        busy.record(us).unwrap();
+    }
+    run.latencies.insert("connect".into(), busy);
+    run.latencies
+        .insert("join".into(), new_interval_histogram());
+    run.latencies
+        .insert("reconnect".into(), new_latency_histogram());
+    let mut second = Interval::new(5);
+    second
+        .latencies
+        .insert("join".into(), new_interval_histogram());
+    run.series.push(second);
+    let back = file::from_json(&file::to_json(&run)).unwrap();
+    assert_same(&run, &back);
+    assert!(back.latencies["join"].is_empty());
+    assert_eq!(back.latencies["connect"].len(), 5);
 }

@@ -146,7 +146,37 @@ fn merging_through_files_is_as_exact_as_merging_in_memory() {
     through_files
         .merge(&file::from_json(&file::to_json(&b)).unwrap())
         .unwrap();
-    assert_eq!(file::to_json(&in_memory), file::to_json(&through_files));
+    // The same samples everywhere (the files may lay histograms out more compactly).
+    let samples = |h: &hdrhistogram::Histogram<u64>| -> Vec<(u64, u64)> {
+        h.iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    };
+    assert_eq!(in_memory.meta, through_files.meta);
+    assert_eq!(in_memory.counters, through_files.counters);
+    for (name, h) in &in_memory.latencies {
+        assert_eq!(
+            samples(h),
+            samples(&through_files.latencies[name]),
+            "{name}"
+        );
+    }
+    assert_eq!(in_memory.series.len(), through_files.series.len());
+    for (m, f) in in_memory.series.iter().zip(&through_files.series) {
+        assert_eq!(
+            (m.unix_second, m.active_users),
+            (f.unix_second, f.active_users)
+        );
+        assert_eq!(m.counters, f.counters);
+        for (name, h) in &m.latencies {
+            assert_eq!(
+                samples(h),
+                samples(&f.latencies[name]),
+                "{name} at {}",
+                m.unix_second
+            );
+        }
+    }
 }
 
 #[test]
@@ -265,4 +295,40 @@ fn merge_files_reads_merges_and_names_the_bad_file() {
 
     let none: [&std::path::Path; 0] = [];
     assert!(matches!(merge_files(&none), Err(MergeFilesError::NoFiles)));
+}
+
+#[test]
+fn histograms_of_other_ranges_merge_exactly() {
+    // A compact histogram (up to 100 ms) and one of the full range holding 30 s samples.
+    let mut compact = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 100_000, 3).unwrap();
+    let mut wide = new_latency_histogram();
+    let mut all = new_latency_histogram();
+    for (i, us) in Latencies(9).take(5_000).enumerate() {
+        let us = us.min(99_000);
+        compact.record(us).unwrap();
+        all.record(us).unwrap();
+        let slow = 30_000_000 + i as u64 * 1_000;
+        wide.record(slow).unwrap();
+        all.record(slow).unwrap();
+    }
+    let with = |h: &hdrhistogram::Histogram<u64>| {
+        let mut r = RunResult::new(meta(0, 1_000, 1));
+        r.latencies.insert("join".into(), h.clone());
+        r
+    };
+    // In memory, and through files (which keep each histogram's own layout).
+    let mut in_memory = with(&compact);
+    in_memory.merge(&with(&wide)).unwrap();
+    let mut from_files = file::from_json(&file::to_json(&with(&compact))).unwrap();
+    from_files
+        .merge(&file::from_json(&file::to_json(&with(&wide))).unwrap())
+        .unwrap();
+    for merged in [in_memory, from_files] {
+        let h = &merged.latencies["join"];
+        assert_eq!(h.len(), all.len());
+        assert_eq!(h.max(), all.max());
+        for p in [1.0, 25.0, 50.0, 75.0, 99.0, 99.99] {
+            assert_eq!(h.value_at_percentile(p), all.value_at_percentile(p), "p{p}");
+        }
+    }
 }

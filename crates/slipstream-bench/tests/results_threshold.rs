@@ -65,6 +65,11 @@ fn every_form_parses_to_its_canonical_text() {
         ("messages.lost == 0", "messages.lost == 0"),
         ("pushes.rate > 100/s", "pushes.rate > 100/s"),
         ("reply.rate>=50.5/s", "reply.rate >= 50.5/s"),
+        ("reply.p99 < 1.ms", "reply.p99 < 1ms"),
+        ("reply.p99 < 007ms", "reply.p99 < 7ms"),
+        ("errors == 0.", "errors == 0"),
+        ("reply.p(95) < 3ms", "reply.p95 < 3ms"),
+        ("reply.ping.p(99.9)<3ms", "reply.ping.p99.9 < 3ms"),
     ];
     for (text, canonical) in cases {
         let t = parse(text);
@@ -79,7 +84,7 @@ fn every_form_parses_to_its_canonical_text() {
 
 #[test]
 fn mistakes_name_the_fix() {
-    let cases: [(&str, &[&str]); 14] = [
+    let cases: [(&str, &[&str]); 15] = [
         ("", &["empty threshold", "reply.p99 < 50ms"]),
         (
             "reply.p99 50ms",
@@ -96,6 +101,7 @@ fn mistakes_name_the_fix() {
         ),
         ("reply.p75 < 50ms", &["unknown statistic `p75`"]),
         ("reply.median < 50ms", &["unknown statistic `median`"]),
+        ("reply.p(75) < 50ms", &["unknown statistic `p75`"]),
         ("reply.p999 < 50", &["unknown statistic `p999`"]),
         (
             "reply < 50ms",

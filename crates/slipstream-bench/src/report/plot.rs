@@ -54,6 +54,8 @@ pub(crate) struct Chart {
     pub y_desc: String,
     /// The lines.
     pub lines: Vec<Line>,
+    /// The least x the axis reaches (the run's span on time charts, so that they line up).
+    pub x_min_extent: f64,
 }
 
 impl Chart {
@@ -129,17 +131,23 @@ impl Chart {
         Ok(())
     }
 
-    /// The axes' upper ends: at least 1, with 10% headroom on y, and finite.
+    /// The axes' upper ends: at least 1, with headroom on y for the legend, and finite.
     fn extent(&self) -> (f64, f64) {
         let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
         let points = || self.lines.iter().flat_map(|l| l.points.iter());
-        let x_max = points().map(|p| finite(p.0)).fold(0.0, f64::max);
+        let x_max = points()
+            .map(|p| finite(p.0))
+            .fold(finite(self.x_min_extent), f64::max);
         let y_max = points().map(|p| finite(p.1)).fold(0.0, f64::max);
         let x_max = match self.x {
             XAxis::Elapsed => x_max.max(1.0),
             XAxis::Nines => x_max.max(2.0),
         };
-        (x_max, (y_max * 1.1).max(1.0))
+        // Headroom above the highest point for the legend in the upper left: about 8% of the
+        // height per entry, so the lines stay clear of it.
+        let entries = self.lines.iter().filter(|l| !l.points.is_empty()).count();
+        let headroom = (1.1 + 0.08 * entries as f64).min(1.7);
+        (x_max, (y_max * headroom).max(1.0))
     }
 }
 
@@ -191,33 +199,39 @@ fn first_second(result: &RunResult) -> u64 {
     result.series.first().map_or(0, |i| i.unix_second)
 }
 
+/// Seconds from the series' first second to its last (at most a day, as [`every_second`]).
+fn span(result: &RunResult) -> f64 {
+    let last = result.series.last().map_or(0, |i| i.unix_second);
+    elapsed(result, last).min(86_400.0)
+}
+
 fn elapsed(result: &RunResult, unix_second: u64) -> f64 {
     unix_second.saturating_sub(first_second(result)) as f64
 }
 
 /// p50, p90 and p99 of `metric` (with its sub-metrics) in each second that recorded any.
 pub(crate) fn percentiles_over_time(result: &RunResult, metric: &str) -> Chart {
-    let per_second: Vec<(f64, Histogram<u64>)> = result
+    const PERCENTILES: [(&str, f64); 3] = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)];
+    // The figures of each second at once: a second's histogram is not kept past its row.
+    let rows: Vec<(f64, [f64; 3])> = result
         .series
         .iter()
         .filter_map(|i| {
             let h = i.latency(metric)?;
-            (!h.is_empty()).then(|| (elapsed(result, i.unix_second), h))
+            (!h.is_empty()).then(|| {
+                let at = PERCENTILES.map(|(_, p)| h.value_at_percentile(p) as f64);
+                (elapsed(result, i.unix_second), at)
+            })
         })
         .collect();
-    let max_us = per_second
-        .iter()
-        .map(|(_, h)| h.value_at_percentile(99.0) as f64)
-        .fold(0.0, f64::max);
+    let max_us = rows.iter().map(|(_, at)| at[2]).fold(0.0, f64::max);
     let (unit, scale) = latency_unit(max_us);
-    let lines = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)]
+    let lines = PERCENTILES
         .iter()
-        .map(|(label, p)| Line {
+        .enumerate()
+        .map(|(k, (label, _))| Line {
             label: (*label).to_owned(),
-            points: per_second
-                .iter()
-                .map(|(x, h)| (*x, h.value_at_percentile(*p) as f64 / scale))
-                .collect(),
+            points: rows.iter().map(|(x, at)| (*x, at[k] / scale)).collect(),
         })
         .collect();
     Chart {
@@ -225,6 +239,7 @@ pub(crate) fn percentiles_over_time(result: &RunResult, metric: &str) -> Chart {
         x: XAxis::Elapsed,
         y_desc: format!("latency ({unit})"),
         lines,
+        x_min_extent: span(result),
     }
 }
 
@@ -265,6 +280,7 @@ pub(crate) fn distribution(result: &RunResult) -> Chart {
         x: XAxis::Nines,
         y_desc: format!("latency ({unit})"),
         lines,
+        x_min_extent: 0.0,
     }
 }
 
@@ -282,6 +298,7 @@ pub(crate) fn active_users(result: &RunResult) -> Chart {
                 .map(|i| (elapsed(result, i.unix_second), i.active_users as f64))
                 .collect(),
         }],
+        x_min_extent: span(result),
     }
 }
 
@@ -337,6 +354,7 @@ pub(crate) fn throughput(result: &RunResult) -> Chart {
         x: XAxis::Elapsed,
         y_desc: "operations/s".into(),
         lines,
+        x_min_extent: span(result),
     }
 }
 
@@ -373,6 +391,7 @@ pub(crate) fn errors(result: &RunResult) -> Chart {
         x: XAxis::Elapsed,
         y_desc: "errors/s".into(),
         lines,
+        x_min_extent: span(result),
     }
 }
 
@@ -425,6 +444,7 @@ mod tests {
         let p99 = &chart.lines[2].points;
         assert_eq!(p99.len(), 2, "only seconds with samples");
         assert_eq!(p99[1].0, 3.0);
+        assert_eq!(chart.x_min_extent, 3.0, "time charts span the whole series");
         assert!((1_500.0..1_502.0).contains(&p99[1].1), "{p99:?}");
     }
 

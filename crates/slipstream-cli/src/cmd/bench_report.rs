@@ -25,8 +25,26 @@ use slipstream_bench::{file, merge, report, summary};
 
 use super::{EXIT_FAILED, EXIT_USAGE};
 
+/// Examples and exit codes, shown after the options in `--help`.
+pub const REPORT_HELP: &str = "\
+Examples:
+  slipstream bench report run.json
+  slipstream bench report seg-*.json --html merged.html --out merged.json
+  slipstream bench report run.json --no-html --threshold 'reply.p99 < 50ms' \\
+      --threshold 'errors < 0.1%'
+
+Thresholds: METRIC.STAT OP DURATION (reply.p99 < 50ms; STAT one of p50 p90 p95 p99
+p99.9 min max mean; reply is every reply.* metric), errors OP PERCENT (errors over
+errors + latency samples), COUNTER OP COUNT (messages.lost == 0), NAME.rate OP N/s.
+Something the run never recorded fails (no samples).
+
+Exit codes: 0 every threshold met (or none given); 1 a threshold violated; 2 usage
+error, a file that cannot be read or is not a result file, runs of different scenarios,
+a report that cannot be written.";
+
 /// Options of `slipstream bench report`.
 #[derive(Args, Debug)]
+#[command(after_help = REPORT_HELP)]
 pub struct ReportArgs {
     /// Result files written by `slipstream bench --out`; several are merged into one.
     #[arg(value_name = "FILE", required = true, num_args = 1..)]
