@@ -112,9 +112,11 @@ pub struct Rate {
 pub const MAX_RATE: f64 = 1_000_000.0;
 
 impl Rate {
-    /// A rate of `per_second` operations a second, if it is positive and at most [`MAX_RATE`].
+    /// A rate of `per_second` operations a second, if it is from one a week ([`MAX_DURATION`]
+    /// between two) to [`MAX_RATE`].
     pub fn per_second(per_second: f64) -> Option<Rate> {
-        (per_second.is_finite() && per_second > 0.0 && per_second <= MAX_RATE)
+        let min = 1.0 / MAX_DURATION.as_secs_f64();
+        (per_second.is_finite() && per_second >= min && per_second <= MAX_RATE)
             .then_some(Rate { per_second })
     }
 
@@ -149,7 +151,7 @@ impl std::str::FromStr for Rate {
             _ => return Err(bad("the unit after / must be s, m or h")),
         };
         let n: f64 = number.parse().map_err(|_| bad("not a number"))?;
-        Rate::per_second(n / seconds).ok_or_else(|| bad("must be above 0 and at most 1000000/s"))
+        Rate::per_second(n / seconds).ok_or_else(|| bad("must be from one a week to 1000000/s"))
     }
 }
 
@@ -203,6 +205,7 @@ mod tests {
         );
         assert!("0/s".parse::<Rate>().is_err());
         assert!("-1".parse::<Rate>().is_err());
+        assert!("1e-300/s".parse::<Rate>().is_err()); // its interval would overflow
         assert!(
             "5/d"
                 .parse::<Rate>()

@@ -161,10 +161,7 @@ impl Parser<'_> {
             }
         }
         match opened {
-            Some((line, word)) => Err(ParseError {
-                line,
-                message: format!("`{word}` is never closed: add `end` after its steps"),
-            }),
+            Some((line, word)) => Err(never_closed(line, word)),
             None => Ok((steps, None)),
         }
     }
@@ -176,7 +173,7 @@ impl Parser<'_> {
                 line: or_line,
                 message: format!("`or` belongs in a `choose` block, not in `{word}`"),
             }),
-            (_, None) => unreachable!("an open block ends with its closer or an error"),
+            (_, None) => Err(never_closed(line, word)),
         }
     }
 
@@ -307,7 +304,7 @@ impl Parser<'_> {
                                 break;
                             }
                         }
-                        (_, None) => unreachable!("an open block ends with its closer or an error"),
+                        (_, None) => return Err(never_closed(line, "choose")),
                     }
                 }
                 Ok(Step::Choose(branches))
@@ -326,6 +323,13 @@ impl Parser<'_> {
                 )))
             }
         }
+    }
+}
+
+fn never_closed(line: usize, word: &str) -> ParseError {
+    ParseError {
+        line,
+        message: format!("`{word}` is never closed: add `end` after its steps"),
     }
 }
 
@@ -530,6 +534,37 @@ mod tests {
         assert!(err("push t e {\"n\": ${who}}\n").starts_with("1: unknown variable ${who}"));
         assert!(err("repeat 3\nor\nend\n").starts_with("2: `or` belongs in a `choose`"));
         assert!(err("\n# nothing\n").contains("no steps"));
+    }
+
+    #[test]
+    fn odd_input_is_an_error_never_a_panic() {
+        for source in [
+            "push",
+            "push t",
+            "await_message",
+            "await_message t",
+            "choose\nor\nend",
+            "choose\n  sleep 1s\nor\n",
+            "repeat 99999999999999999999999\nsleep 1s\nend",
+            "join t ${",
+            "join t {\"a\": \"${user\"}",
+            "connect a",
+            "sleep 2s..1s",
+            "await_reply 9x",
+            "end\nend",
+            "or",
+            "loop extra\nend",
+            "sleep",
+            "push t e {\"#\": 1} # a comment after JSON with a hash in a string",
+            "\u{0}\u{1}",
+            "join \u{e9}t\u{e9} [1,2,",
+            "await_message _ _ _ _",
+        ] {
+            let _ = parse(source);
+        }
+        // The one valid line above parses, its hash inside the JSON string kept.
+        let steps = parse("push t e {\"#\": 1} # a comment").unwrap();
+        assert!(matches!(&steps[0], Step::Push { payload: Some(p), .. } if p.0 == "{\"#\": 1}"));
     }
 
     #[test]
