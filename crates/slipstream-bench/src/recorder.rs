@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::result::{Interval, MAX_LATENCY_US, RunMeta, RunResult, new_latency_histogram};
+use crate::result::{
+    Interval, MAX_LATENCY_US, RunMeta, RunResult, new_interval_histogram, new_latency_histogram,
+};
 
 /// How many shards a collector has.
 pub const SHARDS: usize = 16;
@@ -115,11 +117,13 @@ impl Collector {
                 if histogram.is_empty() {
                     continue;
                 }
+                // A second's histogram grows with its largest value (a few dozen KB for
+                // millisecond latencies), not the full hour's range (about 190 KB).
                 let into = interval
                     .latencies
                     .entry(name.clone())
-                    .or_insert_with(new_latency_histogram);
-                // Both histograms have the crate's bounds, so adding cannot fail.
+                    .or_insert_with(new_interval_histogram);
+                // The shard clamps to the crate's range and the target grows: cannot fail.
                 let _ = into.add(&*histogram);
                 histogram.reset();
             }
