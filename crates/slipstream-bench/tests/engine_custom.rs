@@ -19,6 +19,8 @@ loop
   await_reply e
   push rooms:lobby broadcast {"from": ${user}, "n": ${i}} as b
   await_message rooms:lobby broadcast_event {"from": ${user}, "n": _}
+  push rooms:lobby "push to me" as p
+  await_message rooms:lobby foo {"bar": "baz"}
   repeat 2
     choose
       push bench:unjoined ping
@@ -57,6 +59,8 @@ async fn every_user_runs_the_steps_of_the_file() {
     // Each user's own broadcast comes back to it (a pattern with `_` for a missing key would
     // never match: so the broadcast payload must carry "n" too).
     assert_eq!(result.latencies["message.broadcast_event"].len(), 12);
+    // An event with spaces, quoted, and the push it makes the server send.
+    assert_eq!(result.latencies["message.foo"].len(), 12);
     // The only errors are the pushes to a topic never joined, which the choice made some of.
     let errors: Vec<_> = result
         .counters

@@ -38,6 +38,7 @@ Scenario file: one step a line, run by every user from top to bottom; # starts a
   loop ... end                     once per iteration until the run stops (--iterations,
                                    then --think after each pass)
   choose ... or ... end            one of the branches, at random
+A topic or event with spaces goes in double quotes: push rooms:lobby \"push to me\".
 Variables in topics, events and JSON: ${user} (the user's index), ${i} (the innermost
 repeat or loop's pass, from 0), ${iteration} (the loop passes so far), ${rand:N} (0 to N-1).
 

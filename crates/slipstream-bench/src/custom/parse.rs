@@ -343,8 +343,15 @@ fn non_empty(line: usize, what: &str, steps: Vec<Step>) -> Result<Vec<Step>, Par
     Ok(steps)
 }
 
+/// The first word and the rest; a word in double quotes may hold spaces (`"push to me"`), and
+/// is returned without them.
 fn split_word(text: &str) -> (&str, &str) {
     let text = text.trim();
+    if let Some(quoted) = text.strip_prefix('"')
+        && let Some(end) = quoted.find('"')
+    {
+        return (&quoted[..end], quoted[end + 1..].trim_start());
+    }
     match text.find(char::is_whitespace) {
         Some(i) => (&text[..i], text[i..].trim_start()),
         None => (text, ""),
@@ -537,6 +544,16 @@ mod tests {
     }
 
     #[test]
+    fn quoted_words_may_hold_spaces() {
+        let steps =
+            parse("push rooms:lobby \"push to me\" {}\nawait_message \"rooms:lobby\" foo").unwrap();
+        assert!(matches!(&steps[0], Step::Push { event, .. } if event.0 == "push to me"));
+        assert!(
+            matches!(&steps[1], Step::AwaitMessage { topic: Some(t), .. } if t.0 == "rooms:lobby")
+        );
+    }
+
+    #[test]
     fn odd_input_is_an_error_never_a_panic() {
         for source in [
             "push",
@@ -559,6 +576,8 @@ mod tests {
             "\u{0}\u{1}",
             "join \u{e9}t\u{e9} [1,2,",
             "await_message _ _ _ _",
+            "push t \"unterminated",
+            "push \"\" \"\"",
         ] {
             let _ = parse(source);
         }
