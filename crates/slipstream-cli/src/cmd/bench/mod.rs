@@ -328,12 +328,16 @@ fn finish(load: &LoadArgs, result: &RunResult, interrupted: bool, users: u64) ->
             failed_io = true;
         }
     }
-    print!("{}", slipstream_bench::summary::render(result));
+    let mut text = slipstream_bench::summary::render(result);
     if !outcomes.is_empty() {
-        print!(
-            "{}",
-            slipstream_bench::threshold::render_outcomes(&outcomes)
-        );
+        text.push_str(&slipstream_bench::threshold::render_outcomes(&outcomes));
+    }
+    // A reader that went away (`| head`) is no reason to fail the run, nor to panic as
+    // print! would: the exit code still says how the run went.
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
     }
     let verdict = verdict(result, users, load.iterations.is_some());
     if let Some(text) = &verdict.message {
