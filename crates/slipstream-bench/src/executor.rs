@@ -148,6 +148,9 @@ impl RunControl {
 /// How often the executor looks at the shape's target.
 const CONTROL_STEP: Duration = Duration::from_millis(10);
 
+/// How often the executor looks at every user's slot when the target has not moved.
+const SCAN_EVERY: Duration = Duration::from_millis(250);
+
 /// Runs `scenario` along `plan` on the current runtime, calling `on_tick` once a second with
 /// that second's figures, until the shape ends, the iterations are done or `stop` says so.
 pub async fn run(
@@ -173,6 +176,8 @@ pub async fn run(
     let total = plan.shape.total();
     // The first tick comes at the next whole second of wall time.
     let mut next_tick = started + Duration::from_millis(1000 - started_unix_ms % 1000);
+    let mut scanned: Option<u64> = None;
+    let mut next_scan = started;
     tracing::info!(scenario = %scenario.name(), shape = %plan.shape, segment = %plan.segment, "run starting");
     loop {
         let now = Instant::now();
@@ -186,31 +191,38 @@ pub async fn run(
         {
             break;
         }
-        // Every user the shape will ever run has run and finished on its own (their connects
-        // all failed, say): waiting out the shape would measure nothing.
-        let everyone = plan.segment.share_of(plan.shape.peak());
-        if tasks.is_empty()
-            && everyone > 0
-            && users.len() as u64 == everyone
-            && users.iter().all(Option::is_some)
-        {
-            break;
-        }
         let target = plan.shape.target_at(elapsed);
         target_tx.send_if_modified(|t| std::mem::replace(t, target) != target);
         let local = plan.segment.share_of(target);
         let iterations_left = iterations
             .as_ref()
             .is_none_or(|left| left.load(Ordering::Acquire) > 0);
+        // The slots are looked at when the target moves, and otherwise every SCAN_EVERY (for
+        // users that finished): not every 10 ms, which would cost O(users) each time.
+        let scan = scanned != Some(local) || now >= next_scan;
+        if scan {
+            scanned = Some(local);
+            next_scan = now + SCAN_EVERY;
+            // Every user the shape will ever run has run and finished on its own (their
+            // connects all failed, say): waiting out the shape would measure nothing.
+            let everyone = plan.segment.share_of(plan.shape.peak());
+            if tasks.is_empty()
+                && everyone > 0
+                && users.len() as u64 == everyone
+                && users.iter().all(Option::is_some)
+            {
+                break;
+            }
+        }
         // A slot above the target whose user has finished may start again on a later ramp up;
         // one below it that finished on its own (its connect failed, its iterations ran out)
         // stays finished: restarting it would turn a failure into a storm of retries.
-        for slot in users.iter_mut().skip(local as usize) {
+        for slot in users.iter_mut().skip(local as usize).filter(|_| scan) {
             if slot.as_ref().is_some_and(|h| h.is_finished()) {
                 *slot = None;
             }
         }
-        for k in 0..local {
+        for k in (0..local).filter(|_| scan) {
             let k = k as usize;
             if k >= users.len() {
                 users.push(None);
