@@ -152,18 +152,43 @@ fn ctrl_c_stops_the_users_and_still_prints_the_summary_and_writes_out() {
 
 #[test]
 fn more_users_than_the_file_limit_are_refused_before_anything_runs() {
-    // Nothing listens there: the refusal must come before any connect.
-    let ran = bench(&[
-        "connect",
-        "--url",
-        "ws://127.0.0.1:9/socket",
-        "--users",
-        "5000000",
-        "-q",
-    ]);
+    use std::os::unix::process::CommandExt;
+    // The child gets a hard limit of 1,024 open files whatever this machine allows, so 2,000
+    // users cannot fit even after it raises its soft limit. Nothing listens at the URL: the
+    // refusal must come before any connect.
+    let mut command = slipstream();
+    command
+        .args([
+            "bench",
+            "connect",
+            "--url",
+            "ws://127.0.0.1:9/socket",
+            "--users",
+            "2000",
+            "-q",
+        ])
+        .stdin(Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let ran = Ran::from(command.output().expect("slipstream runs"));
     assert_eq!(ran.code, Some(2), "{ran}");
-    assert!(ran.stderr.contains("5000000 users need about"), "{ran}");
-    assert!(ran.stderr.contains("open files"), "{ran}");
+    assert!(
+        ran.stderr.contains("2000 users need about 2064 open files"),
+        "{ran}"
+    );
+    // The soft limit was raised to the hard one before the check.
+    assert!(ran.stderr.contains("may open 1024"), "{ran}");
     assert!(ran.stderr.contains("--workers"), "{ran}");
     assert!(ran.stdout.is_empty(), "{ran}");
 }
