@@ -154,17 +154,26 @@ pub(crate) fn merged_group(
     map: &BTreeMap<String, Histogram<u64>>,
     group: &str,
 ) -> Option<Histogram<u64>> {
-    let mut found = None::<Histogram<u64>>;
+    let mut sum = new_interval_histogram();
+    add_group(&mut sum, map, group).then_some(sum)
+}
+
+/// Adds the histograms of `group` in `map` into `into`; whether `map` has any.
+pub(crate) fn add_group(
+    into: &mut Histogram<u64>,
+    map: &BTreeMap<String, Histogram<u64>>,
+    group: &str,
+) -> bool {
+    let mut found = false;
     for (name, h) in map {
         let in_group = name == group
             || name
                 .strip_prefix(group)
                 .is_some_and(|rest| rest.starts_with('.'));
-        if !in_group {
-            continue;
+        if in_group {
+            add_clamped(into, h);
+            found = true;
         }
-        let sum = found.get_or_insert_with(new_interval_histogram);
-        add_clamped(sum, h);
     }
     found
 }
