@@ -315,21 +315,40 @@ pub fn write(path: &Path, result: &RunResult) -> Result<(), FileError> {
 
 /// Reads a result from the JSON of a result file.
 pub fn from_json(text: &str) -> Result<RunResult, FileError> {
-    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(FileError::NotJson)?;
     // A struct also deserializes from an array: only an object can be a result file.
-    if !text.trim_start().starts_with('{') {
-        return Err(FileError::NotAResultFile);
-    }
-    let probe: FormatProbe = serde_json::from_str(text).map_err(|_| FileError::NotAResultFile)?;
-    match probe.format {
-        Some(serde_json::Value::String(f)) if f == FORMAT => {}
-        Some(serde_json::Value::String(f)) if f.starts_with(FORMAT_FAMILY) => {
-            return Err(FileError::UnknownVersion(f));
+    let object = text.trim_start().starts_with('{');
+    match serde_json::from_str::<FileRepr>(text) {
+        Ok(repr) if object => {
+            check_format(Some(&serde_json::Value::String(repr.format.clone())))?;
+            decode_file(repr)
         }
-        _ => return Err(FileError::NotAResultFile),
+        // Parsing failed (or was not of an object): find out why, from the most basic reason
+        // up, so that a file of another version is not called malformed.
+        outcome => {
+            serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(FileError::NotJson)?;
+            if !object {
+                return Err(FileError::NotAResultFile);
+            }
+            let probe: FormatProbe =
+                serde_json::from_str(text).map_err(|_| FileError::NotAResultFile)?;
+            check_format(probe.format.as_ref())?;
+            match outcome {
+                Err(e) => Err(FileError::Malformed(e)),
+                Ok(_) => Err(FileError::NotAResultFile),
+            }
+        }
     }
-    let repr: FileRepr = serde_json::from_str(text).map_err(FileError::Malformed)?;
-    decode_file(repr)
+}
+
+/// Accepts this version's format string; names another version or says it is none.
+fn check_format(format: Option<&serde_json::Value>) -> Result<(), FileError> {
+    match format {
+        Some(serde_json::Value::String(f)) if f == FORMAT => Ok(()),
+        Some(serde_json::Value::String(f)) if f.starts_with(FORMAT_FAMILY) => {
+            Err(FileError::UnknownVersion(f.clone()))
+        }
+        _ => Err(FileError::NotAResultFile),
+    }
 }
 
 /// Reads the result file at `path`; every error names the path.

@@ -5,6 +5,14 @@
 //! merge of several files (`bench report`) and the HTML report. Results from several processes
 //! or machines merge exactly: histograms add bucket by bucket, counters add, and time series add
 //! second by second (aligned on the wall-clock second each run started in).
+//!
+//! What readers expect of a filled result: latencies in microseconds, at most
+//! [`MAX_LATENCY_US`]; the run's histograms equal to the sum of its seconds' (each sample in
+//! both); per-second histograms made by [`new_interval_histogram`] (compact) or
+//! [`new_latency_histogram`]; error counters named `errors.<kind>`, present once the first
+//! error of the kind happens (an absent one reads as 0); every other counter a threshold may
+//! name (`messages.lost`, …) present from the start, even at 0, since a threshold on a counter
+//! the run never created fails with "no samples".
 
 use std::collections::BTreeMap;
 
@@ -154,17 +162,26 @@ pub(crate) fn merged_group(
     map: &BTreeMap<String, Histogram<u64>>,
     group: &str,
 ) -> Option<Histogram<u64>> {
-    let mut found = None::<Histogram<u64>>;
+    let mut sum = new_interval_histogram();
+    add_group(&mut sum, map, group).then_some(sum)
+}
+
+/// Adds the histograms of `group` in `map` into `into`; whether `map` has any.
+pub(crate) fn add_group(
+    into: &mut Histogram<u64>,
+    map: &BTreeMap<String, Histogram<u64>>,
+    group: &str,
+) -> bool {
+    let mut found = false;
     for (name, h) in map {
         let in_group = name == group
             || name
                 .strip_prefix(group)
                 .is_some_and(|rest| rest.starts_with('.'));
-        if !in_group {
-            continue;
+        if in_group {
+            add_clamped(into, h);
+            found = true;
         }
-        let sum = found.get_or_insert_with(new_interval_histogram);
-        add_clamped(sum, h);
     }
     found
 }

@@ -235,7 +235,15 @@ pub enum ThresholdError {
         /// What was written.
         op: String,
     },
-    /// Nothing, or something that is not a name, left of the comparison.
+    /// Nothing left of the comparison, or nothing right of it.
+    #[error("nothing {side} `{op}`; write NAME OP VALUE, {EXAMPLES}")]
+    Missing {
+        /// `before` or `after`.
+        side: &'static str,
+        /// The comparison.
+        op: String,
+    },
+    /// Something that is not a name left of the comparison.
     #[error(
         "`{name}` is not a metric or counter name (letters, digits, `.`, `_`, `-`); {EXAMPLES}"
     )]
@@ -348,6 +356,14 @@ impl FromStr for Threshold {
         let name = k6_percentile(text[..at].trim());
         let name = name.as_str();
         let value = text[at + len..].trim();
+        for (side, empty) in [("before", name.is_empty()), ("after", value.is_empty())] {
+            if empty {
+                return Err(ThresholdError::Missing {
+                    side,
+                    op: op.token().into(),
+                });
+            }
+        }
         check_name(name)?;
         let bound = parse_bound(value)?;
         let target = classify(name, op, &bound)?;

@@ -461,3 +461,14 @@ fn compact_and_empty_histograms_round_trip() {
     assert!(back.latencies["join"].is_empty());
     assert_eq!(back.latencies["connect"].len(), 5);
 }
+
+#[test]
+fn a_later_version_with_another_shape_is_named_not_called_malformed() {
+    let error = read_text("{\"format\": \"slipstream-bench/2\", \"runs\": [{\"meta\": 1}]}");
+    assert!(
+        matches!(error.kind(), FileError::UnknownVersion(v) if v == "slipstream-bench/2"),
+        "{error:?}"
+    );
+    let error = read_text("{\"format\": \"slipstream-bench/1\", \"meta\": 1}");
+    assert!(matches!(error.kind(), FileError::Malformed(_)), "{error:?}");
+}

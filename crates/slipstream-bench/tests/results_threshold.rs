@@ -128,7 +128,18 @@ fn mistakes_name_the_fix() {
             );
         }
     }
-    assert!(matches!(error("< 5ms"), ThresholdError::BadName { .. }));
+    assert_eq!(
+        error("< 5ms"),
+        ThresholdError::Missing {
+            side: "before",
+            op: "<".into()
+        }
+    );
+    assert!(
+        error("reply.p99 <=")
+            .to_string()
+            .starts_with("nothing after `<=`; write NAME OP VALUE")
+    );
     assert!(matches!(
         error("re ply.p99 < 5ms"),
         ThresholdError::BadName { .. }

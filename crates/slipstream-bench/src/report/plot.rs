@@ -8,7 +8,7 @@
 use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
-use crate::result::RunResult;
+use crate::result::{Interval, RunResult, add_group, new_interval_histogram};
 
 /// Chart size in pixels.
 const SIZE: (u32, u32) = (960, 320);
@@ -194,33 +194,100 @@ fn latency_unit(max_us: f64) -> (&'static str, f64) {
     }
 }
 
-/// The first second of the series (x = 0 on time charts).
-fn first_second(result: &RunResult) -> u64 {
-    result.series.first().map_or(0, |i| i.unix_second)
+/// At most this many points a line on a time chart: a longer run is drawn in windows of
+/// several seconds (an hour in windows of 4 s), which keeps the page small and the lines
+/// readable.
+const MAX_POINTS: u64 = 1_000;
+
+/// The series cut into windows of equal length, from its first second to its last, empty
+/// windows included (so that nothing recorded plots as 0 instead of being bridged).
+struct Windows<'a> {
+    /// The length of a window, in seconds (1 for runs of up to [`MAX_POINTS`] seconds).
+    seconds: u64,
+    /// Seconds from the first second to the last.
+    span: u64,
+    /// The windows in order; each has the intervals of its seconds.
+    windows: Vec<Vec<&'a Interval>>,
 }
 
-/// Seconds from the series' first second to its last (at most a day, as [`every_second`]).
-fn span(result: &RunResult) -> f64 {
-    let last = result.series.last().map_or(0, |i| i.unix_second);
-    elapsed(result, last).min(86_400.0)
+impl<'a> Windows<'a> {
+    fn of(result: &'a RunResult) -> Self {
+        let seconds = || result.series.iter().map(|i| i.unix_second);
+        let (Some(first), Some(last)) = (seconds().min(), seconds().max()) else {
+            return Windows {
+                seconds: 1,
+                span: 0,
+                windows: Vec::new(),
+            };
+        };
+        let span = last - first;
+        let length = span / MAX_POINTS + 1;
+        let mut windows = vec![Vec::new(); (span / length + 1) as usize];
+        for interval in &result.series {
+            windows[((interval.unix_second - first) / length) as usize].push(interval);
+        }
+        Windows {
+            seconds: length,
+            span,
+            windows,
+        }
+    }
+
+    /// The x of window `k`: seconds since the first second.
+    fn x(&self, k: usize) -> f64 {
+        (k as u64 * self.seconds) as f64
+    }
+
+    /// How many seconds of the series window `k` covers (the last one may be cut short).
+    fn length(&self, k: usize) -> u64 {
+        let start = k as u64 * self.seconds;
+        (self.span - start.min(self.span))
+            .saturating_add(1)
+            .min(self.seconds)
+    }
+
+    /// One point a window: `per_window` of its intervals, divided by the window's length (a
+    /// rate per second).
+    fn rate(&self, per_window: impl Fn(&[&Interval]) -> u64) -> Vec<(f64, f64)> {
+        self.windows
+            .iter()
+            .enumerate()
+            .map(|(k, w)| (self.x(k), per_window(w) as f64 / self.length(k) as f64))
+            .collect()
+    }
+
+    /// `" (6 s windows)"` when a window is longer than a second, for titles.
+    fn note(&self) -> String {
+        if self.seconds > 1 {
+            format!(" ({} s windows)", self.seconds)
+        } else {
+            String::new()
+        }
+    }
 }
 
-fn elapsed(result: &RunResult, unix_second: u64) -> f64 {
-    unix_second.saturating_sub(first_second(result)) as f64
+fn sum(intervals: &[&Interval], of: impl Fn(&Interval) -> u64) -> u64 {
+    intervals.iter().fold(0u64, |n, i| n.saturating_add(of(i)))
 }
 
-/// p50, p90 and p99 of `metric` (with its sub-metrics) in each second that recorded any.
+/// p50, p90 and p99 of `metric` (with its sub-metrics) in each second (or window) that
+/// recorded any: the percentiles of all the window's samples together.
 pub(crate) fn percentiles_over_time(result: &RunResult, metric: &str) -> Chart {
     const PERCENTILES: [(&str, f64); 3] = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)];
-    // The figures of each second at once: a second's histogram is not kept past its row.
-    let rows: Vec<(f64, [f64; 3])> = result
-        .series
+    let windows = Windows::of(result);
+    // Three numbers a window: its histogram is not kept past its row.
+    let rows: Vec<(f64, [f64; 3])> = windows
+        .windows
         .iter()
-        .filter_map(|i| {
-            let h = i.latency(metric)?;
+        .enumerate()
+        .filter_map(|(k, w)| {
+            let mut h = new_interval_histogram();
+            for interval in w {
+                add_group(&mut h, &interval.latencies, metric);
+            }
             (!h.is_empty()).then(|| {
                 let at = PERCENTILES.map(|(_, p)| h.value_at_percentile(p) as f64);
-                (elapsed(result, i.unix_second), at)
+                (windows.x(k), at)
             })
         })
         .collect();
@@ -235,11 +302,11 @@ pub(crate) fn percentiles_over_time(result: &RunResult, metric: &str) -> Chart {
         })
         .collect();
     Chart {
-        title: format!("{metric}: latency percentiles over time"),
+        title: format!("{metric}: latency percentiles over time{}", windows.note()),
         x: XAxis::Elapsed,
         y_desc: format!("latency ({unit})"),
         lines,
-        x_min_extent: span(result),
+        x_min_extent: windows.span as f64,
     }
 }
 
@@ -284,121 +351,90 @@ pub(crate) fn distribution(result: &RunResult) -> Chart {
     }
 }
 
-/// Active users at the end of each second.
+/// Active users at the end of each second (the most in each window).
 pub(crate) fn active_users(result: &RunResult) -> Chart {
+    let windows = Windows::of(result);
+    let points = windows
+        .windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| !w.is_empty())
+        .map(|(k, w)| {
+            let most = w.iter().map(|i| i.active_users).max().unwrap_or(0);
+            (windows.x(k), most as f64)
+        })
+        .collect();
     Chart {
-        title: "Active users".into(),
+        title: format!("Active users{}", windows.note()),
         x: XAxis::Elapsed,
         y_desc: "users".into(),
         lines: vec![Line {
             label: "active users".into(),
-            points: result
-                .series
-                .iter()
-                .map(|i| (elapsed(result, i.unix_second), i.active_users as f64))
-                .collect(),
+            points,
         }],
-        x_min_extent: span(result),
+        x_min_extent: windows.span as f64,
     }
-}
-
-/// Every second from the first to the last of the series, so that a second with nothing
-/// recorded plots as 0 instead of being bridged by a line.
-fn every_second(
-    result: &RunResult,
-) -> impl Iterator<Item = (f64, Option<&crate::result::Interval>)> {
-    let first = first_second(result);
-    let last = result.series.last().map_or(first, |i| i.unix_second);
-    // A forged file could span billions of seconds: draw at most a day of seconds.
-    let last = last.min(first.saturating_add(86_400));
-    let mut at = 0;
-    (first..=last)
-        .filter(move |_| !result.series.is_empty())
-        .map(move |s| {
-            while at < result.series.len() && result.series[at].unix_second < s {
-                at += 1;
-            }
-            let interval = result.series.get(at).filter(|i| i.unix_second == s);
-            ((s - first) as f64, interval)
-        })
 }
 
 /// Operations (latency samples) per second: one line per metric, and the total when there is
 /// more than one metric.
 pub(crate) fn throughput(result: &RunResult) -> Chart {
+    let windows = Windows::of(result);
     let metrics: Vec<&String> = result.latencies.keys().collect();
     let mut lines: Vec<Line> = Vec::new();
     if metrics.len() > 1 {
         lines.push(Line {
             label: "all operations".into(),
-            points: every_second(result)
-                .map(|(x, i)| (x, i.map_or(0, |i| i.operations()) as f64))
-                .collect(),
+            points: windows.rate(|w| sum(w, Interval::operations)),
         });
     }
     for metric in metrics {
         lines.push(Line {
             label: metric.clone(),
-            points: every_second(result)
-                .map(|(x, i)| {
-                    let n = i
-                        .and_then(|i| i.latencies.get(metric))
-                        .map_or(0, |h| h.len());
-                    (x, n as f64)
-                })
-                .collect(),
+            points: windows.rate(|w| sum(w, |i| i.latencies.get(metric).map_or(0, |h| h.len()))),
         });
     }
     Chart {
-        title: "Throughput (operations per second)".into(),
+        title: format!("Throughput (operations per second){}", windows.note()),
         x: XAxis::Elapsed,
         y_desc: "operations/s".into(),
         lines,
-        x_min_extent: span(result),
+        x_min_extent: windows.span as f64,
     }
 }
 
 /// Errors per second: one line per kind (the six most frequent), and all of them together
 /// when there is more than one kind.
 pub(crate) fn errors(result: &RunResult) -> Chart {
+    let windows = Windows::of(result);
     let kinds = result.errors_by_kind();
     let mut lines = Vec::new();
     if kinds.len() != 1 {
         lines.push(Line {
             label: "all errors".into(),
-            points: every_second(result)
-                .map(|(x, i)| (x, i.map_or(0, |i| i.errors()) as f64))
-                .collect(),
+            points: windows.rate(|w| sum(w, Interval::errors)),
         });
     }
     for (kind, _) in kinds.into_iter().take(6) {
         let counter = format!("{}{kind}", crate::result::ERROR_PREFIX);
         lines.push(Line {
             label: kind.to_owned(),
-            points: every_second(result)
-                .map(|(x, i)| {
-                    let n = i
-                        .and_then(|i| i.counters.get(&counter))
-                        .copied()
-                        .unwrap_or(0);
-                    (x, n as f64)
-                })
-                .collect(),
+            points: windows.rate(|w| sum(w, |i| i.counters.get(&counter).copied().unwrap_or(0))),
         });
     }
     Chart {
-        title: "Errors per second".into(),
+        title: format!("Errors per second{}", windows.note()),
         x: XAxis::Elapsed,
         y_desc: "errors/s".into(),
         lines,
-        x_min_extent: span(result),
+        x_min_extent: windows.span as f64,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::{Interval, RunMeta, new_latency_histogram};
+    use crate::result::{Interval, RunMeta, new_interval_histogram, new_latency_histogram};
 
     fn run_with_gap() -> RunResult {
         let mut run = RunResult::new(RunMeta::new("ping", "ws://x/socket"));
@@ -449,6 +485,63 @@ mod tests {
     }
 
     #[test]
+    fn long_runs_are_drawn_in_windows() {
+        // 2,500 seconds, each with one sample of 1 ms and one of (second + 1) µs.
+        let mut run = RunResult::new(RunMeta::new("ping", "ws://x/socket"));
+        for s in 0..2_500u64 {
+            let mut i = Interval::new(1_000_000 + s);
+            let mut h = new_interval_histogram();
+            h.record(1_000).unwrap();
+            h.record(1 + s).unwrap();
+            run.latencies
+                .entry("reply.ping".into())
+                .or_insert_with(new_latency_histogram)
+                .add(&h)
+                .unwrap();
+            i.latencies.insert("reply.ping".into(), h);
+            i.counters.insert("errors.refused".into(), 2);
+            i.active_users = s;
+            run.series.push(i);
+        }
+        let chart = throughput(&run);
+        let points = &chart.lines[0].points;
+        assert!(
+            points.len() <= MAX_POINTS as usize + 1,
+            "{} points",
+            points.len()
+        );
+        assert_eq!(points[1].0, 3.0, "windows of 3 s");
+        assert!(
+            points.iter().all(|p| p.1 == 2.0),
+            "a rate per second, not per window"
+        );
+        assert!(chart.title.ends_with("(3 s windows)"), "{}", chart.title);
+        assert!(errors(&run).lines[0].points.iter().all(|p| p.1 == 2.0));
+        let users = active_users(&run);
+        assert_eq!(
+            users.lines[0].points[1],
+            (3.0, 5.0),
+            "the most users in the window"
+        );
+        // The window's percentiles are those of its samples together: seconds 3..=5 hold
+        // 1,000 µs three times and 4, 5 and 6 µs: the p50 is 6 µs, the p99 1 ms.
+        let p = percentiles_over_time(&run, "reply");
+        assert_eq!(p.y_desc, "latency (ms)", "later windows reach 2.5 ms");
+        assert_eq!(p.lines[0].points[1].0, 3.0);
+        assert!(
+            (0.006..0.0061).contains(&p.lines[0].points[1].1),
+            "p50 {:?}",
+            p.lines[0].points[1]
+        );
+        assert!(
+            (1.0..1.001).contains(&p.lines[2].points[1].1),
+            "p99 {:?}",
+            p.lines[2].points[1]
+        );
+        assert_eq!(p.x_min_extent, 2_499.0);
+    }
+
+    #[test]
     fn the_distribution_reaches_as_far_as_the_samples() {
         let chart = distribution(&run_with_gap());
         let points = &chart.lines[0].points;
@@ -460,6 +553,24 @@ mod tests {
         assert_eq!(nines_label(2.0), "99%");
         assert_eq!(nines_label(3.0), "99.9%");
         assert_eq!(nines_label(0.0), "0%");
+    }
+
+    #[test]
+    fn a_series_spanning_all_of_time_draws_in_bounded_points() {
+        let mut run = run_with_gap();
+        run.series[0].unix_second = 0;
+        run.series[1].unix_second = u64::MAX;
+        for chart in [throughput(&run), errors(&run), active_users(&run)] {
+            assert!(chart.lines[0].points.len() <= MAX_POINTS as usize + 1);
+            assert!(
+                chart.lines[0]
+                    .points
+                    .iter()
+                    .all(|p| p.0.is_finite() && p.1.is_finite())
+            );
+            chart.svg().unwrap();
+        }
+        percentiles_over_time(&run, "reply").svg().unwrap();
     }
 
     #[test]
