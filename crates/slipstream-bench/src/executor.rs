@@ -33,6 +33,13 @@ pub trait Scenario: Send + Sync + 'static {
     fn primary_metric(&self) -> String;
     /// One virtual user, from start to stop.
     fn run_user(self: Arc<Self>, user: User) -> UserFuture;
+
+    /// The counters the scenario keeps, so that they are in the result from the start, even
+    /// at 0 (a threshold such as `messages.lost == 0` must find its counter). `errors.*`
+    /// counters appear with their first error and need not be listed.
+    fn counters(&self) -> Vec<String> {
+        vec!["iterations".into()]
+    }
 }
 
 /// How the run is shaped.
@@ -160,6 +167,7 @@ pub async fn run(
     mut on_tick: impl FnMut(&Snapshot, Duration),
 ) -> RunResult {
     let collector = Collector::new(scenario.primary_metric());
+    collector.declare(&scenario.counters());
     let started_wall = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -81,6 +81,15 @@ impl Collector {
         })
     }
 
+    /// Puts these counters in the totals at 0, so that they are in the result even when
+    /// nothing increments them.
+    pub fn declare(&self, counters: &[String]) {
+        let mut totals = lock(&self.totals);
+        for name in counters {
+            totals.counters.entry(name.clone()).or_insert(0);
+        }
+    }
+
     /// The recorder of user `index`.
     pub fn recorder(self: &Arc<Self>, index: u64) -> Recorder {
         Recorder {
@@ -281,7 +290,10 @@ mod tests {
         let third = collector.tick(102); // nothing recorded, no user running: no interval
         assert_eq!(third.ops, 0);
 
+        collector.declare(&["messages.lost".into(), "pushes".into()]);
         let result = collector.finish(meta());
+        assert_eq!(result.counters["messages.lost"], 0); // declared, never counted
+        assert_eq!(result.counters["pushes"], 2); // declaring keeps what was counted
         assert_eq!(result.latencies["reply.ping"].len(), 3);
         assert_eq!(result.latencies["reply.ping"].min(), 1);
         assert_eq!(result.counters["pushes"], 2);

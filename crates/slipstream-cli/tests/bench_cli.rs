@@ -390,3 +390,23 @@ fn reconnect_times_the_users_through_restarts_of_the_demo_server() {
     assert_eq!(ran.code, Some(2), "{ran}");
     assert!(ran.stderr.contains("needs --demo"), "{ran}");
 }
+
+#[test]
+fn a_threshold_on_a_counter_that_stayed_0_finds_it() {
+    let ran = bench(&[
+        "fanout",
+        "--demo",
+        "--users",
+        "4",
+        "--duration",
+        "1s",
+        "-q",
+        "--threshold",
+        "messages.lost == 0",
+    ]);
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(
+        ran.stdout.contains("messages.lost == 0 (observed 0)"),
+        "{ran}"
+    );
+}

@@ -99,6 +99,13 @@ impl Scenario for Custom {
         first_reply(&self.program.steps).unwrap_or_else(|| "connect".into())
     }
 
+    fn counters(&self) -> Vec<String> {
+        ["iterations", "pushes", "messages.received"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
     fn run_user(self: Arc<Self>, user: User) -> UserFuture {
         Box::pin(async move {
             let mut state = State {

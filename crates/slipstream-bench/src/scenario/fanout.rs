@@ -182,6 +182,19 @@ impl Scenario for Fanout {
         "delivery".into()
     }
 
+    fn counters(&self) -> Vec<String> {
+        [
+            "iterations",
+            "messages.sent",
+            "messages.received",
+            "messages.lost",
+            "receivers.with_loss",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
     fn run_user(self: Arc<Self>, user: User) -> UserFuture {
         Box::pin(async move {
             let Some(socket) = self.target.connect(&user, &[]).await else {

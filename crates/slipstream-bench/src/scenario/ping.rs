@@ -97,6 +97,13 @@ impl Scenario for Ping {
         self.metric()
     }
 
+    fn counters(&self) -> Vec<String> {
+        ["iterations", "pushes"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
     fn run_user(self: Arc<Self>, user: User) -> UserFuture {
         Box::pin(async move {
             let Some(socket) = self.target.connect(&user, &[]).await else {

@@ -182,6 +182,13 @@ impl Scenario for PresenceScenario {
         "presence.join".into()
     }
 
+    fn counters(&self) -> Vec<String> {
+        ["iterations", "presence.incomplete", "presence.seen_remote"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
     fn run_user(self: Arc<Self>, user: User) -> UserFuture {
         Box::pin(async move {
             let Some(socket) = self.target.connect(&user, &[]).await else {

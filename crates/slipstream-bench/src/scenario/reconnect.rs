@@ -161,6 +161,13 @@ impl Scenario for Reconnect {
         "reconnect".into()
     }
 
+    fn counters(&self) -> Vec<String> {
+        ["iterations", "pushes", "pushes.lost"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
     fn run_user(self: Arc<Self>, user: User) -> UserFuture {
         Box::pin(async move {
             let id = format!("bench-{}", user.index);
