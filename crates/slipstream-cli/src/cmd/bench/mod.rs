@@ -172,9 +172,6 @@ pub fn run(args: BenchArgs) -> ExitCode {
     }
 }
 
-/// Builds the scenario once the target is known.
-type Make = dyn FnOnce(Target, &LoadArgs) -> Result<Arc<dyn Scenario>, String>;
-
 /// Checks the flags, then runs the load here or in workers.
 fn launch(
     load: LoadArgs,
@@ -221,8 +218,7 @@ fn launch(
     target.timeout = load.timeout;
     target.buffer = load.socket_buffer;
     target.heartbeat = load.heartbeat;
-    let boxed: Box<Make> = Box::new(make);
-    let scenario = match boxed(target, &load) {
+    let scenario = match make(target, &load) {
         Ok(scenario) => scenario,
         Err(e) => return usage(&e),
     };
@@ -337,7 +333,9 @@ fn finish(load: &LoadArgs, result: &RunResult, interrupted: bool, users: u64) ->
     {
         use std::io::Write;
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+        let _ = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush());
     }
     let verdict = verdict(result, users, load.iterations.is_some());
     if let Some(text) = &verdict.message {
