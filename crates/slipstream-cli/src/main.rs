@@ -59,6 +59,10 @@ enum Command {
         mut_arg("params", |a| a.help("The params of every join, as JSON"))
     )]
     Listen(cmd::listen::ListenArgs),
+    /// Load-test a Phoenix server: virtual users run a scenario along a load shape; a live
+    /// display, a summary, thresholds for CI, JSON results and an HTML report.
+    #[command(after_help = cmd::bench::BENCH_HELP)]
+    Bench(Box<cmd::bench::BenchArgs>),
 }
 
 const PUSH_HELP: &str = "\
@@ -104,6 +108,7 @@ fn main() -> ExitCode {
         Command::Push(args) => cmd::push::run(args),
         Command::Listen(args) => cmd::listen::run(args),
         Command::Run(args) => return cmd::run::run(args),
+        Command::Bench(args) => return cmd::bench::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod bench;
+pub mod bench_report;
 pub mod listen;
 pub mod oneshot;
 pub mod push;
@@ -28,7 +30,8 @@ Exit codes (tour, run, shell, push, listen; serve uses 0 and 2):
        syntax error), or could not connect (refused, no server, bind failed)
   130  interrupted by Ctrl-C (run, push, listen)
 A piped shell exits with the code of its first failed entry (1, or 2 for a syntax, usage or
-connection error); an interactive shell exits 0.";
+connection error); an interactive shell exits 0. bench: 0 passed, 1 a threshold failed or
+users were not reached, 2 usage or no user could connect, 130 Ctrl-C (see bench --help).";
 
 /// Why a subcommand stopped, and so its exit code.
 #[derive(Debug, thiserror::Error)]
