@@ -151,35 +151,3 @@ fn empty_and_odd_runs_do_not_panic() {
     let page = html(&gap);
     assert!(page.contains("</html>"));
 }
-
-/// Writes the report of the realistic run to `$SLIPSTREAM_REPORT_OUT` (for a person to open).
-#[test]
-#[ignore = "writes a file for a person to look at"]
-fn write_a_sample_report() {
-    let path = std::env::var("SLIPSTREAM_REPORT_OUT").unwrap_or_else(|_| "/tmp/report.html".into());
-    let run = realistic_run("ping");
-    let thresholds: Vec<Threshold> = ["reply.p99 < 10s", "errors < 0.001%"]
-        .iter()
-        .map(|t| t.parse().unwrap())
-        .collect();
-    std::fs::write(
-        &path,
-        html_with_thresholds(&run, &check_all(&thresholds, &run)),
-    )
-    .unwrap();
-    println!("{}", slipstream_bench::summary::render(&run));
-}
-
-/// Writes two segments of a run as result files into `$SLIPSTREAM_REPORT_DIR` (for trying
-/// `slipstream bench report` by hand).
-#[test]
-#[ignore = "writes files for a person to try the report command on"]
-fn write_sample_result_files() {
-    let dir = std::env::var("SLIPSTREAM_REPORT_DIR").unwrap_or_else(|_| "/tmp".into());
-    for i in 1..=2u32 {
-        let mut run = realistic_run("ping");
-        run.meta.segment = Some((i, 2));
-        let path = std::path::Path::new(&dir).join(format!("seg{i}.json"));
-        slipstream_bench::file::write(&path, &run).unwrap();
-    }
-}

@@ -118,9 +118,3 @@ fn a_run_with_no_errors_says_so() {
     let text = render(&run);
     assert!(text.contains("errors  none in 8,000 operations"), "{text}");
 }
-
-#[test]
-#[ignore = "prints the summary for a person to look at"]
-fn print_the_summary() {
-    println!("{}", render(&run()));
-}

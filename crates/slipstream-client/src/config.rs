@@ -125,6 +125,7 @@ pub struct SocketBuilder {
     auto_rejoin: bool,
     retry_on_initial_connect: bool,
     retry_rejected_joins: bool,
+    local_addr: Option<std::net::IpAddr>,
     final_statuses: Vec<u16>,
     connector: Option<Connector>,
 }
@@ -171,6 +172,7 @@ impl SocketBuilder {
             auto_rejoin: true,
             retry_on_initial_connect: false,
             retry_rejected_joins: false,
+            local_addr: None,
             final_statuses: Vec::new(),
             connector: None,
         }
@@ -393,6 +395,24 @@ impl SocketBuilder {
         self
     }
 
+    /// Connects from this local address (any free port on it) instead of the one the system
+    /// picks. A load generator spreads its sockets over several source addresses this way: one
+    /// source address has about 28,000 ephemeral ports towards one server, and every address of
+    /// 127.0.0.0/8 is local on Linux. A server address of the other IP family is skipped.
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() {
+    /// let socket = slipstream_client::Socket::builder("ws://127.0.0.1:4000/socket")
+    ///     .local_addr([127, 0, 0, 2].into())
+    ///     .build()
+    ///     .unwrap();
+    /// # }
+    /// ```
+    pub fn local_addr(mut self, ip: std::net::IpAddr) -> Self {
+        self.local_addr = Some(ip);
+        self
+    }
+
     /// Opens connections with `connector` instead of TCP/TLS (the test kit's in-memory
     /// transport). The upgrade timeout still bounds each attempt.
     #[cfg(any(test, feature = "testkit"))]
@@ -460,6 +480,7 @@ impl SocketBuilder {
             auto_rejoin: self.auto_rejoin,
             retry_on_initial_connect: self.retry_on_initial_connect,
             retry_rejected_joins: self.retry_rejected_joins,
+            local_addr: self.local_addr,
             final_statuses: self.final_statuses,
             connector: self.connector,
         };
@@ -514,6 +535,8 @@ pub(crate) struct Config {
     pub(crate) auto_rejoin: bool,
     pub(crate) retry_on_initial_connect: bool,
     pub(crate) retry_rejected_joins: bool,
+    /// The local address to connect from, if one was given.
+    pub(crate) local_addr: Option<std::net::IpAddr>,
     pub(crate) final_statuses: Vec<u16>,
     /// Replaces TCP/TLS when set (see `actor::transport`).
     pub(crate) connector: Option<Connector>,

@@ -156,3 +156,37 @@ async fn a_join_too_big_for_the_server_says_so_when_no_rejoin_follows() {
         "{events:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_local_address_is_the_source_of_the_connection() {
+    // A listener that only reports where the connection came from.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let socket = Socket::builder(format!("ws://127.0.0.1:{port}/socket/websocket"))
+        .local_addr([127, 0, 0, 7].into())
+        .build()
+        .unwrap();
+    socket.connect();
+    let (_stream, peer) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
+        .await
+        .expect("the client connects")
+        .unwrap();
+    assert_eq!(peer.ip(), std::net::IpAddr::from([127, 0, 0, 7]));
+}
+
+#[tokio::test]
+async fn a_local_address_that_is_not_ours_is_a_clear_connect_error() {
+    let server = demo().await;
+    // 192.0.2.0/24 is reserved for documentation: no interface here has it.
+    let socket = Socket::builder(server.ws_url())
+        .local_addr([192, 0, 2, 1].into())
+        .build()
+        .unwrap();
+    socket.connect();
+    let error = socket.await_connect(None).await.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("binding local address 192.0.2.1"),
+        "unexpected error: {text}"
+    );
+}

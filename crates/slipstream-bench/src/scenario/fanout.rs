@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use slipstream_client::{MessagePattern, Payload, Socket};
+use slipstream_client::{MessagePattern, Payload, Socket, SocketEvent};
 use tokio::time::Instant;
 
 use super::{Target, close, unix_micros};
@@ -84,19 +84,30 @@ impl Fanout {
         while user.sleep_until(intended).await && user.next_iteration() {
             let t = wall_start + (intended - started).as_micros() as u64;
             let payload = Payload::json(&json!({"s": user.index, "q": seq, "t": t}));
-            // `fanout` is never replied to: keep the pending push short-lived.
-            socket.push_with_timeout(&self.topic, "fanout", payload, Duration::from_secs(1));
+            // `fanout` is never replied to: no timer, nothing in the mailbox once it is out.
+            socket.push_no_reply(&self.topic, "fanout", payload);
             user.recorder.count("messages.sent", 1);
-            // The sender receives its own broadcasts and its pushes' timeouts: drop them.
-            socket.flush();
+            // The sender receives its own broadcasts (dropped) and, for a push that could not go
+            // out, its failure (counted).
+            Self::count_send_failures(user, socket);
             seq += 1;
             intended += interval;
         }
         if seq > 0 {
             let end = Payload::json(&json!({"s": user.index, "end": seq - 1}));
-            socket.push_with_timeout(&self.topic, "fanout", end, Duration::from_secs(1));
+            socket.push_no_reply(&self.topic, "fanout", end);
             // Give the frame time to be written before the close.
             tokio::time::sleep(Duration::from_millis(200)).await;
+            Self::count_send_failures(user, socket);
+        }
+    }
+
+    /// Empties the sender's mailbox, counting the broadcasts that could not be sent by kind.
+    fn count_send_failures(user: &User, socket: &Socket) {
+        for event in socket.flush() {
+            if let SocketEvent::Reply { result: Err(e), .. } = event {
+                user.recorder.error(&crate::kind::reply_error(&e), &e);
+            }
         }
     }
 

@@ -64,15 +64,43 @@ pub struct Target {
     pub timeout: Duration,
     /// The socket's heartbeat interval.
     pub heartbeat: Duration,
-    /// Each socket's websocket read and write buffer, in bytes ([`DEFAULT_BUFFER`]): the
-    /// client's own default (128 KiB each) would cost 256 KiB per idle user.
+    /// Each socket's websocket read and write buffer, in bytes ([`DEFAULT_BUFFER`]).
     pub buffer: usize,
+    /// How many loopback source addresses the users are spread over (127.0.0.1, 127.0.0.2, …,
+    /// by user index); 0 or 1 lets the system pick. One source address has about 28,000
+    /// ephemeral ports towards one server address.
+    pub source_addrs: u32,
 }
 
-/// The read and write buffer of a virtual user's socket: 16 KiB each. Bigger messages still
-/// arrive whole (the buffer is the read chunk, not a limit); a user costs 32 KiB of buffers
-/// instead of the client's default 256 KiB, which matters at 15,000 users a process.
-pub const DEFAULT_BUFFER: usize = 16 << 10;
+/// Users per loopback source address when the spread is chosen for the user
+/// ([`source_addrs_for`]), well under one address's ephemeral ports.
+pub const USERS_PER_SOURCE_ADDR: u64 = 20_000;
+
+/// How many loopback source addresses `users` sockets to `url` need: more than one only when the
+/// server is on loopback (an IP of 127.0.0.0/8, `::1` or `localhost`) and the users would not fit
+/// in one address's ephemeral ports.
+pub fn source_addrs_for(url: &str, users: u64) -> u32 {
+    let loopback = url::Url::parse(url).ok().is_some_and(|u| match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    });
+    if !loopback || users <= USERS_PER_SOURCE_ADDR {
+        return 1;
+    }
+    u32::try_from(users.div_ceil(USERS_PER_SOURCE_ADDR)).unwrap_or(u32::MAX)
+}
+
+/// The source address of user `index` among `spread` loopback addresses (127.0.0.1 onwards).
+pub fn source_addr(index: u64, spread: u32) -> std::net::IpAddr {
+    let offset = u32::try_from(index % u64::from(spread.max(1))).unwrap_or(0);
+    std::net::Ipv4Addr::from(0x7F00_0001u32.saturating_add(offset).min(0x7FFF_FFFE)).into()
+}
+
+/// The read and write buffer of a virtual user's socket: the client's own default read buffer
+/// (8 KiB). Bigger messages still arrive whole (the buffer is the read chunk, not a limit).
+pub const DEFAULT_BUFFER: usize = slipstream_client::DEFAULT_READ_BUFFER_SIZE;
 
 impl Target {
     /// A target with the client's timeout and heartbeat (10 s, 30 s) and [`DEFAULT_BUFFER`].
@@ -82,6 +110,7 @@ impl Target {
             timeout: slipstream_client::DEFAULT_PUSH_TIMEOUT,
             heartbeat: slipstream_client::DEFAULT_HEARTBEAT_INTERVAL,
             buffer: DEFAULT_BUFFER,
+            source_addrs: 1,
         }
     }
 
@@ -97,6 +126,9 @@ impl Target {
             .heartbeat_interval(self.heartbeat)
             .read_buffer_size(self.buffer)
             .write_buffer_size(self.buffer);
+        if self.source_addrs > 1 {
+            builder = builder.local_addr(source_addr(user.index, self.source_addrs));
+        }
         for (key, value) in extra {
             builder = builder.param(*key, value.clone());
         }
@@ -187,4 +219,31 @@ pub fn unix_micros() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod source_addr_tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_targets_past_one_address_worth_of_users_are_spread() {
+        let local = "ws://127.0.0.1:4000/socket/websocket";
+        assert_eq!(source_addrs_for(local, 15_000), 1);
+        assert_eq!(source_addrs_for(local, 20_001), 2);
+        assert_eq!(source_addrs_for(local, 100_000), 5);
+        assert_eq!(source_addrs_for("ws://localhost:4000/socket", 50_000), 3);
+        assert_eq!(source_addrs_for("ws://[::1]:4000/socket", 50_000), 3);
+        assert_eq!(source_addrs_for("wss://example.com/socket", 100_000), 1);
+        assert_eq!(source_addrs_for("not a url", 100_000), 1);
+    }
+
+    #[test]
+    fn users_take_the_addresses_in_turn() {
+        let ip = |n: u64| source_addr(n, 3).to_string();
+        assert_eq!(
+            [ip(0), ip(1), ip(2), ip(3)],
+            ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.1"]
+        );
+        assert_eq!(source_addr(300, 1_000).to_string(), "127.0.1.45");
+    }
 }

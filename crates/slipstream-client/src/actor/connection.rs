@@ -42,7 +42,7 @@ async fn open_inner(
         None => return Err(ConnectError::Transport("URL has no host".into())),
     };
     let port = url.port_or_known_default().unwrap_or(80);
-    let tcp = connect_tcp(&host, port).await?;
+    let tcp = connect_tcp(&host, port, config.local_addr).await?;
     let addr = tcp
         .peer_addr()
         .map_or_else(|_| format!("{host}:{port}"), |a| a.to_string());
@@ -84,6 +84,22 @@ async fn open_inner(
 /// A failed TLS handshake: [`ConnectError::NotTls`] when the server's first bytes were not a
 /// TLS record at all (a plain HTTP server answers a ClientHello with `HTTP/1.1 400 …`), else
 /// [`ConnectError::Tls`].
+/// Connects to `addr` from `ip` (any free port): a bind failure says which address it was.
+async fn connect_from(
+    ip: std::net::IpAddr,
+    addr: std::net::SocketAddr,
+) -> std::io::Result<TcpStream> {
+    let socket = if ip.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket
+        .bind(std::net::SocketAddr::new(ip, 0))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("binding local address {ip}: {e}")))?;
+    socket.connect(addr).await
+}
+
 fn tls_error(error: &std::io::Error, addr: String) -> ConnectError {
     use rustls::InvalidMessage;
     let not_tls = error
@@ -107,7 +123,11 @@ fn tls_error(error: &std::io::Error, addr: String) -> ConnectError {
     }
 }
 
-async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, ConnectError> {
+async fn connect_tcp(
+    host: &str,
+    port: u16,
+    local: Option<std::net::IpAddr>,
+) -> Result<TcpStream, ConnectError> {
     let addrs: Vec<_> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| ConnectError::Dns {
@@ -123,10 +143,22 @@ async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, ConnectError> {
     }
     let mut last = None;
     for addr in addrs {
-        match TcpStream::connect(addr).await {
+        let attempt = match local {
+            None => TcpStream::connect(addr).await,
+            Some(ip) if ip.is_ipv4() != addr.is_ipv4() => continue,
+            Some(ip) => connect_from(ip, addr).await,
+        };
+        match attempt {
             Ok(tcp) => return Ok(tcp),
             Err(e) => last = Some((addr, e)),
         }
+    }
+    if last.is_none()
+        && let Some(ip) = local
+    {
+        return Err(ConnectError::Transport(format!(
+            "{host}:{port} has no address of the local address {ip}'s family"
+        )));
     }
     match last {
         Some((addr, e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {

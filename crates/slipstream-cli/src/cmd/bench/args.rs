@@ -29,6 +29,12 @@ pub struct LoadArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = heartbeat, help_heading = "Target")]
     pub heartbeat: Duration,
 
+    /// Loopback source addresses to spread the users over (127.0.0.1 onwards, one per user in
+    /// turn). Default: one per 20,000 users when the server is on loopback, else the system's
+    /// choice. One source address has about 28,000 ports towards one server.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_536), help_heading = "Target")]
+    pub source_addrs: Option<u32>,
+
     /// Each socket's websocket read and write buffer (bytes each; memory per user).
     #[arg(long, value_name = "BYTES", default_value_t = slipstream_bench::scenario::DEFAULT_BUFFER, value_parser = buffer, help_heading = "Target")]
     pub socket_buffer: usize,

@@ -218,6 +218,15 @@ fn launch(
     target.timeout = load.timeout;
     target.buffer = load.socket_buffer;
     target.heartbeat = load.heartbeat;
+    target.source_addrs = load
+        .source_addrs
+        .unwrap_or_else(|| slipstream_bench::scenario::source_addrs_for(&url, users));
+    if target.source_addrs > 1 {
+        eprintln!(
+            "spreading {users} users over {} loopback source addresses (127.0.0.1 onwards)",
+            target.source_addrs
+        );
+    }
     let scenario = match make(target, &load) {
         Ok(scenario) => scenario,
         Err(e) => return usage(&e),
