@@ -21,6 +21,8 @@
 //!   process before the first socket, divided by N) and the time to connect and join all N.
 //! * **S4**: 200 receivers joined to one topic, a 201st socket broadcasts 500 messages through it
 //!   (`fanout`): client CPU per 1,000 deliveries, and how many deliveries were lost.
+//! * **S5**: 100 sockets (at most `--receivers`), each pushing and awaiting its reply in a
+//!   closed loop, 100,000 round trips in all (`--s2-count`): what `slipstream bench ping` does.
 //!
 //! Processes: this binary is the driver, and re-executes itself as the server
 //! (`SLIPSTREAM_FLOOR_ROLE=server`: the demo app on 127.0.0.1:0) and as each client run
@@ -101,6 +103,9 @@ enum Scenario {
     S3 { sockets: usize },
     /// Broadcast to receivers.
     S4 { receivers: usize, messages: usize },
+    /// `users` sockets, each pushing and awaiting its reply in a closed loop, `count` in all
+    /// (what `slipstream bench ping` does).
+    S5 { users: usize, count: usize },
 }
 
 impl Scenario {
@@ -113,6 +118,7 @@ impl Scenario {
                 receivers,
                 messages,
             } => format!("S4 {receivers} x {messages}"),
+            Scenario::S5 { users, count } => format!("S5 {users} users, {count} closed-loop"),
         }
     }
 
@@ -125,6 +131,7 @@ impl Scenario {
                 receivers,
                 messages,
             } => format!("s4 {receivers} {messages}"),
+            Scenario::S5 { users, count } => format!("s5 {users} {count}"),
         }
     }
 
@@ -142,6 +149,10 @@ impl Scenario {
             Some("s4") => Scenario::S4 {
                 receivers: n(1)?,
                 messages: n(2)?,
+            },
+            Some("s5") => Scenario::S5 {
+                users: n(1)?,
+                count: n(2)?,
             },
             _ => return Err(format!("bad scenario spec {text:?}").into()),
         })
@@ -262,7 +273,7 @@ fn options() -> Result<Options> {
     let benching = std::env::args().any(|a| a == "--bench");
     let mut opts = if benching {
         Options {
-            scenarios: ["s1", "s2", "s3", "s4"].map(String::from).to_vec(),
+            scenarios: ["s1", "s2", "s3", "s4", "s5"].map(String::from).to_vec(),
             runs: 3,
             windows: vec![100, 1_000, 10_000],
             sockets: vec![1_000, 10_000],
@@ -274,7 +285,7 @@ fn options() -> Result<Options> {
         }
     } else {
         Options {
-            scenarios: ["s1", "s2", "s3", "s4"].map(String::from).to_vec(),
+            scenarios: ["s1", "s2", "s3", "s4", "s5"].map(String::from).to_vec(),
             runs: 1,
             windows: vec![10],
             sockets: vec![20],
@@ -336,7 +347,13 @@ fn run_driver() -> Result<()> {
                     receivers: opts.receivers,
                     messages: opts.messages,
                 }),
-                other => return Err(format!("unknown scenario {other:?} (s1, s2, s3, s4)").into()),
+                "s5" => plan.push(Scenario::S5 {
+                    users: opts.receivers.min(100).max(1),
+                    count: opts.s2_count,
+                }),
+                other => {
+                    return Err(format!("unknown scenario {other:?} (s1 to s5)").into());
+                }
             }
         }
         println!(
@@ -409,6 +426,11 @@ fn describe(scenario: Scenario, m: &Measured) -> String {
             m.cpu_us_per_op(),
             m.lost
         ),
+        Scenario::S5 { .. } => format!(
+            "{:.0} replies/s, {:.2} µs CPU per reply",
+            m.ops_per_s(),
+            m.cpu_us_per_op()
+        ),
     }
 }
 
@@ -466,6 +488,10 @@ fn table_row(scenario: Scenario, ours: &[Measured], raw: &[Measured]) -> String 
         Scenario::S4 { .. } => {
             row("CPU per 1,000 deliveries", " ms", 2, &|m| m.cpu_us_per_op());
             row("deliveries lost", "", 0, &|m| m.lost as f64);
+        }
+        Scenario::S5 { .. } => {
+            row("replies/s", "", 0, &|m| m.ops_per_s());
+            row("CPU per 1,000 replies", " ms", 2, &|m| m.cpu_us_per_op());
         }
     }
     rows.pop();
@@ -674,6 +700,8 @@ fn run_client() -> Result<()> {
                     messages,
                 },
             ) => raw::s4(&url, receivers, messages).await,
+            (Client::Ours, Scenario::S5 { users, count }) => ours::s5(&url, users, count).await,
+            (Client::Raw, Scenario::S5 { users, count }) => raw::s5(&url, users, count).await,
         }
     };
     let measured = runtime.block_on(async move {
@@ -739,7 +767,12 @@ impl Deliveries {
 // ---------------------------------------------------------------------------------------------
 
 mod ours {
+    pub(super) use super::ours_s5::s5;
     use super::*;
+
+    pub(super) async fn joined_pub(url: &str) -> Result<Socket> {
+        joined(url).await
+    }
 
     async fn joined(url: &str) -> Result<Socket> {
         let socket = Socket::builder(url).build()?;
@@ -890,6 +923,79 @@ mod ours {
         m.lost = (receivers * messages) as u64 - received;
         drop(sender);
         Ok(m)
+    }
+}
+
+mod closed_loop {
+    use super::*;
+
+    /// Runs `users` loops that share `count` round trips; each loop runs `roundtrip` until the
+    /// shared counter is spent. Returns the measurement of the whole.
+    pub(super) async fn run<S, F>(sockets: Vec<S>, count: usize, roundtrip: F) -> Result<Measured>
+    where
+        S: Send + 'static,
+        F: Fn(S, String) -> BoxFuture<S> + Send + Sync + Copy + 'static,
+    {
+        let left = Arc::new(std::sync::atomic::AtomicUsize::new(count));
+        let mut m = Measured::default();
+        let watch = Stopwatch::start();
+        let tasks: Vec<_> = sockets
+            .into_iter()
+            .map(|mut socket| {
+                let left = left.clone();
+                tokio::spawn(async move {
+                    let mut done = 0u64;
+                    while left
+                        .fetch_update(
+                            std::sync::atomic::Ordering::Relaxed,
+                            std::sync::atomic::Ordering::Relaxed,
+                            |n| n.checked_sub(1),
+                        )
+                        .is_ok()
+                    {
+                        socket = roundtrip(socket, ping_payload(done as usize)).await?;
+                        done += 1;
+                    }
+                    Ok::<u64, BoxError>(done)
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await??;
+        }
+        watch.stop(&mut m);
+        m.ops = total;
+        Ok(m)
+    }
+
+    pub(super) type BoxFuture<S> =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S>> + Send>>;
+}
+
+mod ours_s5 {
+    use super::*;
+
+    pub(super) async fn s5(url: &str, users: usize, count: usize) -> Result<Measured> {
+        let mut sockets = Vec::with_capacity(users);
+        for _ in 0..users {
+            sockets.push(ours::joined_pub(url).await?);
+        }
+        closed_loop::run(sockets, count, |socket: Socket, payload| {
+            Box::pin(async move {
+                let r = socket.push(
+                    TOPIC,
+                    "ping",
+                    slipstream_protocol::Payload::from_json_str(&payload)?,
+                );
+                let reply = socket.await_reply(&r, Some(STEP_TIMEOUT)).await?;
+                if !reply.is_ok() {
+                    return Err(format!("reply with status {}", reply.status).into());
+                }
+                Ok(socket)
+            })
+        })
+        .await
     }
 }
 
@@ -1140,5 +1246,28 @@ mod raw {
         m.lost = (receivers * messages) as u64 - received;
         drop(sender);
         Ok(m)
+    }
+
+    pub(super) async fn s5(url: &str, users: usize, count: usize) -> Result<Measured> {
+        let mut sockets = Vec::with_capacity(users);
+        for _ in 0..users {
+            sockets.push((joined(url).await?, 1u64));
+        }
+        closed_loop::run(
+            sockets,
+            count,
+            |(mut ws, mut next_ref): (Ws, u64), payload| {
+                Box::pin(async move {
+                    next_ref += 1;
+                    ws.send(push_frame(next_ref, "ping", &payload)).await?;
+                    let (r, ok) = reply_of(&next_text(&mut ws).await?)?;
+                    if r != next_ref || !ok {
+                        return Err("a reply to another ref, or not ok".into());
+                    }
+                    Ok((ws, next_ref))
+                })
+            },
+        )
+        .await
     }
 }
