@@ -348,7 +348,7 @@ fn run_driver() -> Result<()> {
                     messages: opts.messages,
                 }),
                 "s5" => plan.push(Scenario::S5 {
-                    users: opts.receivers.min(100).max(1),
+                    users: opts.receivers.clamp(1, 100),
                     count: opts.s2_count,
                 }),
                 other => {
