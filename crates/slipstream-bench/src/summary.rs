@@ -36,7 +36,9 @@ pub fn render(result: &RunResult) -> String {
     out
 }
 
-fn render_header(result: &RunResult, out: &mut String) {
+/// What ran, where and when, as (label, value) rows: the summary's header and the HTML
+/// report's first table.
+pub fn meta_rows(result: &RunResult) -> Vec<(&'static str, String)> {
     let meta = &result.meta;
     let mut rows = vec![
         ("scenario", meta.scenario.clone()),
@@ -51,6 +53,11 @@ fn render_header(result: &RunResult, out: &mut String) {
     if let Some((i, n)) = meta.segment {
         rows.push(("segment", format!("{i}/{n} of the load")));
     }
+    rows
+}
+
+fn render_header(result: &RunResult, out: &mut String) {
+    let rows = meta_rows(result);
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, value) in rows {
         let _ = writeln!(out, "  {key:<width$}  {}", one_line(&value));

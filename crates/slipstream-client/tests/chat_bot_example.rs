@@ -516,6 +516,15 @@ mod binary {
         let server = demo_server();
         let mut bot = Bot::start(&server.ws_url(), Stdio::piped(), "info");
         bot.wait_until_joined();
+        // The report names who is online: wait until the bot has seen itself in the presence
+        // state (it arrives after the join's reply, and a loaded machine may take a while).
+        let online = |line: &str| line.contains("chat_bot") && line.contains("online=bot");
+        let seen = bot.log.iter().any(|l| online(l)) || bot.wait_for(online, |_| false);
+        assert!(
+            seen,
+            "the bot never saw itself online; its log:\n{}",
+            bot.log_text()
+        );
         bot.interrupt();
         let status = bot.exit_within(Duration::from_secs(10));
         let log = bot.log_text();

@@ -12,10 +12,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 
 use crate::result::RunResult;
-use crate::summary::{
-    format_count, format_latency_us, format_percent, format_rate, format_run_duration_ms,
-    format_unix_ms,
-};
+use crate::summary::{format_count, format_latency_us, format_percent, format_rate};
 use crate::threshold::ThresholdOutcome;
 
 /// The report of a run (or a merge of runs) as one HTML document, without thresholds.
@@ -100,20 +97,7 @@ pub fn escape(text: &str) -> String {
 }
 
 fn write_meta(result: &RunResult, page: &mut String) {
-    let meta = &result.meta;
-    let mut rows = vec![
-        ("scenario", meta.scenario.clone()),
-        ("url", meta.url.clone()),
-        ("users", format_count(meta.users)),
-        ("started", format_unix_ms(meta.started_unix_ms)),
-        ("duration", format_run_duration_ms(meta.duration_ms)),
-    ];
-    if meta.runs > 1 {
-        rows.push(("merged", format!("{} runs", format_count(meta.runs.into()))));
-    }
-    if let Some((i, n)) = meta.segment {
-        rows.push(("segment", format!("{i}/{n} of the load")));
-    }
+    let rows = crate::summary::meta_rows(result);
     page.push_str("<table class=\"meta\">\n");
     for (key, value) in rows {
         let _ = writeln!(page, "<tr><th>{key}</th><td>{}</td></tr>", escape(&value));
