@@ -123,6 +123,50 @@ async fn disconnect_is_honoured_while_a_write_is_stalled() {
 }
 
 #[tokio::test]
+async fn no_reply_pushes_the_link_never_took_are_reported_when_the_connection_ends() {
+    // A no-reply push is done once flushed; one still queued behind a stalled write when the
+    // connection ends must not vanish: it ends as one Reply with the disconnect.
+    let server = demo().await;
+    let proxy = Proxy::start(server.local_addr()).await;
+    let builder = Socket::builder(proxy.url_for(&server.ws_url()))
+        .heartbeat_interval(Duration::from_secs(60))
+        .outbound_queue_limit(64 << 20)
+        .await_timeout(WAIT);
+    let socket = joined_socket(builder, "rooms:lobby").await;
+
+    let payload = megabyte_payload();
+    proxy.faults().blackhole(Direction::Both);
+    let refs: Vec<Ref> = (0..BIG_PUSHES)
+        .map(|_| socket.push_no_reply("rooms:lobby", "broadcast", payload.clone()))
+        .collect();
+    // Let the task hand the link what it takes before the kernel buffers fill.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    socket.disconnect();
+    assert_eq!(
+        socket.await_disconnect(Some(Duration::from_secs(5))).await,
+        Ok(DisconnectReason::ClientRequested)
+    );
+    let failed: Vec<Ref> = socket
+        .flush()
+        .into_iter()
+        .filter_map(|e| match e {
+            SocketEvent::Reply {
+                push_ref,
+                result: Err(ReplyError::Disconnected(_)),
+                ..
+            } if refs.contains(&push_ref) => Some(push_ref),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !failed.is_empty(),
+        "the pushes stuck behind the stalled link must be reported"
+    );
+    // Those reported are the last ones, each once: what was flushed before them is done.
+    assert_eq!(failed, refs[refs.len() - failed.len()..]);
+}
+
+#[tokio::test]
 async fn a_silent_server_is_reported_after_two_heartbeat_intervals_not_three() {
     let server = demo().await;
     let proxy = Proxy::start(server.local_addr()).await;
