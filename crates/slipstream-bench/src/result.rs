@@ -117,10 +117,14 @@ impl RunResult {
 
     /// All errors: the sum of the counters named `errors.*` (saturating).
     pub fn errors(&self) -> u64 {
+        error_total(&self.counters)
+    }
+
+    /// The counters that are not errors (`errors.*` are reported by kind), by name.
+    pub fn plain_counters(&self) -> impl Iterator<Item = (&String, &u64)> {
         self.counters
             .iter()
-            .filter(|(name, _)| name.starts_with(ERROR_PREFIX))
-            .fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
+            .filter(|(name, _)| !name.starts_with(ERROR_PREFIX))
     }
 
     /// The errors by kind (the counter name without `errors.`), largest first, then by name.
@@ -138,9 +142,7 @@ impl RunResult {
     /// join, reply, delivery, … is one sample). Together with [`errors`](Self::errors) this is
     /// the denominator of the error rate.
     pub fn operations(&self) -> u64 {
-        self.latencies
-            .values()
-            .fold(0u64, |sum, h| sum.saturating_add(h.len()))
+        sample_total(&self.latencies)
     }
 
     /// The latency of `metric` with its sub-metrics: the histogram named `metric` and every
@@ -232,21 +234,31 @@ impl Interval {
 
     /// Errors counted in this second: the sum of its `errors.*` increments.
     pub fn errors(&self) -> u64 {
-        self.counters
-            .iter()
-            .filter(|(name, _)| name.starts_with(ERROR_PREFIX))
-            .fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
+        error_total(&self.counters)
     }
 
     /// Operations completed in this second: every latency sample recorded in it.
     pub fn operations(&self) -> u64 {
-        self.latencies
-            .values()
-            .fold(0u64, |sum, h| sum.saturating_add(h.len()))
+        sample_total(&self.latencies)
     }
 
     /// The latency of `metric` with its sub-metrics in this second (see [`RunResult::latency`]).
     pub fn latency(&self, metric: &str) -> Option<Histogram<u64>> {
         merged_group(&self.latencies, metric)
     }
+}
+
+/// The sum of the `errors.*` counters.
+fn error_total(counters: &BTreeMap<String, u64>) -> u64 {
+    counters
+        .iter()
+        .filter(|(name, _)| name.starts_with(ERROR_PREFIX))
+        .fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
+}
+
+/// The number of samples in every histogram.
+fn sample_total(latencies: &BTreeMap<String, Histogram<u64>>) -> u64 {
+    latencies
+        .values()
+        .fold(0u64, |sum, h| sum.saturating_add(h.len()))
 }

@@ -101,7 +101,9 @@ fn latency_cells(h: &Histogram<u64>) -> Vec<String> {
     ]
 }
 
-fn rate_cell(n: u64, secs: f64) -> String {
+/// `n` over `secs` as a rate, or `-` for a run of no length (the summary's and the report's rate
+/// column).
+pub(crate) fn rate_cell(n: u64, secs: f64) -> String {
     if secs > 0.0 {
         format_rate(n as f64 / secs)
     } else {
@@ -110,11 +112,7 @@ fn rate_cell(n: u64, secs: f64) -> String {
 }
 
 fn render_counters(result: &RunResult, out: &mut String) {
-    let counters: Vec<_> = result
-        .counters
-        .iter()
-        .filter(|(name, _)| !name.starts_with(crate::result::ERROR_PREFIX))
-        .collect();
+    let counters: Vec<_> = result.plain_counters().collect();
     if counters.is_empty() {
         return;
     }

@@ -767,12 +767,7 @@ impl Deliveries {
 // ---------------------------------------------------------------------------------------------
 
 mod ours {
-    pub(super) use super::ours_s5::s5;
     use super::*;
-
-    pub(super) async fn joined_pub(url: &str) -> Result<Socket> {
-        joined(url).await
-    }
 
     async fn joined(url: &str) -> Result<Socket> {
         let socket = Socket::builder(url).build()?;
@@ -846,34 +841,11 @@ mod ours {
     }
 
     pub(super) async fn s3(url: &str, sockets: usize) -> Result<Measured> {
-        let mut m = Measured {
-            rss_before_kib: status_kib("VmRSS:"),
-            ..Measured::default()
-        };
-        let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
-        let watch = Stopwatch::start();
-        let tasks: Vec<_> = (0..sockets)
-            .map(|_| {
-                let (gate, url) = (gate.clone(), url.to_owned());
-                tokio::spawn(async move {
-                    let _permit = gate.acquire_owned().await?;
-                    joined(&url).await
-                })
-            })
-            .collect();
-        let mut all = Vec::with_capacity(sockets);
-        for task in tasks {
-            all.push(task.await??);
-        }
-        watch.stop(&mut m);
-        m.ops = sockets as u64;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        m.rss_after_kib = status_kib("VmRSS:");
-        m.hwm_kib = status_kib("VmHWM:");
-        if let Some(gone) = all.iter().position(|s| !s.is_joined(TOPIC)) {
-            return Err(format!("socket {gone} is no longer joined").into());
-        }
-        Ok(m)
+        let connect = |url: String| async move { joined(&url).await };
+        idle::run(url, sockets, connect, |socket: &mut Socket| {
+            socket.is_joined(TOPIC)
+        })
+        .await
     }
 
     pub(super) async fn s4(url: &str, receivers: usize, messages: usize) -> Result<Measured> {
@@ -924,6 +896,75 @@ mod ours {
         drop(sender);
         Ok(m)
     }
+
+    pub(super) async fn s5(url: &str, users: usize, count: usize) -> Result<Measured> {
+        let mut sockets = Vec::with_capacity(users);
+        for _ in 0..users {
+            sockets.push(joined(url).await?);
+        }
+        closed_loop::run(sockets, count, |socket: Socket, payload| {
+            Box::pin(async move {
+                let r = socket.push(
+                    TOPIC,
+                    "ping",
+                    slipstream_protocol::Payload::from_json_str(&payload)?,
+                );
+                let reply = socket.await_reply(&r, Some(STEP_TIMEOUT)).await?;
+                if !reply.is_ok() {
+                    return Err(format!("reply with status {}", reply.status).into());
+                }
+                Ok(socket)
+            })
+        })
+        .await
+    }
+}
+
+/// S3 for either client: `sockets` connect and join, at most [`CONNECT_CONCURRENCY`] at a time,
+/// then sit idle for 2 s; each must still be `alive` at the end.
+mod idle {
+    use super::*;
+
+    pub(super) async fn run<T, F, Fut>(
+        url: &str,
+        sockets: usize,
+        connect: F,
+        alive: impl Fn(&mut T) -> bool,
+    ) -> Result<Measured>
+    where
+        T: Send + 'static,
+        F: Fn(String) -> Fut + Copy + Send + 'static,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+    {
+        let mut m = Measured {
+            rss_before_kib: status_kib("VmRSS:"),
+            ..Measured::default()
+        };
+        let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+        let watch = Stopwatch::start();
+        let tasks: Vec<_> = (0..sockets)
+            .map(|_| {
+                let (gate, url) = (gate.clone(), url.to_owned());
+                tokio::spawn(async move {
+                    let _permit = gate.acquire_owned().await?;
+                    connect(url).await
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(sockets);
+        for task in tasks {
+            all.push(task.await??);
+        }
+        watch.stop(&mut m);
+        m.ops = sockets as u64;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        m.rss_after_kib = status_kib("VmRSS:");
+        m.hwm_kib = status_kib("VmHWM:");
+        if let Some(gone) = all.iter_mut().position(|socket| !alive(socket)) {
+            return Err(format!("socket {gone} is no longer joined").into());
+        }
+        Ok(m)
+    }
 }
 
 mod closed_loop {
@@ -971,32 +1012,6 @@ mod closed_loop {
 
     pub(super) type BoxFuture<S> =
         std::pin::Pin<Box<dyn std::future::Future<Output = Result<S>> + Send>>;
-}
-
-mod ours_s5 {
-    use super::*;
-
-    pub(super) async fn s5(url: &str, users: usize, count: usize) -> Result<Measured> {
-        let mut sockets = Vec::with_capacity(users);
-        for _ in 0..users {
-            sockets.push(ours::joined_pub(url).await?);
-        }
-        closed_loop::run(sockets, count, |socket: Socket, payload| {
-            Box::pin(async move {
-                let r = socket.push(
-                    TOPIC,
-                    "ping",
-                    slipstream_protocol::Payload::from_json_str(&payload)?,
-                );
-                let reply = socket.await_reply(&r, Some(STEP_TIMEOUT)).await?;
-                if !reply.is_ok() {
-                    return Err(format!("reply with status {}", reply.status).into());
-                }
-                Ok(socket)
-            })
-        })
-        .await
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1160,45 +1175,23 @@ mod raw {
     }
 
     pub(super) async fn s3(url: &str, sockets: usize) -> Result<Measured> {
-        let mut m = Measured {
-            rss_before_kib: status_kib("VmRSS:"),
-            ..Measured::default()
+        let connect = |url: String| async move {
+            let mut ws = joined(&url).await?;
+            let (alive, alive_rx) = tokio::sync::oneshot::channel::<()>();
+            // Each socket keeps being read, as a live client would.
+            tokio::spawn(async move {
+                let _alive = alive;
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+            Ok(alive_rx)
         };
-        let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
-        let watch = Stopwatch::start();
-        let tasks: Vec<_> = (0..sockets)
-            .map(|_| {
-                let (gate, url) = (gate.clone(), url.to_owned());
-                tokio::spawn(async move {
-                    let permit = gate.acquire_owned().await?;
-                    let mut ws = joined(&url).await?;
-                    drop(permit);
-                    let (alive, alive_rx) = tokio::sync::oneshot::channel::<()>();
-                    // Each socket keeps being read, as a live client would.
-                    tokio::spawn(async move {
-                        let _alive = alive;
-                        while let Some(Ok(_)) = ws.next().await {}
-                    });
-                    Ok::<_, BoxError>(alive_rx)
-                })
-            })
-            .collect();
-        let mut all = Vec::with_capacity(sockets);
-        for task in tasks {
-            all.push(task.await??);
-        }
-        watch.stop(&mut m);
-        m.ops = sockets as u64;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        m.rss_after_kib = status_kib("VmRSS:");
-        m.hwm_kib = status_kib("VmHWM:");
-        if let Some(gone) = all.iter_mut().position(|rx| {
-            rx.try_recv()
-                .is_err_and(|e| e == tokio::sync::oneshot::error::TryRecvError::Closed)
-        }) {
-            return Err(format!("socket {gone} was closed").into());
-        }
-        Ok(m)
+        let open = |rx: &mut tokio::sync::oneshot::Receiver<()>| {
+            !matches!(
+                rx.try_recv(),
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed)
+            )
+        };
+        idle::run(url, sockets, connect, open).await
     }
 
     pub(super) async fn s4(url: &str, receivers: usize, messages: usize) -> Result<Measured> {

@@ -15,6 +15,7 @@ use slipstream_client::{
     SocketEvent,
 };
 use slipstream_protocol::Ref;
+use slipstream_server::RunningServer;
 use tokio::net::TcpListener;
 
 use crate::support::proxy::{Direction, Proxy, Refuse};
@@ -83,20 +84,25 @@ async fn a_write_blocked_on_a_dead_link_does_not_stop_the_heartbeat() {
     );
 }
 
-#[tokio::test]
-async fn disconnect_is_honoured_while_a_write_is_stalled() {
+/// A socket joined to `rooms:lobby` through a proxy that then blackholes both ways. A long
+/// heartbeat: only a disconnect can end the connection within a test. A queue that takes every
+/// push, so that the last ones wait behind the stalled write.
+async fn stalled_socket() -> (RunningServer, Proxy, Socket) {
     let server = demo().await;
     let proxy = Proxy::start(server.local_addr()).await;
-    // A long heartbeat: only the disconnect can end this connection within the test. A queue
-    // that takes every push, so that the last one waits behind the stalled write.
     let builder = Socket::builder(proxy.url_for(&server.ws_url()))
         .heartbeat_interval(Duration::from_secs(60))
         .outbound_queue_limit(64 << 20)
         .await_timeout(WAIT);
     let socket = joined_socket(builder, "rooms:lobby").await;
-
-    let payload = megabyte_payload();
     proxy.faults().blackhole(Direction::Both);
+    (server, proxy, socket)
+}
+
+#[tokio::test]
+async fn disconnect_is_honoured_while_a_write_is_stalled() {
+    let (_server, proxy, socket) = stalled_socket().await;
+    let payload = megabyte_payload();
     let refs: Vec<Ref> = (0..BIG_PUSHES)
         .map(|_| socket.push("rooms:lobby", "echo", payload.clone()))
         .collect();
@@ -126,16 +132,8 @@ async fn disconnect_is_honoured_while_a_write_is_stalled() {
 async fn no_reply_pushes_the_link_never_took_are_reported_when_the_connection_ends() {
     // A no-reply push is done once flushed; one still queued behind a stalled write when the
     // connection ends must not vanish: it ends as one Reply with the disconnect.
-    let server = demo().await;
-    let proxy = Proxy::start(server.local_addr()).await;
-    let builder = Socket::builder(proxy.url_for(&server.ws_url()))
-        .heartbeat_interval(Duration::from_secs(60))
-        .outbound_queue_limit(64 << 20)
-        .await_timeout(WAIT);
-    let socket = joined_socket(builder, "rooms:lobby").await;
-
+    let (_server, _proxy, socket) = stalled_socket().await;
     let payload = megabyte_payload();
-    proxy.faults().blackhole(Direction::Both);
     let refs: Vec<Ref> = (0..BIG_PUSHES)
         .map(|_| socket.push_no_reply("rooms:lobby", "broadcast", payload.clone()))
         .collect();

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 
 use crate::result::RunResult;
-use crate::summary::{format_count, format_latency_us, format_percent, format_rate};
+use crate::summary::{format_count, format_latency_us, format_percent, rate_cell};
 use crate::threshold::ThresholdOutcome;
 
 /// The report of a run (or a merge of runs) as one HTML document, without thresholds.
@@ -149,7 +149,7 @@ fn write_latencies(result: &RunResult, page: &mut String) {
             "<tr><td>{}</td><td>{}</td><td>{}</td>",
             escape(name),
             format_count(h.len()),
-            rate(h.len(), secs)
+            rate_cell(h.len(), secs)
         );
         for cell in latency_cells(h) {
             let _ = write!(page, "<td>{cell}</td>");
@@ -171,20 +171,8 @@ fn latency_cells(h: &Histogram<u64>) -> Vec<String> {
     cells
 }
 
-fn rate(n: u64, secs: f64) -> String {
-    if secs > 0.0 {
-        format_rate(n as f64 / secs)
-    } else {
-        "-".into()
-    }
-}
-
 fn write_counters(result: &RunResult, page: &mut String) {
-    let counters: Vec<_> = result
-        .counters
-        .iter()
-        .filter(|(name, _)| !name.starts_with(crate::result::ERROR_PREFIX))
-        .collect();
+    let counters: Vec<_> = result.plain_counters().collect();
     if counters.is_empty() {
         return;
     }
@@ -198,7 +186,7 @@ fn write_counters(result: &RunResult, page: &mut String) {
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(name),
             format_count(*n),
-            rate(*n, secs)
+            rate_cell(*n, secs)
         );
     }
     page.push_str("</table>\n");

@@ -268,20 +268,27 @@ impl Actor {
             });
             return;
         };
-        let sent_now = status == JoinStatus::Joined && self.is_connected();
-        if sent_now && !wants_reply {
-            // No reply wanted: no timer; pending only until flushed.
-            self.send_push(&topic, push_ref, event, payload, now, false);
-            return;
-        }
-        if sent_now && timeout == self.config.push_timeout {
-            // The common case: the timer goes to the lane, and the reply costs it nothing.
-            if let Some(n) = self.send_push(&topic, push_ref, event, payload, now, true) {
+        if status == JoinStatus::Joined && self.is_connected() {
+            // Written at once. With the socket's own timeout its timer takes the timers' lane,
+            // which its reply costs nothing; a no-reply push has no timer at all.
+            let lane = wants_reply && timeout == self.config.push_timeout;
+            if wants_reply && !lane {
+                self.timers.add(
+                    deadline,
+                    Timer::PushTimeout {
+                        topic: topic.clone(),
+                        push_ref: push_ref.clone(),
+                        after: timeout,
+                    },
+                );
+            }
+            let pending = self.send_push(topic, push_ref, event, payload, now, wants_reply);
+            if let Some(n) = pending.filter(|_| lane) {
                 self.timers.add_lane_push(deadline, n);
             }
             return;
         }
-        // The timeout runs from now, whether the push goes out now or after the (re)join.
+        // Buffered until the (re)join; the timeout runs from now.
         self.timers.add(
             deadline,
             Timer::PushTimeout {
@@ -290,9 +297,7 @@ impl Actor {
                 after: timeout,
             },
         );
-        if sent_now {
-            self.send_push(&topic, push_ref, event, payload, now, true);
-        } else if let Some(ch) = self.channels.get_mut(&topic) {
+        if let Some(ch) = self.channels.get_mut(&topic) {
             tracing::debug!(%topic, %push_ref, "push buffered until the join completes");
             ch.buffer.push(BufferedPush {
                 push_ref,
@@ -310,7 +315,7 @@ impl Actor {
     /// push that could not be queued has had its failure reported.
     fn send_push(
         &mut self,
-        topic: &str,
+        topic: String,
         push_ref: Ref,
         event: String,
         payload: Payload,
@@ -318,30 +323,30 @@ impl Actor {
         wants_reply: bool,
     ) -> Option<u64> {
         let number = super::pending::ref_number(&push_ref);
-        let pending = if wants_reply {
-            Pending::Push {
-                topic: topic.to_owned(),
-                sent_at: now,
-            }
-        } else {
-            Pending::Cast {
-                topic: topic.to_owned(),
-            }
-        };
-        self.pending.insert(push_ref.clone(), pending);
         let cast = if wants_reply { None } else { number };
         // Encoded from borrowed parts: no `Message` (and none of its allocations) per push.
         let message = MessageRef {
-            join_ref: self.channels.get(topic).and_then(|ch| ch.join_ref.as_ref()),
+            join_ref: self
+                .channels
+                .get(&topic)
+                .and_then(|ch| ch.join_ref.as_ref()),
             msg_ref: Some(&push_ref),
-            topic,
+            topic: &topic,
             event: &event,
             payload: &payload,
         };
-        let sent = super::enqueue(&mut self.conn, &self.config, message, true, cast);
-        let error = match sent {
+        let error = match super::enqueue(&mut self.conn, &self.config, message, true, cast) {
             Ok(()) | Err(SendError::NotConnected) => {
                 tracing::debug!(%topic, %push_ref, event, "push sent");
+                let pending = if wants_reply {
+                    Pending::Push {
+                        topic,
+                        sent_at: now,
+                    }
+                } else {
+                    Pending::Cast { topic }
+                };
+                self.pending.insert(push_ref, pending);
                 return number;
             }
             Err(SendError::Encode(e)) => ReplyError::Encode(e),
@@ -353,10 +358,9 @@ impl Actor {
                 ReplyError::OutboundQueueFull { queued, limit }
             }
         };
-        self.pending.remove(&push_ref);
         self.emit(SocketEvent::Reply {
             push_ref,
-            topic: topic.to_owned(),
+            topic,
             result: Err(error),
         });
         None
@@ -372,6 +376,7 @@ impl Actor {
         for b in buffered {
             if b.deadline > now {
                 // Its timer was armed in the queue when it was buffered.
+                let topic = topic.to_owned();
                 self.send_push(topic, b.push_ref, b.event, b.payload, now, b.wants_reply);
             } else {
                 self.emit(SocketEvent::Reply {
