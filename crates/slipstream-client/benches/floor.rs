@@ -7,6 +7,7 @@
 //! cargo bench -p slipstream-client --bench floor -- --scenarios s1,s2 --runs 5 --flavor current
 //! ```
 //!
+//! `--url URL` loads a server already running (e.g. `slipstream serve`) instead of starting one.
 //! `--flavor`: `multi` (the default: a multi-thread runtime, the scenario a spawned task),
 //! `current` (a current-thread runtime), `block-on` (a multi-thread runtime, the scenario run as
 //! `block_on`'s own future, as code written straight in `#[tokio::main]`'s body is). Also
@@ -260,6 +261,8 @@ struct Options {
     receivers: usize,
     messages: usize,
     flavor: String,
+    /// A server already running (`--url`), instead of one of our own.
+    url: Option<String>,
 }
 
 fn parse_list(s: &str) -> Result<Vec<usize>> {
@@ -282,6 +285,7 @@ fn options() -> Result<Options> {
             receivers: 200,
             messages: 500,
             flavor: "multi".into(),
+            url: None,
         }
     } else {
         Options {
@@ -294,6 +298,7 @@ fn options() -> Result<Options> {
             receivers: 5,
             messages: 20,
             flavor: "multi".into(),
+            url: None,
         }
     };
     let mut args = std::env::args().skip(1);
@@ -314,6 +319,7 @@ fn options() -> Result<Options> {
             "--receivers" => opts.receivers = value("--receivers")?.parse()?,
             "--messages" => opts.messages = value("--messages")?.parse()?,
             "--flavor" => opts.flavor = value("--flavor")?,
+            "--url" => opts.url = Some(value("--url")?),
             // `--bench`, and a name filter cargo may pass.
             _ => {}
         }
@@ -330,8 +336,14 @@ fn run_driver() -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let server = ServerChild::start().await?;
-        let url = format!("ws://127.0.0.1:{}/socket/websocket", server.port);
+        let (server, url) = match &opts.url {
+            Some(url) => (None, url.clone()),
+            None => {
+                let server = ServerChild::start().await?;
+                let url = format!("ws://127.0.0.1:{}/socket/websocket", server.port);
+                (Some(server), url)
+            }
+        };
         let mut plan = Vec::new();
         for name in &opts.scenarios {
             match name.as_str() {
@@ -357,10 +369,13 @@ fn run_driver() -> Result<()> {
             }
         }
         println!(
-            "floor bench: {} run(s) each, {} runtime, server pid {}",
+            "floor bench: {} run(s) each, {} runtime, server {}",
             opts.runs,
             opts.flavor,
-            server.pid().unwrap_or(0)
+            server
+                .as_ref()
+                .and_then(ServerChild::pid)
+                .map_or_else(|| url.clone(), |pid| format!("pid {pid}"))
         );
         let mut report = String::new();
         for scenario in plan {
@@ -391,7 +406,9 @@ fn run_driver() -> Result<()> {
             report.push_str(&row);
             report.push('\n');
         }
-        server.stop().await?;
+        if let Some(server) = server {
+            server.stop().await?;
+        }
         println!(
             "\n| scenario | figure | ours | raw floor | ours / raw |\n|---|---|---:|---:|---:|"
         );
