@@ -241,6 +241,25 @@ impl Socket {
         self.inner.is_connected()
     }
 
+    /// The transport of the current connection, `None` when not connected (see
+    /// [`crate::Socket::transport`]).
+    ///
+    /// ```no_run
+    /// use slipstream_client::{blocking, Socket, Transport};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let socket = blocking::Socket::from_builder(
+    ///     Socket::builder("ws://localhost:4000/socket").transport(Transport::LongPoll),
+    /// )?;
+    /// socket.connect();
+    /// socket.await_connect()?;
+    /// assert_eq!(socket.transport(), Some(Transport::LongPoll));
+    /// # Ok(()) }
+    /// ```
+    pub fn transport(&self) -> Option<crate::Transport> {
+        self.inner.transport()
+    }
+
     /// Whether `topic` is joined now.
     pub fn is_joined(&self, topic: &str) -> bool {
         self.inner.is_joined(topic)

@@ -12,6 +12,7 @@ use crate::actor::Connector;
 use crate::backoff::Backoff;
 use crate::error::ConfigError;
 use crate::socket::Socket;
+use crate::transport::Transport;
 
 type ParamsFn = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
 type TokenFn = Arc<dyn Fn() -> String + Send + Sync>;
@@ -41,6 +42,9 @@ pub const DEFAULT_READ_BUFFER_SIZE: usize = 8 << 10;
 /// Default websocket write buffer, in bytes (tungstenite's default): frames are gathered up to
 /// this size before they are written, and a flush writes them all.
 pub const DEFAULT_WRITE_BUFFER_SIZE: usize = 128 << 10;
+/// Default time a long-poll request may take before the connection counts as lost
+/// (phoenix.js's `longpollerTimeout`; Phoenix answers an idle poll after 10 s).
+pub const DEFAULT_LONG_POLL_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a connection must stay up to count as healthy when no heartbeat ack proved it first;
 /// only a healthy connection restarts the reconnect schedule.
 pub const HEALTHY_CONNECTION_UPTIME: Duration = Duration::from_secs(10);
@@ -62,6 +66,8 @@ pub const HEALTHY_CONNECTION_UPTIME: Duration = Duration::from_secs(10);
 /// | incoming message / frame | at most 64 MiB / 16 MiB |
 /// | websocket read / write buffers | 128 KiB each |
 /// | TLS | rustls with the webpki root certificates |
+/// | transport | websocket, no fallback (see [`transport`](Self::transport), [`long_poll_fallback`](Self::long_poll_fallback)) |
+/// | long-poll request timeout | 20 s |
 /// | auto-rejoin after reconnect | on |
 /// | retry the initial connect | off (a script wants a fast failure) |
 /// | retry rejected joins | off (the rejection is reported) |
@@ -127,6 +133,9 @@ pub struct SocketBuilder {
     retry_rejected_joins: bool,
     local_addr: Option<std::net::IpAddr>,
     final_statuses: Vec<u16>,
+    transport: Transport,
+    long_poll_fallback: Option<Duration>,
+    long_poll_timeout: Duration,
     connector: Option<Connector>,
 }
 
@@ -142,6 +151,8 @@ impl fmt::Debug for SocketBuilder {
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("await_timeout", &self.await_timeout)
             .field("push_timeout", &self.push_timeout)
+            .field("transport", &self.transport)
+            .field("long_poll_fallback", &self.long_poll_fallback)
             .finish_non_exhaustive()
     }
 }
@@ -174,6 +185,9 @@ impl SocketBuilder {
             retry_rejected_joins: false,
             local_addr: None,
             final_statuses: Vec::new(),
+            transport: Transport::WebSocket,
+            long_poll_fallback: None,
+            long_poll_timeout: DEFAULT_LONG_POLL_TIMEOUT,
             connector: None,
         }
     }
@@ -324,7 +338,8 @@ impl SocketBuilder {
     }
 
     /// Largest message accepted from the server, in bytes; a bigger one ends the connection.
-    /// Default: 64 MiB.
+    /// Over long-poll it bounds the body of one answer (which carries every frame the server
+    /// had for us). Default: 64 MiB.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
         self
@@ -413,6 +428,71 @@ impl SocketBuilder {
         self
     }
 
+    /// The transport every connect uses. Default: [`Transport::WebSocket`].
+    ///
+    /// [`Transport::LongPoll`] talks to the server's long-poll endpoint (`…/socket/longpoll`,
+    /// derived from the URL as phoenix.js does: `ws` → `http`, `/websocket` → `/longpoll`, the
+    /// same query), which the Phoenix endpoint must enable with `longpoll: true`. Everything else
+    /// works as over the websocket, except that no heartbeats are sent (a dead server shows as a
+    /// poll that fails or times out, see [`long_poll_timeout`](Self::long_poll_timeout)) and the
+    /// server cannot send binary frames.
+    ///
+    /// ```
+    /// use slipstream_client::{Socket, Transport};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let socket = Socket::builder("ws://localhost:4000/socket")
+    ///     .transport(Transport::LongPoll)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(socket.transport(), None); // not connected yet
+    /// # }
+    /// ```
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Start each connect with the websocket and, if it has not opened within `after` (or failed
+    /// sooner), connect over long-poll instead, as phoenix.js's `longPollFallbackMs` does. Once a
+    /// fallback has happened the socket remembers it: its reconnects go straight to long-poll for
+    /// the rest of its life. [`Socket::transport`] tells which one a connection uses. Only
+    /// applies with the websocket as the [`transport`](Self::transport) (the default).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let socket = slipstream_client::Socket::builder("ws://localhost:4000/socket")
+    ///     .long_poll_fallback(Duration::from_millis(2500))
+    ///     .build()
+    ///     .unwrap();
+    /// # }
+    /// ```
+    pub fn long_poll_fallback(mut self, after: Duration) -> Self {
+        self.long_poll_fallback = Some(after);
+        self
+    }
+
+    /// How long one long-poll request (a poll or a send) may take before the connection counts
+    /// as lost and is reconnected on the reconnect schedule. Keep it above the server's poll
+    /// window (Phoenix answers an idle poll after 10 s). Default: [`DEFAULT_LONG_POLL_TIMEOUT`]
+    /// (20 s, phoenix.js's `longpollerTimeout`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use slipstream_client::{Socket, Transport};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let socket = Socket::builder("ws://localhost:4000/socket")
+    ///     .transport(Transport::LongPoll)
+    ///     .long_poll_timeout(Duration::from_secs(30))
+    ///     .build()
+    ///     .unwrap();
+    /// # }
+    /// ```
+    pub fn long_poll_timeout(mut self, timeout: Duration) -> Self {
+        self.long_poll_timeout = timeout;
+        self
+    }
+
     /// Opens connections with `connector` instead of TCP/TLS (the test kit's in-memory
     /// transport). The upgrade timeout still bounds each attempt.
     #[cfg(any(test, feature = "testkit"))]
@@ -482,6 +562,10 @@ impl SocketBuilder {
             retry_rejected_joins: self.retry_rejected_joins,
             local_addr: self.local_addr,
             final_statuses: self.final_statuses,
+            transport: self.transport,
+            long_poll_fallback: self.long_poll_fallback,
+            long_poll_timeout: self.long_poll_timeout,
+            max_message_size: self.max_message_size,
             connector: self.connector,
         };
         Ok(Socket::spawn(Arc::new(config), &handle))
@@ -538,6 +622,14 @@ pub(crate) struct Config {
     /// The local address to connect from, if one was given.
     pub(crate) local_addr: Option<std::net::IpAddr>,
     pub(crate) final_statuses: Vec<u16>,
+    /// The transport every connect uses (unless a fallback happened).
+    pub(crate) transport: Transport,
+    /// Fall back from the websocket to long-poll after this long.
+    pub(crate) long_poll_fallback: Option<Duration>,
+    /// The limit of one long-poll request.
+    pub(crate) long_poll_timeout: Duration,
+    /// The largest message accepted from the server; also bounds a long-poll answer's body.
+    pub(crate) max_message_size: usize,
     /// Replaces TCP/TLS when set (see `actor::transport`).
     pub(crate) connector: Option<Connector>,
 }

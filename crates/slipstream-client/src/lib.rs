@@ -193,6 +193,7 @@ pub mod callback;
 mod config;
 mod error;
 mod event;
+mod longpoll;
 mod mailbox;
 mod message_macros;
 pub mod pattern;
@@ -201,14 +202,15 @@ mod socket;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
+mod transport;
 mod url;
 
 pub use backoff::Backoff;
 pub use config::{
-    DEFAULT_AWAIT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAILBOX_CAPACITY,
-    DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_OUTBOUND_QUEUE_LIMIT,
-    DEFAULT_PUSH_TIMEOUT, DEFAULT_READ_BUFFER_SIZE, DEFAULT_UPGRADE_TIMEOUT,
-    DEFAULT_WRITE_BUFFER_SIZE, HEALTHY_CONNECTION_UPTIME, SocketBuilder,
+    DEFAULT_AWAIT_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_LONG_POLL_TIMEOUT,
+    DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_OUTBOUND_QUEUE_LIMIT, DEFAULT_PUSH_TIMEOUT, DEFAULT_READ_BUFFER_SIZE,
+    DEFAULT_UPGRADE_TIMEOUT, DEFAULT_WRITE_BUFFER_SIZE, HEALTHY_CONNECTION_UPTIME, SocketBuilder,
 };
 pub use error::{AwaitError, ConfigError, ConnectError, JoinError, LeaveError, ReplyError};
 pub use event::{
@@ -217,6 +219,7 @@ pub use event::{
 pub use pattern::{MessagePattern, Pattern};
 pub use slipstream_protocol::{Payload, Ref, Reply, Serializer};
 pub use socket::Socket;
+pub use transport::Transport;
 
 #[doc(hidden)]
 pub mod __private {

@@ -2,7 +2,7 @@
 //! connection task; awaits are selective receives on the shared mailbox.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use crate::error::{AwaitError, ConnectError, JoinError, LeaveError, ReplyError};
 use crate::event::{ChannelMessage, DisconnectReason, JoinStatus, SocketEvent};
 use crate::mailbox::{Mailbox, Selected, WaitError};
 use crate::pattern::MessagePattern;
+use crate::transport::Transport;
 
 /// State the handle reads without asking the connection task.
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub(crate) struct Shared {
     /// The ref counter: one per socket, never reset, shared by heartbeats, joins and pushes.
     next_ref: AtomicU64,
     pub(crate) connected: AtomicBool,
+    /// The current connection's [`Transport`] (`Transport::to_u8`), 0 when not connected.
+    transport: AtomicU8,
     topics: Mutex<HashMap<String, JoinStatus>>,
 }
 
@@ -36,6 +39,11 @@ impl Shared {
     fn issued(&self, r: &Ref) -> bool {
         crate::actor::ref_number(r)
             .is_some_and(|n| n >= 1 && n <= self.next_ref.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_transport(&self, transport: Option<Transport>) {
+        self.transport
+            .store(transport.map_or(0, Transport::to_u8), Ordering::Release);
     }
 
     pub(crate) fn set_status(&self, topic: &str, status: JoinStatus) {
@@ -90,6 +98,7 @@ impl Socket {
             mailbox: Mailbox::new(config.mailbox_capacity),
             next_ref: AtomicU64::new(0),
             connected: AtomicBool::new(false),
+            transport: AtomicU8::new(0),
             topics: Mutex::new(HashMap::new()),
         });
         let span = tracing::info_span!("slipstream_socket", url = %config.url);
@@ -421,9 +430,28 @@ impl Socket {
         });
     }
 
-    /// Whether the websocket is open.
+    /// Whether the connection (websocket or long-poll session) is open.
     pub fn is_connected(&self) -> bool {
         self.shared.connected.load(Ordering::Acquire)
+    }
+
+    /// The transport of the current connection: `None` when not connected. With
+    /// [`SocketBuilder::long_poll_fallback`] this tells whether the fallback happened.
+    ///
+    /// ```no_run
+    /// use slipstream_client::{Socket, Transport};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let socket = Socket::builder("ws://localhost:4000/socket")
+    ///     .transport(Transport::LongPoll)
+    ///     .build()?;
+    /// assert_eq!(socket.transport(), None);
+    /// socket.connect();
+    /// socket.await_connect(None).await?;
+    /// assert_eq!(socket.transport(), Some(Transport::LongPoll));
+    /// # Ok(()) }
+    /// ```
+    pub fn transport(&self) -> Option<Transport> {
+        Transport::from_u8(self.shared.transport.load(Ordering::Acquire))
     }
 
     /// Whether `topic` is joined.

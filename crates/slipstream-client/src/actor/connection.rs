@@ -35,32 +35,7 @@ async fn open_inner(
     url: url::Url,
     token: Option<String>,
 ) -> Result<WsStream, ConnectError> {
-    let host = match url.host() {
-        Some(url::Host::Domain(d)) => d.to_owned(),
-        Some(url::Host::Ipv4(ip)) => ip.to_string(),
-        Some(url::Host::Ipv6(ip)) => ip.to_string(),
-        None => return Err(ConnectError::Transport("URL has no host".into())),
-    };
-    let port = url.port_or_known_default().unwrap_or(80);
-    let tcp = connect_tcp(&host, port, config.local_addr).await?;
-    let addr = tcp
-        .peer_addr()
-        .map_or_else(|_| format!("{host}:{port}"), |a| a.to_string());
-    if let Err(e) = tcp.set_nodelay(true) {
-        tracing::debug!(error = %e, "could not set TCP_NODELAY");
-    }
-    let stream = if url.scheme() == "wss" {
-        let name = rustls::pki_types::ServerName::try_from(host.clone())
-            .map_err(|e| ConnectError::Tls(format!("invalid server name {host:?}: {e}")))?;
-        let tls = tokio_rustls::TlsConnector::from(config.tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| tls_error(&e, addr))?;
-        MaybeTlsStream::Rustls(tls)
-    } else {
-        MaybeTlsStream::Plain(tcp)
-    };
-
+    let stream = dial(config, &url).await?;
     let mut request = url
         .as_str()
         .into_client_request()
@@ -78,6 +53,39 @@ async fn open_inner(
     {
         Ok((ws, _response)) => Ok(ws),
         Err(e) => Err(map_handshake_error(e, token.is_some(), url.path())),
+    }
+}
+
+/// DNS, TCP and (for `wss`/`https`) TLS to `url`'s host, each failure its own [`ConnectError`]:
+/// the websocket and the long-poll transport dial the same way.
+pub(crate) async fn dial(
+    config: &Config,
+    url: &url::Url,
+) -> Result<MaybeTlsStream<TcpStream>, ConnectError> {
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.to_owned(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        None => return Err(ConnectError::Transport("URL has no host".into())),
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let tcp = connect_tcp(&host, port, config.local_addr).await?;
+    let addr = tcp
+        .peer_addr()
+        .map_or_else(|_| format!("{host}:{port}"), |a| a.to_string());
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    }
+    if matches!(url.scheme(), "wss" | "https") {
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| ConnectError::Tls(format!("invalid server name {host:?}: {e}")))?;
+        let tls = tokio_rustls::TlsConnector::from(config.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| tls_error(&e, addr))?;
+        Ok(MaybeTlsStream::Rustls(tls))
+    } else {
+        Ok(MaybeTlsStream::Plain(tcp))
     }
 }
 

@@ -8,15 +8,16 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tracing::Instrument;
 
-use super::connection;
 use super::outbound::Outbound;
 use super::pending::Pending;
+use super::plan::Plan;
 use super::timers::{Due, Timer};
-use super::transport::BoxTransport;
+use super::transport::{BoxTransport, Opened};
 use super::{Actor, Conn, close_detached};
 use crate::config::HEALTHY_CONNECTION_UPTIME;
 use crate::error::{ConnectError, JoinError, ReplyError};
 use crate::event::{DisconnectReason, JoinStatus, SocketEvent, TopicCloseReason};
+use crate::transport::Transport;
 
 /// What to do after a connection ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,20 +34,22 @@ impl Actor {
     pub(super) fn start_connect(&mut self, initial: bool) {
         let config = self.config.clone();
         let url = config.connect_url();
-        let span = tracing::info_span!("connect", url = %config.url, initial);
+        let plan = Plan::choose(&config, self.fell_back);
+        let span = tracing::info_span!("connect", url = %config.url, initial, transport = %plan);
         tracing::debug!(parent: &span, "connecting");
         let attempt = async move {
             match &config.connector {
                 Some(connect) => {
                     let limit = config.upgrade_timeout;
                     match tokio::time::timeout(limit, connect(url)).await {
-                        Ok(result) => result,
+                        Ok(result) => result.map(|frames| Opened {
+                            frames,
+                            kind: Transport::WebSocket,
+                        }),
                         Err(_) => Err(ConnectError::UpgradeTimeout(limit)),
                     }
                 }
-                None => connection::open(&config, url)
-                    .await
-                    .map(|ws| Box::new(ws) as BoxTransport),
+                None => plan.open(config, url).await,
             }
         }
         .instrument(span);
@@ -57,7 +60,7 @@ impl Actor {
         };
     }
 
-    pub(super) fn on_opened(&mut self, result: Result<BoxTransport, ConnectError>) {
+    pub(super) fn on_opened(&mut self, result: Result<Opened, ConnectError>) {
         let (initial, started) = match &self.conn {
             Conn::Connecting {
                 initial, started, ..
@@ -66,8 +69,15 @@ impl Actor {
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {
-            Ok(ws) => {
-                tracing::info!(elapsed_ms, "connected");
+            Ok(Opened { frames: ws, kind }) => {
+                tracing::info!(elapsed_ms, transport = %kind, "connected");
+                if kind == Transport::LongPoll
+                    && self.config.transport == Transport::WebSocket
+                    && !self.fell_back
+                {
+                    tracing::info!("fell back to long-poll: later connects go straight to it");
+                    self.fell_back = true;
+                }
                 self.conn = Conn::Connected {
                     ws,
                     out: Outbound::new(self.config.outbound_queue_limit),
@@ -79,12 +89,14 @@ impl Actor {
                 self.healthy = false;
                 self.heartbeat = None;
                 self.shared.connected.store(true, Ordering::Release);
+                self.shared.set_transport(Some(kind));
                 // One answer per `connect()` this attempt served (at least one: a reconnect
                 // is reported too).
                 for _ in 0..self.take_connect_requests() {
                     self.emit(SocketEvent::Connected);
                 }
-                if !self.config.heartbeat_interval.is_zero() {
+                // No heartbeats over long-poll (phoenix.js skips them; the server expects none).
+                if kind == Transport::WebSocket && !self.config.heartbeat_interval.is_zero() {
                     self.timers.add(
                         Instant::now() + self.config.heartbeat_interval,
                         Timer::Heartbeat {
@@ -173,7 +185,7 @@ impl Actor {
     /// for [`HEALTHY_CONNECTION_UPTIME`] counts as healthy.
     fn take_connection(&mut self) -> Option<BoxTransport> {
         match std::mem::replace(&mut self.conn, Conn::Idle) {
-            Conn::Connected { ws, out, since } => {
+            Conn::Connected { ws, out, since, .. } => {
                 self.connection_ended(&out, since);
                 Some(ws)
             }
@@ -199,7 +211,7 @@ impl Actor {
     /// The user's `disconnect()`.
     pub(super) fn disconnect(&mut self) {
         match std::mem::replace(&mut self.conn, Conn::Idle) {
-            Conn::Connected { ws, out, since } => {
+            Conn::Connected { ws, out, since, .. } => {
                 self.connection_ended(&out, since);
                 // Never wait on the sink: a wedged link must not delay the answer.
                 close_detached(ws, CloseCode::Normal, "");
@@ -228,7 +240,7 @@ impl Actor {
     /// The user's `reconnect()`.
     pub(super) fn reconnect(&mut self) {
         match std::mem::replace(&mut self.conn, Conn::Idle) {
-            Conn::Connected { ws, out, since } => {
+            Conn::Connected { ws, out, since, .. } => {
                 self.connection_ended(&out, since);
                 close_detached(ws, CloseCode::Normal, "reconnect");
                 self.teardown(DisconnectReason::ClientRequested, After::Now);
@@ -257,6 +269,7 @@ impl Actor {
     fn teardown(&mut self, reason: DisconnectReason, after: After) {
         self.conn = Conn::Idle;
         self.shared.connected.store(false, Ordering::Release);
+        self.shared.set_transport(None);
         self.heartbeat = None;
         if after != After::Backoff {
             // The user asked: whatever comes next starts the schedule afresh.

@@ -24,6 +24,7 @@ mod lifecycle;
 mod log_throttle;
 mod outbound;
 mod pending;
+mod plan;
 mod timers;
 mod transport;
 
@@ -43,12 +44,13 @@ use crate::event::{DisconnectReason, SocketEvent};
 use crate::socket::Shared;
 use channels::{Channel, ClosedTopics};
 pub(crate) use command_queue::{CommandSender, command_queue};
+pub(crate) use connection::dial;
 use log_throttle::LogThrottle;
 use outbound::Outbound;
 use pending::PendingTable;
 pub(crate) use pending::ref_number;
 use timers::Timers;
-use transport::ConnectFuture;
+use transport::{AttemptFuture, Opened};
 pub(crate) use transport::{BoxTransport, Connector};
 
 /// A request from a [`Socket`](crate::Socket) handle.
@@ -87,11 +89,11 @@ enum Conn {
     Idle,
     /// A connect attempt is running.
     Connecting {
-        attempt: ConnectFuture,
+        attempt: AttemptFuture,
         initial: bool,
         started: Instant,
     },
-    /// The websocket is open; `out` holds the frames not yet handed to it.
+    /// The connection is open; `out` holds the frames not yet handed to it.
     Connected {
         ws: BoxTransport,
         out: Outbound,
@@ -122,7 +124,7 @@ impl Conn {
 
 enum Input {
     Command(Option<Command>),
-    Opened(Result<BoxTransport, ConnectError>),
+    Opened(Result<Opened, ConnectError>),
     Frame(Option<Result<tungstenite::Message, tungstenite::Error>>),
     /// The sink refused a frame or a flush: the connection is broken.
     WriteFailed(tungstenite::Error),
@@ -172,6 +174,9 @@ pub(crate) struct Actor {
     reconnect_attempt: u32,
     /// Whether the current connection has proven healthy (see `lifecycle::Actor::proved_healthy`).
     healthy: bool,
+    /// Set once a connect fell back from the websocket to long-poll: the socket's later
+    /// connects go straight to long-poll.
+    fell_back: bool,
     /// Set when a write fails; the loop then tears the connection down.
     broken: Option<DisconnectReason>,
     /// Keeps a flood of malformed server frames from flooding the log.
@@ -191,6 +196,7 @@ impl Drop for CloseOnDrop {
         self.0
             .connected
             .store(false, std::sync::atomic::Ordering::Release);
+        self.0.set_transport(None);
         self.0.mailbox.close();
     }
 }
@@ -214,6 +220,7 @@ impl Actor {
             heartbeat: None,
             reconnect_attempt: 0,
             healthy: false,
+            fell_back: false,
             broken: None,
             batch: std::cell::RefCell::new(None),
             malformed_log: LogThrottle::default(),

@@ -1,9 +1,11 @@
-//! The transport seam: what the actor needs from a websocket, and how it obtains one.
+//! The transport seam: what the actor needs from a connection, and how it obtains one.
 //!
-//! The actor reads frames from a [`Stream`] and writes them to a [`Sink`]; it never sees TCP, TLS
-//! or the upgrade. [`connection::open`](super::connection::open) produces the real transport; a
-//! [`Connector`] set on the builder replaces it (the test kit's in-memory connections). Everything
-//! above this seam — refs, heartbeats, joins, reconnects — runs the same code either way.
+//! The actor reads frames from a [`Stream`] and writes them to a [`Sink`]; it never sees TCP, TLS,
+//! the upgrade or HTTP requests. [`connection::open`](super::connection::open) produces a
+//! websocket, [`longpoll::open`](crate::longpoll::open) a long-poll session (`plan` picks which);
+//! a [`Connector`] set on the builder replaces both (the test kit's in-memory connections).
+//! Everything above this seam — refs, joins, reconnects, rejoins — runs the same code either way;
+//! only heartbeats depend on the transport (none over long-poll, as phoenix.js).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,24 +15,35 @@ use futures_util::{Sink, Stream};
 use tokio_tungstenite::tungstenite::{Error, Message};
 
 use crate::error::ConnectError;
+use crate::transport::Transport;
 
-/// A websocket as the actor uses it: incoming frames, and a sink for outgoing ones.
-pub(crate) trait Transport:
+/// A connection as the actor uses it: incoming frames, and a sink for outgoing ones (websocket
+/// frames, whatever carries them).
+pub(crate) trait FrameTransport:
     Stream<Item = Result<Message, Error>> + Sink<Message, Error = Error> + Send + Unpin
 {
 }
 
-impl<T> Transport for T where
+impl<T> FrameTransport for T where
     T: Stream<Item = Result<Message, Error>> + Sink<Message, Error = Error> + Send + Unpin
 {
 }
 
 /// An open connection, whatever carries it.
-pub(crate) type BoxTransport = Box<dyn Transport>;
+pub(crate) type BoxTransport = Box<dyn FrameTransport>;
 
-/// One connect attempt in progress.
+/// A connector's connect attempt in progress.
 pub(crate) type ConnectFuture =
     Pin<Box<dyn Future<Output = Result<BoxTransport, ConnectError>> + Send>>;
+
+/// An open connection and the transport that carries it.
+pub(crate) struct Opened {
+    pub(crate) frames: BoxTransport,
+    pub(crate) kind: Transport,
+}
+
+/// One connect attempt in progress, whichever transport it tries.
+pub(crate) type AttemptFuture = Pin<Box<dyn Future<Output = Result<Opened, ConnectError>> + Send>>;
 
 /// Opens a connection to a URL instead of dialling it (the upgrade timeout still applies).
 pub(crate) type Connector = Arc<dyn Fn(url::Url) -> ConnectFuture + Send + Sync>;
