@@ -9,7 +9,9 @@ use slipstream_client::{
     pattern,
 };
 
-use crate::support::{demo, joined_socket};
+use slipstream_client::Transport;
+
+use crate::support::{builder, closed_by_server, demo, joined_socket, per_transport};
 
 /// The next event that is not a push's reply.
 async fn next_lifecycle_event(socket: &Socket) -> SocketEvent {
@@ -22,12 +24,13 @@ async fn next_lifecycle_event(socket: &Socket) -> SocketEvent {
 }
 
 /// The scripting guide, step by step.
-#[tokio::test]
-async fn the_guides_flow() {
+async fn the_guides_flow(transport: Transport) {
     let server = demo().await;
-    let socket = Socket::builder(server.ws_url()).build().unwrap();
+    let socket = builder(&server, transport).build().unwrap();
+    assert_eq!(socket.transport(), None);
     socket.connect();
     socket.await_connect(None).await.unwrap();
+    assert_eq!(socket.transport(), Some(transport));
 
     let topic = "rooms:lobby";
     socket.join(topic, json!({"fizz": "buzz"}));
@@ -71,13 +74,17 @@ async fn the_guides_flow() {
         socket.await_disconnect(None).await,
         Ok(DisconnectReason::ClientRequested)
     );
+    assert_eq!(socket.transport(), None);
     server.shutdown().await;
 }
+per_transport!(
+    #[tokio::test]
+    the_guides_flow
+);
 
-#[tokio::test]
-async fn refused_upgrade_carries_the_http_status() {
+async fn refused_upgrade_carries_the_http_status(transport: Transport) {
     let server = demo().await;
-    let socket = Socket::builder(server.ws_url())
+    let socket = builder(&server, transport)
         .param("reject", "true")
         .build()
         .unwrap();
@@ -88,11 +95,14 @@ async fn refused_upgrade_carries_the_http_status() {
     }
     server.shutdown().await;
 }
+per_transport!(
+    #[tokio::test]
+    refused_upgrade_carries_the_http_status
+);
 
-#[tokio::test]
-async fn join_refusal_crash_rejoin_and_server_close() {
+async fn join_refusal_crash_rejoin_and_server_close(transport: Transport) {
     let server = demo().await;
-    let socket = Socket::builder(server.ws_url())
+    let socket = builder(&server, transport)
         .rejoin_after(slipstream_client::Backoff::steps([50], 50))
         .build()
         .unwrap();
@@ -129,31 +139,40 @@ async fn join_refusal_crash_rejoin_and_server_close() {
     assert!(!socket.is_joined("rooms:lobby"));
     server.shutdown().await;
 }
+per_transport!(
+    #[tokio::test]
+    join_refusal_crash_rejoin_and_server_close
+);
 
-#[tokio::test]
-async fn server_side_close_reconnects_and_rejoins() {
+/// The server drops every connection (a long-poll session is forgotten, so the next poll
+/// answers 410): the socket reconnects over the same transport and rejoins.
+async fn server_side_close_reconnects_and_rejoins(transport: Transport) {
     let server = demo().await;
-    let socket = joined_socket(Socket::builder(server.ws_url()), "rooms:lobby").await;
+    let socket = joined_socket(builder(&server, transport), "rooms:lobby").await;
     server.close_all_connections(1012);
-    assert!(matches!(
-        socket.await_disconnect(None).await,
-        Ok(DisconnectReason::ClosedByRemote {
-            code: Some(1012),
-            ..
-        })
-    ));
+    let reason = socket.await_disconnect(None).await.unwrap();
+    assert!(closed_by_server(&reason, transport, 1012), "{reason}");
     socket.await_connect(None).await.unwrap();
+    assert_eq!(socket.transport(), Some(transport));
     socket.await_join("rooms:lobby", None).await.unwrap();
     let r = socket.push("rooms:lobby", "ping", json!({}));
     assert_eq!(socket.await_reply(&r, None).await.unwrap().status, "ok");
     server.shutdown().await;
 }
+per_transport!(
+    #[tokio::test]
+    server_side_close_reconnects_and_rejoins
+);
 
-#[tokio::test]
-async fn presence_state_and_diffs_from_the_server() {
+/// Alice on `transport`, Bob on the other one: presence crosses transports.
+async fn presence_state_and_diffs_from_the_server(transport: Transport) {
     let server = demo().await;
-    let alice = Socket::builder(server.ws_url()).build().unwrap();
-    let bob = Socket::builder(server.ws_url()).build().unwrap();
+    let other = match transport {
+        Transport::LongPoll => Transport::WebSocket,
+        _ => Transport::LongPoll,
+    };
+    let alice = builder(&server, transport).build().unwrap();
+    let bob = builder(&server, other).build().unwrap();
     for s in [&alice, &bob] {
         s.connect();
         s.await_connect(None).await.unwrap();
@@ -180,7 +199,14 @@ async fn presence_state_and_diffs_from_the_server() {
     presence.apply_diff(&diff.json().unwrap());
     assert_eq!(presence.keys(), vec!["alice".to_owned(), "bob".to_owned()]);
 
-    bob.disconnect();
+    if other == Transport::WebSocket {
+        bob.disconnect();
+    } else {
+        // A long-poll disconnect only stops the polls; the server forgets the session once no
+        // poll came for 1.5 windows, and the one in flight when Bob left still counts as coming
+        // (the server's session keeper), so Bob leaves the topic instead.
+        bob.leave(topic);
+    }
     let diff = loop {
         let d = alice.await_message(&diff_pat, None).await.unwrap();
         if d.json().unwrap()["leaves"].get("bob").is_some() {
@@ -191,15 +217,18 @@ async fn presence_state_and_diffs_from_the_server() {
     assert_eq!(presence.keys(), vec!["alice".to_owned()]);
     server.shutdown().await;
 }
+per_transport!(
+    #[tokio::test]
+    presence_state_and_diffs_from_the_server
+);
 
 /// The state getters agree with the event just awaited: the connection task updates the topics'
 /// states before it emits `Disconnected`. The socket's task runs on another worker than this
 /// test, so the getter races the task's next steps; many rounds make the old order show.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn topic_state_agrees_with_an_awaited_disconnect() {
+async fn topic_state_agrees_with_an_awaited_disconnect(transport: Transport) {
     let server = demo().await;
     let topic = "rooms:lobby";
-    let socket = Socket::builder(server.ws_url()).build().unwrap();
+    let socket = builder(&server, transport).build().unwrap();
     for round in 0..100 {
         // A user's disconnect: every topic is closed.
         socket.connect();
@@ -221,25 +250,25 @@ async fn topic_state_agrees_with_an_awaited_disconnect() {
     }
     server.shutdown().await;
 }
+per_transport!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    topic_state_agrees_with_an_awaited_disconnect
+);
 
 /// A lost connection: the joined topic is errored (to be rejoined) as soon as the disconnect
 /// can be awaited.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn topic_state_agrees_with_an_awaited_connection_loss() {
+async fn topic_state_agrees_with_an_awaited_connection_loss(transport: Transport) {
     let server = demo().await;
     let topic = "rooms:lobby";
     let socket = joined_socket(
-        Socket::builder(server.ws_url())
-            .reconnect_after(slipstream_client::Backoff::steps([10], 10)),
+        builder(&server, transport).reconnect_after(slipstream_client::Backoff::steps([10], 10)),
         topic,
     )
     .await;
     for round in 0..30 {
         server.close_all_connections(1012);
-        assert!(matches!(
-            socket.await_disconnect(None).await,
-            Ok(DisconnectReason::ClosedByRemote { .. })
-        ));
+        let reason = socket.await_disconnect(None).await.unwrap();
+        assert!(closed_by_server(&reason, transport, 1012), "{reason}");
         assert!(!socket.is_joined(topic), "round {round}: still joined");
         assert_eq!(
             socket.join_status(topic),
@@ -252,3 +281,7 @@ async fn topic_state_agrees_with_an_awaited_connection_loss() {
     }
     server.shutdown().await;
 }
+per_transport!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    topic_state_agrees_with_an_awaited_connection_loss
+);

@@ -166,3 +166,46 @@ pub async fn joined_socket(
     socket.await_join(topic, None).await.expect("joined");
     socket
 }
+
+/// A builder for the demo server's socket over `transport`.
+pub fn builder(
+    server: &slipstream_server::RunningServer,
+    transport: slipstream_client::Transport,
+) -> slipstream_client::SocketBuilder {
+    slipstream_client::Socket::builder(server.ws_url()).transport(transport)
+}
+
+/// Whether `reason` is how `transport` reports that the server dropped the connection: a close
+/// frame with `code` on a websocket, a lost session (or failed poll) over long-poll.
+pub fn closed_by_server(
+    reason: &slipstream_client::DisconnectReason,
+    transport: slipstream_client::Transport,
+    code: u16,
+) -> bool {
+    use slipstream_client::{DisconnectReason, Transport};
+    match (transport, reason) {
+        (Transport::WebSocket, DisconnectReason::ClosedByRemote { code: c, .. }) => {
+            *c == Some(code)
+        }
+        (Transport::LongPoll, DisconnectReason::TransportError(text)) => text.contains("long-poll"),
+        _ => false,
+    }
+}
+
+/// One test per transport for `async fn $name(transport: Transport)`: a module `$name` with
+/// the tests `websocket` and `long_poll`, each carrying the attributes given (`#[tokio::test]`…).
+macro_rules! per_transport {
+    ($(#[$attr:meta])* $name:ident) => {
+        mod $name {
+            $(#[$attr])*
+            async fn websocket() {
+                super::$name(slipstream_client::Transport::WebSocket).await
+            }
+            $(#[$attr])*
+            async fn long_poll() {
+                super::$name(slipstream_client::Transport::LongPoll).await
+            }
+        }
+    };
+}
+pub(crate) use per_transport;
