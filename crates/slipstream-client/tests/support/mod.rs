@@ -194,6 +194,8 @@ pub fn closed_by_server(
 
 /// One test per transport for `async fn $name(transport: Transport)`: a module `$name` with
 /// the tests `websocket` and `long_poll`, each carrying the attributes given (`#[tokio::test]`…).
+// Not every test binary that includes this module uses it.
+#[allow(unused_macros)]
 macro_rules! per_transport {
     ($(#[$attr:meta])* $name:ident) => {
         mod $name {
@@ -208,4 +210,5 @@ macro_rules! per_transport {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use per_transport;
