@@ -13,6 +13,7 @@ mod chat_bot_example;
 mod demo;
 mod errors;
 mod lifecycle;
+mod longpoll;
 mod policies;
 mod reliability;
 mod testkit;
