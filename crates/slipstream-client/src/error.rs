@@ -132,7 +132,9 @@ pub enum ConnectError {
         reason: String,
     },
     /// The server answered the upgrade with something other than `101`
-    /// (403 from `connect/3`, 404 for a wrong path, 429, 5xx…).
+    /// (403 from `connect/3`, 404 for a wrong path, 429, 5xx…). Over long-poll: the session-
+    /// creating GET was answered with another status than Phoenix's "session open" (its body's
+    /// 403 when `connect/3` refuses, or an HTTP status such as 404 when long-poll is off).
     ///
     /// Its text names the status and the path tried; for a 404 it adds where Phoenix sockets
     /// usually live (`/socket/websocket`).
@@ -329,7 +331,12 @@ const USUAL_SOCKET_PATH: &str = "/socket/websocket";
 
 fn refused_text(status: u16, path: &str, body: Option<&str>) -> String {
     use std::fmt::Write as _;
-    let mut text = format!("websocket upgrade refused with HTTP {status}");
+    let (what, kind) = if path.ends_with("/longpoll") {
+        ("long-poll connect", "status")
+    } else {
+        ("websocket upgrade", "HTTP")
+    };
+    let mut text = format!("{what} refused with {kind} {status}");
     if let Some(name) = tokio_tungstenite::tungstenite::http::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())

@@ -106,6 +106,36 @@
 //! [`SocketBuilder`] has every setting (params, headers, auth token, serializer, heartbeat,
 //! reconnect and rejoin schedules, timeouts, limits, TLS) and its default.
 //!
+//! # Choosing a transport
+//!
+//! A socket talks to the server over a websocket by default. [`Transport::LongPoll`] uses
+//! Phoenix's long-poll transport instead (HTTP GETs that wait for the server's frames, POSTs
+//! that carry ours, at `…/socket/longpoll`), for networks that let only plain HTTP through; the
+//! endpoint must enable it (`longpoll: true`). [`SocketBuilder::long_poll_fallback`] starts with
+//! the websocket and switches to long-poll when it has not opened in time, for the rest of the
+//! socket's life; [`Socket::transport`] says which one the connection uses.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use slipstream_client::{Socket, Transport};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let socket = Socket::builder("ws://localhost:4000/socket")
+//!     .long_poll_fallback(Duration::from_millis(2500))
+//!     .build()?;
+//! socket.connect();
+//! socket.await_connect(None).await?;
+//! if socket.transport() == Some(Transport::LongPoll) {
+//!     println!("no websocket got through; polling");
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Everything above the transport is shared: refs, joins, pushes and their outcomes, rejoins,
+//! backoff. What differs is the protocol's: long-poll sends no heartbeats (a dead server shows as
+//! a poll that fails or exceeds [`SocketBuilder::long_poll_timeout`]), and the server cannot
+//! send binary frames over it, though the client can push them.
+//!
 //! # Waiting for server messages: `message_pattern!`
 //!
 //! Build the pattern of an `await_message` with [`message_pattern!`](crate::message_pattern)`(topic,

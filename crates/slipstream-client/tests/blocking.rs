@@ -8,7 +8,10 @@ use slipstream_client::{
     AwaitError, DisconnectReason, JoinError, ReplyError, SocketEvent, await_message, blocking,
     message_pattern,
 };
+use slipstream_client::{Socket, Transport};
 use slipstream_server::{BackgroundServer, ServerConfig};
+
+use crate::support::{closed_by_server, per_transport};
 
 const TOPIC: &str = "rooms:lobby";
 
@@ -20,19 +23,26 @@ fn demo_server() -> BackgroundServer {
 
 /// A connected socket joined to the guide's topic, with short awaits.
 fn joined(server: &BackgroundServer) -> blocking::Socket {
-    let socket = blocking::connect(server.ws_url())
-        .expect("valid URL")
-        .with_timeout(Duration::from_secs(5));
+    joined_over(server, Transport::WebSocket)
+}
+
+/// [`joined`] over `transport`.
+fn joined_over(server: &BackgroundServer, transport: Transport) -> blocking::Socket {
+    let socket =
+        blocking::Socket::from_builder(Socket::builder(server.ws_url()).transport(transport))
+            .expect("valid URL")
+            .with_timeout(Duration::from_secs(5));
+    socket.connect();
     socket.await_connect().expect("connects");
+    assert_eq!(socket.transport(), Some(transport));
     socket.join(TOPIC, json!({"fizz": "buzz"}));
     socket.await_join(TOPIC).expect("joins");
     socket
 }
 
-#[test]
-fn the_guide_step_by_step() {
+fn the_guide_step_by_step(transport: Transport) {
     let server = demo_server();
-    let socket = joined(&server);
+    let socket = joined_over(&server, transport);
 
     let quicksand = socket.push(TOPIC, "quicksand", json!({"a": "b"}));
     assert_eq!(quicksand.as_str(), Some("2"), "the join took ref 1");
@@ -61,7 +71,9 @@ fn the_guide_step_by_step() {
     socket.disconnect();
     socket.await_disconnect().expect("disconnects");
     assert!(!socket.is_connected());
+    assert_eq!(socket.transport(), None);
 }
+per_transport!(sync #[test] the_guide_step_by_step);
 
 #[test]
 fn a_denied_join_carries_the_servers_reason() {
@@ -114,10 +126,9 @@ fn an_await_message_timeout_leaves_the_mailbox_intact() {
     );
 }
 
-#[test]
-fn a_disconnect_while_awaiting_a_reply_fails_the_push_at_once() {
+fn a_disconnect_while_awaiting_a_reply_fails_the_push_at_once(transport: Transport) {
     let server = demo_server();
-    let socket = joined(&server).with_timeout(Duration::from_secs(30));
+    let socket = joined_over(&server, transport).with_timeout(Duration::from_secs(30));
     let quicksand = socket.push(TOPIC, "quicksand", json!({}));
     // Let the push reach the wire, then drop every connection from the server side.
     assert_eq!(
@@ -136,12 +147,9 @@ fn a_disconnect_while_awaiting_a_reply_fails_the_push_at_once() {
         assert!(
             matches!(
                 &outcome,
-                Err(ReplyError::Disconnected(DisconnectReason::ClosedByRemote {
-                    code: Some(1011),
-                    ..
-                }))
+                Err(ReplyError::Disconnected(reason)) if closed_by_server(reason, transport, 1011)
             ),
-            "expected ReplyError::Disconnected with the server's 1011, got {outcome:?}"
+            "expected ReplyError::Disconnected with the server's close, got {outcome:?}"
         );
     });
     assert!(
@@ -149,6 +157,7 @@ fn a_disconnect_while_awaiting_a_reply_fails_the_push_at_once() {
         "the await ended with the connection, not at its deadline"
     );
 }
+per_transport!(sync #[test] a_disconnect_while_awaiting_a_reply_fails_the_push_at_once);
 
 #[test]
 fn await_disconnect_times_out_while_connected() {

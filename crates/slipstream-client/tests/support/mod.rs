@@ -194,9 +194,22 @@ pub fn closed_by_server(
 
 /// One test per transport for `async fn $name(transport: Transport)`: a module `$name` with
 /// the tests `websocket` and `long_poll`, each carrying the attributes given (`#[tokio::test]`…).
+/// `per_transport!(sync #[test] name)` does the same for a plain `fn name(transport: Transport)`.
 // Not every test binary that includes this module uses it.
 #[allow(unused_macros)]
 macro_rules! per_transport {
+    (sync $(#[$attr:meta])* $name:ident) => {
+        mod $name {
+            $(#[$attr])*
+            fn websocket() {
+                super::$name(slipstream_client::Transport::WebSocket)
+            }
+            $(#[$attr])*
+            fn long_poll() {
+                super::$name(slipstream_client::Transport::LongPoll)
+            }
+        }
+    };
     ($(#[$attr:meta])* $name:ident) => {
         mod $name {
             $(#[$attr])*
