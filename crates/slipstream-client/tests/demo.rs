@@ -11,7 +11,9 @@ use slipstream_client::{
 
 use slipstream_client::Transport;
 
-use crate::support::{builder, closed_by_server, demo, joined_socket, per_transport};
+use crate::support::{
+    builder, closed_by_server, demo, demo_with_window, joined_socket, per_transport,
+};
 
 /// The next event that is not a push's reply.
 async fn next_lifecycle_event(socket: &Socket) -> SocketEvent {
@@ -164,9 +166,11 @@ per_transport!(
     server_side_close_reconnects_and_rejoins
 );
 
-/// Alice on `transport`, Bob on the other one: presence crosses transports.
+/// Alice on `transport`, Bob on the other one: presence crosses transports. A long-poll
+/// disconnect only stops the polls (there is no close frame); the server forgets the session
+/// 1.5 windows after its last poll, so the window is short here.
 async fn presence_state_and_diffs_from_the_server(transport: Transport) {
-    let server = demo().await;
+    let server = demo_with_window(Duration::from_millis(400)).await;
     let other = match transport {
         Transport::LongPoll => Transport::WebSocket,
         _ => Transport::LongPoll,
@@ -199,14 +203,7 @@ async fn presence_state_and_diffs_from_the_server(transport: Transport) {
     presence.apply_diff(&diff.json().unwrap());
     assert_eq!(presence.keys(), vec!["alice".to_owned(), "bob".to_owned()]);
 
-    if other == Transport::WebSocket {
-        bob.disconnect();
-    } else {
-        // A long-poll disconnect only stops the polls; the server forgets the session once no
-        // poll came for 1.5 windows, and the one in flight when Bob left still counts as coming
-        // (the server's session keeper), so Bob leaves the topic instead.
-        bob.leave(topic);
-    }
+    bob.disconnect();
     let diff = loop {
         let d = alice.await_message(&diff_pat, None).await.unwrap();
         if d.json().unwrap()["leaves"].get("bob").is_some() {

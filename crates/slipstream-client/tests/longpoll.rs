@@ -331,3 +331,30 @@ async fn bad_bodies_end_the_connection_with_a_reason() {
         );
     }
 }
+
+/// A disconnect stops the polls at once (the poll in flight is abandoned), so the server
+/// forgets the session 1.5 windows later instead of keeping it.
+#[tokio::test]
+async fn a_disconnect_stops_polling_and_the_server_forgets_the_session() {
+    let config =
+        slipstream_server::ServerConfig::default().with_longpoll_window(Duration::from_millis(300));
+    let server = slipstream_server::spawn_demo("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    let socket = joined_socket(builder(&server, Transport::LongPoll), "rooms:lobby").await;
+    assert_eq!(server.longpoll_session_count(), 1);
+    // Polling keeps it alive past several windows.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(server.longpoll_session_count(), 1);
+    socket.disconnect();
+    socket.await_disconnect(None).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while server.longpoll_session_count() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the session is kept"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.shutdown().await;
+}

@@ -154,6 +154,15 @@ pub async fn demo() -> slipstream_server::RunningServer {
         .expect("demo server")
 }
 
+/// The demo server with a long-poll window of `window`: a long-poll session whose client stopped
+/// polling (a disconnect) is forgotten 1.5 windows later, so tests need not wait 15 s for it.
+pub async fn demo_with_window(window: Duration) -> slipstream_server::RunningServer {
+    let config = slipstream_server::ServerConfig::default().with_longpoll_window(window);
+    slipstream_server::spawn_demo("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .expect("demo server")
+}
+
 /// Builds the socket, connects and joins `topic` with `{}`; any failure fails the test.
 pub async fn joined_socket(
     builder: slipstream_client::SocketBuilder,
