@@ -413,3 +413,42 @@ async fn the_proxy_delays_throttles_cuts_and_refuses() {
     link.cut();
     assert!(socket.await_disconnect(None).await.is_ok());
 }
+
+/// Over long-poll there are no heartbeats: a silent server is noticed by the poll's timeout,
+/// and the socket reconnects and rejoins once the link works again.
+#[tokio::test]
+async fn a_silent_server_is_reported_over_long_poll_by_the_poll_timeout() {
+    let server = demo().await;
+    let proxy = Proxy::start(server.local_addr()).await;
+    let socket = Socket::builder(proxy.url_for(&server.ws_url()))
+        .transport(slipstream_client::Transport::LongPoll)
+        .long_poll_timeout(Duration::from_millis(800))
+        .reconnect_after(Backoff::steps([100], 100).without_jitter())
+        .await_timeout(WAIT)
+        .build()
+        .unwrap();
+    socket.connect();
+    socket.await_connect(None).await.unwrap();
+    socket.join("rooms:lobby", serde_json::json!({}));
+    socket.await_join("rooms:lobby", None).await.unwrap();
+    proxy.faults().blackhole(Direction::Both);
+    let blackholed = std::time::Instant::now();
+
+    let reason = socket
+        .await_disconnect(Some(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let after = blackholed.elapsed();
+    assert!(
+        reason.to_string().contains("no long-poll response within"),
+        "{reason}"
+    );
+    assert!(
+        after < Duration::from_millis(2000),
+        "reported after {after:?}"
+    );
+
+    proxy.faults().restore(Direction::Both);
+    socket.await_connect(None).await.unwrap();
+    socket.await_join("rooms:lobby", None).await.unwrap();
+}
