@@ -55,6 +55,36 @@ fn every_example_script_runs_to_the_end() {
 }
 
 #[test]
+fn transport_longpoll_runs_the_guide_where_no_websocket_opens() {
+    let server = DemoServer::start();
+    server.refuse_websockets();
+    let guide = examples()
+        .into_iter()
+        .find(|p| p.ends_with("guide.rhai"))
+        .expect("guide.rhai");
+    let ran = Ran::from(
+        slipstream()
+            .arg("run")
+            .arg(&guide)
+            .args(["--url", server.url(), "--transport", "longpoll"])
+            .output()
+            .expect("slipstream runs"),
+    );
+    assert_eq!(ran.code, Some(0), "{ran}");
+    assert!(
+        ran.stdout
+            .contains(r#"{"response":{"pong":"pong"},"status":"ok"}"#),
+        "{ran}"
+    );
+    let over_websocket = run(&guide, server.url());
+    assert_ne!(
+        over_websocket.code,
+        Some(0),
+        "the websocket run fails there"
+    );
+}
+
+#[test]
 fn the_guide_prints_what_the_guide_shows() {
     let server = DemoServer::start();
     let guide = examples()

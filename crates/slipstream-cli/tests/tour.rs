@@ -59,8 +59,14 @@ struct Serve {
 
 impl Serve {
     fn start() -> Self {
+        Serve::with(&[])
+    }
+
+    /// `slipstream serve --port 0` with more options.
+    fn with(extra: &[&str]) -> Self {
         let mut child = slipstream()
             .args(["serve", "--port", "0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -147,4 +153,37 @@ fn a_bad_timeout_is_a_usage_error_exit_2() {
 
     let (output, _) = tour(&["--url", "not a url"]);
     assert_eq!(output.status.code(), Some(2), "a bad URL is a usage error");
+}
+
+#[test]
+fn tour_transport_longpoll_walks_the_guide_where_no_websocket_opens() {
+    // This server refuses every websocket upgrade, so only long-poll can pass.
+    let serve = Serve::with(&["--refuse-websocket", "503"]);
+    let url = format!("ws://{}/socket/websocket", serve.addr);
+    let (output, stdout) = tour(&["--url", &url, "--transport", "longpoll", "--timeout", "10"]);
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("over long-poll"), "{stdout}");
+    assert_full_walkthrough(&stdout);
+    let (output, _) = tour(&["--url", &url]);
+    assert!(!output.status.success(), "the websocket tour fails there");
+}
+
+#[test]
+fn tour_transport_longpoll_against_the_embedded_server() {
+    let (output, stdout) = tour(&["--transport", "longpoll"]);
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{stdout}",
+        output.status
+    );
+    assert!(
+        stdout.contains("connected to ws://") && stdout.contains("over long-poll"),
+        "{stdout}"
+    );
+    assert_full_walkthrough(&stdout);
 }

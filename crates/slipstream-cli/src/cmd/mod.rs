@@ -63,6 +63,26 @@ pub(crate) const MIN_TIMEOUT_SECS: f64 = 0.001;
 pub(crate) const MAX_TIMEOUT_SECS: f64 = 86_400.0;
 
 /// Parses `--timeout SECONDS`: a number from [`MIN_TIMEOUT_SECS`] to [`MAX_TIMEOUT_SECS`].
+/// `--transport`: how `tour`, `run` and `shell` reach the server.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum TransportArg {
+    /// One websocket (`…/socket/websocket`), as phoenix.js by default.
+    #[default]
+    Websocket,
+    /// HTTP long-poll (`…/socket/longpoll`), phoenix.js's fallback.
+    Longpoll,
+}
+
+impl TransportArg {
+    /// The client's transport.
+    pub(crate) fn to_client(self) -> slipstream_client::Transport {
+        match self {
+            TransportArg::Websocket => slipstream_client::Transport::WebSocket,
+            TransportArg::Longpoll => slipstream_client::Transport::LongPoll,
+        }
+    }
+}
+
 pub(crate) fn timeout_seconds(text: &str) -> Result<std::time::Duration, String> {
     let bounds = || format!("must be from {MIN_TIMEOUT_SECS} to {MAX_TIMEOUT_SECS} seconds");
     let seconds: f64 = text

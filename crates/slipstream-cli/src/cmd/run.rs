@@ -51,6 +51,10 @@ pub struct RunArgs {
     /// joins and other lifecycle events never are).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAILBOX_CAPACITY, value_parser = mailbox_capacity)]
     mailbox_capacity: usize,
+    /// How sockets reach the server: websocket, or long-poll (phoenix.js's fallback; the same
+    /// URL, its path's `websocket` becoming `longpoll`).
+    #[arg(long, value_enum, default_value_t = super::TransportArg::Websocket)]
+    transport: super::TransportArg,
 }
 
 /// Parses `--mailbox-capacity`: a whole number, at least 1.
@@ -117,6 +121,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         on_socket: None,
         on_join: None,
         mailbox_capacity: args.mailbox_capacity,
+        transport: args.transport.to_client(),
     });
     let outcome = session.run(&source);
     let dropped = dropped_note(session.dropped_events(), args.mailbox_capacity);

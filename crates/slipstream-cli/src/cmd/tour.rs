@@ -29,6 +29,10 @@ pub struct TourArgs {
     /// How long each await waits for its answer (0.001 to 86400).
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = super::timeout_seconds)]
     timeout: Duration,
+
+    /// Walk the guide over this transport: websocket, or long-poll (phoenix.js's fallback).
+    #[arg(long, value_enum, default_value_t = super::TransportArg::Websocket)]
+    transport: super::TransportArg,
 }
 
 const TOPIC: &str = "rooms:lobby";
@@ -48,14 +52,19 @@ pub fn run(args: TourArgs) -> Result<(), CliError> {
         (None, Some(server)) => server.ws_url(),
         (None, None) => unreachable!("an embedded server is started when no --url is given"),
     };
+    let transport = args.transport.to_client();
+    let over = match args.transport {
+        super::TransportArg::Websocket => String::new(),
+        super::TransportArg::Longpoll => format!(", over {transport}"),
+    };
     match &embedded {
         Some(_) => println!(
-            "Slipstream tour: the scripting guide against the embedded demo server at {url}"
+            "Slipstream tour: the scripting guide against the embedded demo server at {url}{over}"
         ),
-        None => println!("Slipstream tour: the scripting guide against {url}"),
+        None => println!("Slipstream tour: the scripting guide against {url}{over}"),
     }
     let mut tour = Tour::default();
-    let result = walk(&mut tour, &url, timeout);
+    let result = walk(&mut tour, &url, timeout, transport);
     if let Some(server) = embedded {
         server.stop();
     }
@@ -67,19 +76,32 @@ pub fn run(args: TourArgs) -> Result<(), CliError> {
 }
 
 /// The guide, step by step.
-fn walk(tour: &mut Tour, url: &str, timeout: Duration) -> anyhow::Result<()> {
+fn walk(
+    tour: &mut Tour,
+    url: &str,
+    timeout: Duration,
+    transport: slipstream_client::Transport,
+) -> anyhow::Result<()> {
+    let code = match transport {
+        slipstream_client::Transport::LongPoll => format!(
+            "let socket = blocking::Socket::from_builder(Socket::builder({url:?}).transport(Transport::LongPoll))?; socket.connect(); socket.await_connect()"
+        ),
+        _ => format!("let socket = blocking::connect({url:?})?; socket.await_connect()"),
+    };
     let socket = tour.step(
         "connect",
         "connect asks for a connection and returns at once; await_connect blocks until it is up.",
-        &format!("let socket = blocking::connect({url:?})?; socket.await_connect()"),
+        &code,
         || {
-            let socket = blocking::connect(url)?.with_timeout(timeout);
+            let builder = slipstream_client::Socket::builder(url).transport(transport);
+            let socket = blocking::Socket::from_builder(builder)?.with_timeout(timeout);
+            socket.connect();
             socket
                 .await_connect()
                 .map_err(|e| crate::script::hints::tour_connect_error(e, url))?;
             anyhow::Ok(socket)
         },
-        |_| format!("connected to {url}"),
+        |_| format!("connected to {url} over {transport}"),
     )?;
 
     tour.step(

@@ -648,6 +648,7 @@ mod tests {
             on_socket: None,
             on_join: None,
             mailbox_capacity: 10,
+            transport: slipstream_client::Transport::WebSocket,
         })
     }
 

@@ -93,6 +93,8 @@ pub struct SessionOptions {
     /// How many unconsumed server pushes each socket keeps (see
     /// [`slipstream_client::SocketBuilder::mailbox_capacity`]).
     pub mailbox_capacity: usize,
+    /// How each socket reaches the server (websocket or long-poll).
+    pub transport: slipstream_client::Transport,
 }
 
 /// An engine, its variables and functions, and the sockets scripts made.
@@ -157,6 +159,7 @@ impl Session {
                 }
             })),
             options.mailbox_capacity,
+            options.transport,
         ));
         let print = options.print;
         let engine = engine::build(&context, move |text| print(text));

@@ -64,6 +64,8 @@ pub struct Context {
     pub default_url: String,
     /// How many unconsumed server pushes each socket keeps.
     pub mailbox_capacity: usize,
+    /// How each socket reaches the server.
+    pub transport: slipstream_client::Transport,
     /// Shared settings.
     pub settings: Rc<Settings>,
     default: RefCell<Option<ScriptSocket>>,
@@ -81,10 +83,12 @@ impl Context {
         on_socket: Option<SocketHook>,
         on_join: Option<TopicHook>,
         mailbox_capacity: usize,
+        transport: slipstream_client::Transport,
     ) -> Self {
         Context {
             default_url,
             mailbox_capacity,
+            transport,
             settings: Rc::new(Settings {
                 timeout: Cell::new(timeout),
                 cancel,
@@ -98,8 +102,9 @@ impl Context {
 
     /// Makes a socket for `url` (not connected yet).
     pub fn new_socket(&self, url: &str) -> Result<ScriptSocket, Failure> {
-        let builder =
-            slipstream_client::Socket::builder(url).mailbox_capacity(self.mailbox_capacity);
+        let builder = slipstream_client::Socket::builder(url)
+            .mailbox_capacity(self.mailbox_capacity)
+            .transport(self.transport);
         let socket = blocking::Socket::from_builder(builder).map_err(|e| {
             Failure::new(
                 FailureKind::Connection,

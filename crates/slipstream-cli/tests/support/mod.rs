@@ -46,6 +46,11 @@ impl DemoServer {
         &self.url
     }
 
+    /// Refuses every websocket upgrade with 503 from now on; long-poll still works.
+    pub fn refuse_websockets(&self) {
+        self._server.running().set_refuse_connects(Some(503));
+    }
+
     /// Its port.
     pub fn port(&self) -> u16 {
         self._server.running().local_addr().port()

@@ -68,6 +68,10 @@ pub struct ShellArgs {
         value_parser = super::run::mailbox_capacity
     )]
     mailbox_capacity: usize,
+    /// How sockets reach the server: websocket, or long-poll (phoenix.js's fallback; the same
+    /// URL, its path's `websocket` becoming `longpoll`).
+    #[arg(long, value_enum, default_value_t = super::TransportArg::Websocket)]
+    transport: super::TransportArg,
 }
 
 /// What is shared between the read loop and the rest.
@@ -164,6 +168,7 @@ fn shell(args: ShellArgs, url: String) -> anyhow::Result<Shell> {
             words.topics.insert(topic.to_owned());
         })),
         mailbox_capacity: args.mailbox_capacity,
+        transport: args.transport.to_client(),
     });
     let mut shell = Shell {
         session,
