@@ -77,6 +77,62 @@ pub struct ServerConfig {
     /// [`max_connections`](Self::max_connections); each one's unpolled messages are bounded by
     /// [`max_outbound_bytes`](Self::max_outbound_bytes), as a websocket's unsent frames are.
     pub max_longpoll_sessions: usize,
+    /// Where broadcasts and presences are shared with other nodes. Default
+    /// [`PubSubConfig::Local`]: this process only.
+    pub pubsub: PubSubConfig,
+    /// This node's name among the nodes sharing a PubSub engine (logs, presence). Default: the
+    /// host name and the process id, `host-1234`.
+    pub node_name: String,
+    /// How often a node tells the others it is alive (with the version of its presences).
+    /// Default 1 s.
+    pub node_heartbeat: Duration,
+    /// A node not heard from for this long is down: its presences leave on every other node.
+    /// Default 5 s.
+    pub node_timeout: Duration,
+    /// Bind with `SO_REUSEPORT`, so several server processes on one machine share one port (the
+    /// kernel spreads connections among them); combined with a shared [`pubsub`](Self::pubsub),
+    /// one machine then holds more connections than one process's open-file limit allows.
+    /// Default off.
+    pub reuse_port: bool,
+}
+
+/// Where a server shares broadcasts, socket-id disconnects and presences.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PubSubConfig {
+    /// Within this process only.
+    Local,
+    /// Over Redis PUB/SUB: every node publishing to and subscribed to `channel` on the Redis at
+    /// `url` (`redis://HOST:PORT[/DB]`) is one application.
+    Redis {
+        /// The Redis URL.
+        url: String,
+        /// The PUB/SUB channel; nodes on other channels are other applications.
+        channel: String,
+    },
+}
+
+/// The PUB/SUB channel nodes use unless told otherwise.
+pub const DEFAULT_PUBSUB_CHANNEL: &str = "slipstream";
+
+/// `host-pid`, the default node name.
+fn default_node_name() -> String {
+    let pid = std::process::id();
+    let mut buf = [0u8; 256];
+    #[cfg(unix)]
+    {
+        // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if rc == 0 {
+            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+            if let Ok(host) = std::str::from_utf8(&buf[..end])
+                && !host.is_empty()
+            {
+                return format!("{host}-{pid}");
+            }
+        }
+    }
+    format!("node-{pid}")
 }
 
 /// The default of [`ServerConfig::max_longpoll_sessions`]: 16 384.
@@ -141,6 +197,11 @@ impl Default for ServerConfig {
                 .collect(),
             longpoll_window: Duration::from_secs(10),
             max_longpoll_sessions: DEFAULT_MAX_LONGPOLL_SESSIONS,
+            pubsub: PubSubConfig::Local,
+            node_name: default_node_name(),
+            node_heartbeat: Duration::from_secs(1),
+            node_timeout: Duration::from_secs(5),
+            reuse_port: false,
         }
     }
 }
@@ -219,6 +280,48 @@ impl ServerConfig {
     /// Sets [`max_longpoll_sessions`](Self::max_longpoll_sessions) (0 counts as 1).
     pub fn with_max_longpoll_sessions(mut self, max: usize) -> Self {
         self.max_longpoll_sessions = max;
+        self
+    }
+
+    /// Shares broadcasts and presences with the other nodes on the Redis at `url`
+    /// ([`PubSubConfig::Redis`] on [`DEFAULT_PUBSUB_CHANNEL`]).
+    ///
+    /// ```
+    /// use slipstream_server::{PubSubConfig, ServerConfig};
+    /// let config = ServerConfig::default().with_redis("redis://127.0.0.1:6379").with_node_name("a");
+    /// assert!(matches!(config.pubsub, PubSubConfig::Redis { .. }));
+    /// ```
+    pub fn with_redis(mut self, url: impl Into<String>) -> Self {
+        self.pubsub = PubSubConfig::Redis {
+            url: url.into(),
+            channel: DEFAULT_PUBSUB_CHANNEL.to_owned(),
+        };
+        self
+    }
+
+    /// Sets [`pubsub`](Self::pubsub).
+    pub fn with_pubsub(mut self, pubsub: PubSubConfig) -> Self {
+        self.pubsub = pubsub;
+        self
+    }
+
+    /// Sets [`node_name`](Self::node_name).
+    pub fn with_node_name(mut self, name: impl Into<String>) -> Self {
+        self.node_name = name.into();
+        self
+    }
+
+    /// Sets [`node_heartbeat`](Self::node_heartbeat) and [`node_timeout`](Self::node_timeout)
+    /// (the heartbeat at least 10 ms, the timeout at least two heartbeats).
+    pub fn with_node_liveness(mut self, heartbeat: Duration, timeout: Duration) -> Self {
+        self.node_heartbeat = heartbeat.max(Duration::from_millis(10));
+        self.node_timeout = timeout.max(self.node_heartbeat * 2);
+        self
+    }
+
+    /// Sets [`reuse_port`](Self::reuse_port).
+    pub fn with_reuse_port(mut self, on: bool) -> Self {
+        self.reuse_port = on;
         self
     }
 

@@ -146,11 +146,14 @@ impl ChannelContext {
         key: &str,
         meta: Map<String, Value>,
     ) -> Result<(), BroadcastError> {
-        let diff = self
-            .shared
-            .presence
-            .track(&self.topic, self.channel_id, key, meta);
-        self.broadcast("presence_diff", Payload::json(&diff))
+        let diff = self.shared.presence.track(
+            &self.shared.pubsub,
+            &self.topic,
+            self.channel_id,
+            key,
+            meta,
+        );
+        self.presence_diff(diff)
     }
 
     /// Stops tracking `key` for this channel on this topic, broadcasting the `presence_diff`
@@ -159,13 +162,23 @@ impl ChannelContext {
         match self
             .shared
             .presence
-            .untrack(&self.topic, self.channel_id, key)
+            .untrack(&self.shared.pubsub, &self.topic, self.channel_id, key)
         {
-            Some(diff) => self
-                .broadcast("presence_diff", Payload::json(&diff))
-                .map(|()| true),
+            Some(diff) => self.presence_diff(diff).map(|()| true),
             None => Ok(false),
         }
+    }
+
+    /// Sends this node's subscribers a `presence_diff` (the other nodes derive theirs from the
+    /// presence delta they get).
+    fn presence_diff(&self, diff: Value) -> Result<(), BroadcastError> {
+        self.shared.pubsub.broadcast_local(
+            &self.topic,
+            "presence_diff",
+            Payload::json(&diff),
+            None,
+        )?;
+        Ok(())
     }
 
     /// The topic's presences in `presence_state` form: `{key: {"metas": [...]}}`.

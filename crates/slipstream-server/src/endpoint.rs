@@ -35,7 +35,8 @@ impl Endpoint {
     ) -> Result<usize, BroadcastError> {
         let mut reached = 0;
         if event == "disconnect" {
-            reached += self.disconnect_socket_id(topic);
+            // The broadcast below carries it to the other nodes.
+            reached += self.close_local(topic);
         }
         reached += self.shared.pubsub.broadcast(topic, event, payload, None)?;
         Ok(reached)
@@ -43,7 +44,22 @@ impl Endpoint {
 
     /// Closes every connection whose socket id is `id` (close code 1000, as our reference Phoenix
     /// on Bandit does); their channels end without any `phx_*` frame. Returns how many.
+    ///
+    /// With a shared PubSub ([`ServerConfig::pubsub`](crate::ServerConfig::pubsub)) the
+    /// connections with that id on every node close; the count is this node's.
     pub fn disconnect_socket_id(&self, id: &str) -> usize {
+        self.shared
+            .pubsub
+            .publish(crate::pubsub::adapter::Body::Broadcast {
+                topic: id.to_owned(),
+                event: "disconnect".to_owned(),
+                json: None,
+                binary: None,
+            });
+        self.close_local(id)
+    }
+
+    fn close_local(&self, id: &str) -> usize {
         self.shared
             .close_connections(ws::CLOSE_NORMAL, |c| c.socket_id.as_deref() == Some(id))
     }
@@ -71,6 +87,24 @@ impl Endpoint {
     /// long-poll; long-poll requests are not affected).
     pub fn set_hang_websocket_upgrades(&self, on: bool) {
         self.shared.hang_upgrades.store(on, Ordering::Relaxed);
+    }
+
+    /// Messages to other nodes (broadcasts, presence changes, heartbeats) that could not be sent
+    /// because the PubSub engine was unreachable; always 0 on a single node.
+    pub fn node_messages_lost(&self) -> u64 {
+        self.shared.pubsub.lost()
+    }
+
+    /// The other nodes this one hears from over its PubSub engine, by name (sorted); empty on a
+    /// single node. A node is listed from its first message until it is down
+    /// ([`ServerConfig::node_timeout`](crate::ServerConfig::node_timeout)).
+    pub fn nodes(&self) -> Vec<String> {
+        self.shared.presence.nodes()
+    }
+
+    /// This node's name ([`ServerConfig::node_name`](crate::ServerConfig::node_name)).
+    pub fn node_name(&self) -> &str {
+        &self.shared.pubsub.node().name
     }
 
     /// How many long-poll sessions are open (each also counts in

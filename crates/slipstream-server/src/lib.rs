@@ -14,6 +14,9 @@
 //!   broadcasts, presence and socket-id disconnects; long-poll sessions are signed, bounded
 //!   ([`ServerConfig::max_longpoll_sessions`]) and end after 1.5 polling windows without a poll
 //!   ([`ServerConfig::longpoll_window`]).
+//! * Several server processes (nodes) can act as one application: with
+//!   [`ServerConfig::with_redis`] they share broadcasts, socket-id disconnects and presences over
+//!   Redis PUB/SUB, and with [`ServerConfig::reuse_port`] they can share one port.
 //! * Broadcasts are encoded once per serializer and the same bytes go to every subscriber; the
 //!   [`Endpoint`] broadcasts from anywhere and disconnects sockets by id.
 //! * No client can make the server grow without bound: each connection's unsent bytes are capped
@@ -63,6 +66,7 @@
 
 mod background;
 mod channel;
+mod cluster;
 mod config;
 mod connection;
 mod context;
@@ -90,7 +94,7 @@ pub use channel::{
 };
 pub use config::{
     DEFAULT_FILTER_PARAMETERS, DEFAULT_MAX_LONGPOLL_SESSIONS, DEFAULT_MAX_OUTBOUND_BYTES,
-    ServerConfig, default_max_connections,
+    DEFAULT_PUBSUB_CHANNEL, PubSubConfig, ServerConfig, default_max_connections,
 };
 pub use context::{ChannelContext, InfoSender, PushError};
 pub use demo::spawn_demo;

@@ -114,11 +114,13 @@ async fn supervise<C: Channel>(channel: C, start: ChannelStart) {
         }
     };
     shared.pubsub.unsubscribe(&topic, channel_id);
-    for (presence_topic, diff) in shared.presence.untrack_channel(channel_id) {
-        let _ =
-            shared
-                .pubsub
-                .broadcast(&presence_topic, "presence_diff", Payload::json(&diff), None);
+    for (presence_topic, diff) in shared.presence.untrack_channel(&shared.pubsub, channel_id) {
+        let _ = shared.pubsub.broadcast_local(
+            &presence_topic,
+            "presence_diff",
+            Payload::json(&diff),
+            None,
+        );
     }
     let event = match exit {
         Exit::Close => Some(Event::Close),

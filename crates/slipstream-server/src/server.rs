@@ -76,6 +76,10 @@ impl Server {
         // As std's and tokio's `TcpListener::bind` do: a restarted server can bind at once.
         #[cfg(unix)]
         socket.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        if self.config.reuse_port {
+            socket.set_reuseport(true)?;
+        }
         socket.bind(addr)?;
         let listener = socket.listen(LISTEN_BACKLOG)?;
         self.serve(listener)
@@ -85,6 +89,7 @@ impl Server {
     pub fn serve(self, listener: TcpListener) -> io::Result<RunningServer> {
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(self.socket, self.config));
+        crate::cluster::start(&shared)?;
         let app = http::router(shared.clone());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(accept_loop(listener, app, shared.clone(), stop_rx));

@@ -11,6 +11,7 @@ use crate::longpoll::Sessions;
 use crate::outbound::QueueState;
 use crate::presence::Presence;
 use crate::pubsub::PubSub;
+use crate::pubsub::adapter::NodeId;
 use crate::socket::Socket;
 
 /// A request to a connection's main loop.
@@ -51,11 +52,15 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(socket: Socket, config: ServerConfig) -> Self {
+        let node = NodeId {
+            name: config.node_name.clone(),
+            incarnation: random_incarnation(),
+        };
         Shared {
+            presence: Presence::new(node.incarnation),
+            pubsub: PubSub::new(node),
             config,
             socket,
-            pubsub: PubSub::default(),
-            presence: Presence::default(),
             connections: Mutex::default(),
             longpoll: Sessions::default(),
             answer_heartbeats: AtomicBool::new(true),
@@ -91,4 +96,18 @@ impl Shared {
             .filter(|c| c.control.send(Control::Close(code)).is_ok())
             .count()
     }
+}
+
+/// A number that tells this process from an earlier one with the same node name.
+fn random_incarnation() -> u64 {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 8];
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+        return nanos ^ u64::from(std::process::id());
+    }
+    u64::from_be_bytes(bytes)
 }

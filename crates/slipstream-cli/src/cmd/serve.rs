@@ -46,6 +46,22 @@ pub struct ServeArgs {
     /// 16384.
     #[arg(long, value_name = "N")]
     max_longpoll_sessions: Option<usize>,
+    /// Share broadcasts, socket-id disconnects and presences with every other `serve` on this
+    /// Redis (`redis://HOST:PORT`): the nodes act as one application.
+    #[arg(long, value_name = "URL")]
+    pubsub: Option<String>,
+    /// This node's name among the nodes sharing `--pubsub` (default: host name and process id).
+    #[arg(long, value_name = "NAME", requires = "pubsub")]
+    node: Option<String>,
+    /// A node silent for this many milliseconds is down and its presences leave everywhere.
+    /// Default 5000 (with a heartbeat every 1000).
+    #[arg(long, value_name = "MS", requires = "pubsub")]
+    node_timeout_ms: Option<u64>,
+    /// Bind with SO_REUSEPORT, so several `serve` processes share one port (the kernel spreads
+    /// connections among them): with `--pubsub`, one machine holds more connections than one
+    /// process's open-file limit.
+    #[arg(long)]
+    reuse_port: bool,
     /// Testing aid: answer every websocket upgrade with this HTTP status (e.g. 503), so clients
     /// can only connect over long-poll (a fallback test).
     #[arg(long, value_name = "STATUS", hide = true)]
@@ -92,6 +108,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(ms) = args.longpoll_window_ms {
         config = config.with_longpoll_window(Duration::from_millis(ms));
     }
+    if let Some(url) = &args.pubsub {
+        config = config.with_redis(url.clone());
+    }
+    if let Some(name) = &args.node {
+        config = config.with_node_name(name.clone());
+    }
+    if let Some(ms) = args.node_timeout_ms {
+        let timeout = Duration::from_millis(ms);
+        let heartbeat = (timeout / 5).min(Duration::from_secs(1));
+        config = config.with_node_liveness(heartbeat, timeout);
+    }
+    config = config.with_reuse_port(args.reuse_port);
     if let Some(max) = args.max_longpoll_sessions {
         config = config.with_max_longpoll_sessions(max);
     }

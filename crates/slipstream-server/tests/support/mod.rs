@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -1,13 +1,22 @@
 //! Topic subscriptions and broadcasts ("fastlane"): a broadcast is encoded once per serializer
-//! and the same frame bytes go to every subscriber.
+//! and the same frame bytes go to every subscriber of this node; the [`adapter`] carries it to
+//! the other nodes, where it is delivered the same way (so each node encodes it once per
+//! serializer too).
+//!
+//! * [`adapter`]: the seam, and the single-node [`adapter::Local`];
+//! * [`redis`]: the Redis PUB/SUB adapter.
+
+pub(crate) mod adapter;
+pub(crate) mod redis;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use bytes::Bytes;
 use slipstream_protocol::{EncodeError, Message, Payload, Serializer};
 
 use crate::outbound::{self, Out, OutTx};
+use adapter::{Local, NodeId, NodeMessage, SharedAdapter};
 
 /// One joined channel listening on a topic.
 #[derive(Clone)]
@@ -17,13 +26,57 @@ pub(crate) struct Subscriber {
     pub(crate) out: OutTx,
 }
 
-/// Subscribers per topic, in join order (Phoenix delivers in that order).
-#[derive(Default)]
+/// Subscribers per topic, in join order (Phoenix delivers in that order), and the way to the
+/// other nodes.
 pub(crate) struct PubSub {
     topics: Mutex<HashMap<String, Vec<Subscriber>>>,
+    node: NodeId,
+    adapter: RwLock<SharedAdapter>,
 }
 
 impl PubSub {
+    /// A PubSub for node `node`, single-node until [`set_adapter`](Self::set_adapter).
+    pub(crate) fn new(node: NodeId) -> Self {
+        PubSub {
+            topics: Mutex::default(),
+            node,
+            adapter: RwLock::new(std::sync::Arc::new(Local)),
+        }
+    }
+
+    /// This node.
+    pub(crate) fn node(&self) -> &NodeId {
+        &self.node
+    }
+
+    /// Connects this node to others through `adapter`.
+    pub(crate) fn set_adapter(&self, adapter: SharedAdapter) {
+        *self.adapter.write().unwrap_or_else(|e| e.into_inner()) = adapter;
+    }
+
+    /// Sends a message to the other nodes (nowhere, on a single node).
+    pub(crate) fn publish(&self, body: adapter::Body) {
+        let adapter = self
+            .adapter
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if adapter.reaches_other_nodes() {
+            adapter.publish(NodeMessage {
+                from: self.node.clone(),
+                body,
+            });
+        }
+    }
+
+    /// Messages to other nodes that could not be sent.
+    pub(crate) fn lost(&self) -> u64 {
+        self.adapter
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .lost()
+    }
+
     /// Adds a subscriber at the end of the topic's list, running `first` (which enqueues the
     /// join reply) under the same lock: a broadcast that sees the new subscriber is then always
     /// queued after that reply, and one that does not cannot have been caused by it.
@@ -49,12 +102,38 @@ impl PubSub {
         }
     }
 
-    /// Sends `[null, null, topic, event, payload]` to every subscriber except `exclude`.
+    /// Sends `[null, null, topic, event, payload]` to every subscriber on every node, except
+    /// `exclude` (a channel of this node). Returns how many subscribers of this node got it.
+    pub(crate) fn broadcast(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: Payload,
+        exclude: Option<u64>,
+    ) -> Result<usize, EncodeError> {
+        let adapter = self
+            .adapter
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if adapter.reaches_other_nodes() {
+            adapter.publish(NodeMessage::broadcast(
+                self.node.clone(),
+                topic,
+                event,
+                &payload,
+            ));
+        }
+        self.broadcast_local(topic, event, payload, exclude)
+    }
+
+    /// Sends `[null, null, topic, event, payload]` to every subscriber of this node except
+    /// `exclude`.
     ///
     /// Frames are encoded lazily, once per serializer, in subscriber order; an encoding error
     /// (binary for a V1 subscriber) stops the broadcast there, as it does in Phoenix.
     /// Returns how many subscribers got the frame.
-    pub(crate) fn broadcast(
+    pub(crate) fn broadcast_local(
         &self,
         topic: &str,
         event: &str,
