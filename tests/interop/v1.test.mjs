@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { useServer } from "./lib/fixture.mjs";
+import { overEachTransport } from "./lib/transports.mjs";
 
 const { pool } = useServer();
 
@@ -48,15 +49,17 @@ function v1Codec(violations) {
   };
 }
 
-test("V1 socket: join rooms:lobby, ping, heartbeat", { timeout: 30_000 }, async () => {
-  const violations = [];
-  const c = pool.client("v1", { vsn: "1.0.0", ...v1Codec(violations) });
-  assert.match(c.socket.endPointURL(), /[?&]vsn=1\.0\.0(&|$)/);
-  await c.connect();
-  const ch = c.channel("rooms:lobby");
-  assert.deepEqual(await c.joinOk(ch), {});
-  assert.deepEqual(await c.pushOk(ch, "ping", {}), { pong: "pong" });
-  assert.deepEqual(await c.pushOk(ch, "echo", { v: 1, list: ["a"] }), { v: 1, list: ["a"] });
-  await c.ping();
-  assert.deepEqual(violations, [], c.fail(`V1 frame violations:\n${violations.join("\n")}`).message);
+overEachTransport(({ transport }) => {
+  test("V1 socket: join rooms:lobby, ping, heartbeat", { timeout: 30_000 }, async () => {
+    const violations = [];
+    const c = pool.client("v1", { transport, vsn: "1.0.0", ...v1Codec(violations) });
+    assert.match(c.socket.endPointURL(), /[?&]vsn=1\.0\.0(&|$)/);
+    await c.connect();
+    const ch = c.channel("rooms:lobby");
+    assert.deepEqual(await c.joinOk(ch), {});
+    assert.deepEqual(await c.pushOk(ch, "ping", {}), { pong: "pong" });
+    assert.deepEqual(await c.pushOk(ch, "echo", { v: 1, list: ["a"] }), { v: 1, list: ["a"] });
+    await c.ping();
+    assert.deepEqual(violations, [], c.fail(`V1 frame violations:\n${violations.join("\n")}`).message);
+  });
 });

@@ -65,9 +65,10 @@ export class Client {
    * @param {{socketUrl: string, output: () => string}} server from startServer()
    * @param {string} name used in traces
    * @param {object} opts extra phoenix.js Socket options (params, vsn, heartbeatIntervalMs, ...);
-   *   `transport` is the transport class (default: `ws`'s WebSocket, see lib/transports.mjs)
+   *   `transport` is the transport class (default: `ws`'s WebSocket, see lib/transports.mjs);
+   *   `endpoint` (ours, not phoenix.js's) replaces the server's socket URL, e.g. a proxy's
    */
-  constructor(server, name, opts = {}) {
+  constructor(server, name, { endpoint, ...opts } = {}) {
     this.server = server;
     const transport = opts.transport || WEBSOCKET.transport;
     const entry = TRANSPORTS.find((t) => t.transport === transport);
@@ -81,7 +82,7 @@ export class Client {
     this.opened = new Signal();
     this.closed = new Signal();
     this.errored = new Signal();
-    this.socket = new Socket(server.socketUrl, {
+    this.socket = new Socket(endpoint || server.socketUrl, {
       logger: (kind, msg, data) => this.record(`${kind}: ${msg}${data === undefined ? "" : " " + show(data)}`),
       ...opts,
       transport,
