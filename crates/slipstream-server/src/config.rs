@@ -66,7 +66,21 @@ pub struct ServerConfig {
     /// assert_eq!(config.filter_parameters, ["password", "ssn"]);
     /// ```
     pub filter_parameters: Vec<String>,
+    /// How long a long-poll GET is held open when there is nothing to deliver (Phoenix's
+    /// `window_ms`). Default 10 s. It also bounds a POST: one whose frames the connection has
+    /// not dispatched within this long is answered with body status 408. A session that gets no
+    /// GET for 1.5 times this long ends, as if its socket had closed.
+    pub longpoll_window: Duration,
+    /// Most long-poll sessions open at once. Beyond it a GET that would open one is answered with
+    /// HTTP 503 and a (rate-limited) WARN line. Default [`DEFAULT_MAX_LONGPOLL_SESSIONS`]. A
+    /// session holds no file descriptor between requests, so it is bounded apart from
+    /// [`max_connections`](Self::max_connections); each one's unpolled messages are bounded by
+    /// [`max_outbound_bytes`](Self::max_outbound_bytes), as a websocket's unsent frames are.
+    pub max_longpoll_sessions: usize,
 }
+
+/// The default of [`ServerConfig::max_longpoll_sessions`]: 16 384.
+pub const DEFAULT_MAX_LONGPOLL_SESSIONS: usize = 16_384;
 
 /// The default of [`ServerConfig::filter_parameters`]: Phoenix's `password`, and `token`,
 /// `secret`, `api_key` and `auth` (which covers `authorization`, `auth_token`, `oauth`, ...).
@@ -125,6 +139,8 @@ impl Default for ServerConfig {
                 .iter()
                 .map(|&s| s.to_owned())
                 .collect(),
+            longpoll_window: Duration::from_secs(10),
+            max_longpoll_sessions: DEFAULT_MAX_LONGPOLL_SESSIONS,
         }
     }
 }
@@ -192,6 +208,23 @@ impl ServerConfig {
     {
         self.filter_parameters = filters.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// Sets [`longpoll_window`](Self::longpoll_window) (at least 1 ms).
+    pub fn with_longpoll_window(mut self, window: Duration) -> Self {
+        self.longpoll_window = window.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets [`max_longpoll_sessions`](Self::max_longpoll_sessions) (0 counts as 1).
+    pub fn with_max_longpoll_sessions(mut self, max: usize) -> Self {
+        self.max_longpoll_sessions = max;
+        self
+    }
+
+    /// The long-poll transport's path, `<mount>/longpoll`.
+    pub fn longpoll_path(&self) -> String {
+        format!("{}/longpoll", self.mount.trim_end_matches('/'))
     }
 
     /// The websocket's path, `<mount>/websocket`.

@@ -56,6 +56,28 @@ struct Blocked {
     >,
 }
 
+/// What a connection reads: the client's frames in order, whatever carries them.
+pub(crate) enum Inbound {
+    /// A frame, or why reading stopped.
+    Frame(FrameResult),
+    /// Answered once every frame before it has been handled (a long-poll POST waits on it).
+    Barrier(oneshot::Sender<()>),
+}
+
+/// How a connection reaches its client: set up by the transport (`run` for a websocket,
+/// `longpoll` for a long-poll session), then driven by [`serve`].
+pub(crate) struct Wiring {
+    pub(crate) conn_id: u64,
+    /// The client's frames; the connection ends when every sender is gone.
+    pub(crate) frames: mpsc::Receiver<Inbound>,
+    /// The writer's queue (what the client will receive).
+    pub(crate) out: OutTx,
+    pub(crate) queue: Arc<QueueState>,
+    /// Close after `idle_timeout` without a frame (websocket). A long-poll session has no
+    /// heartbeats; its own expiry ends it instead.
+    pub(crate) idle_close: bool,
+}
+
 /// Runs a connection on an upgraded stream until it closes. `accepted` (the TCP connection's
 /// peer and its place in the connection limit) is held until the end.
 pub(crate) async fn run<S>(
@@ -74,11 +96,42 @@ pub(crate) async fn run<S>(
     };
     let (read_half, write_half) = tokio::io::split(io);
     let (out, out_rx, queue) = outbound::queue(shared.config.max_outbound_bytes);
-    let overflow = queue.overflowed();
     let writer = tokio::spawn(write_loop(write_half, out_rx, queue.clone(), label));
     let (frames_tx, frames) = mpsc::channel(8);
     let reader = WsReader::new(BufReader::new(read_half), shared.config.max_frame_size);
     let reader = tokio::spawn(read_loop(reader, frames_tx));
+    let wiring = Wiring {
+        conn_id,
+        frames,
+        out,
+        queue,
+        idle_close: true,
+    };
+    serve(shared, socket, wiring).await;
+    reader.abort();
+    // The writer ends once it wrote a close frame, or when every sender is gone; a channel still
+    // busy in a callback keeps a sender, so do not wait for it forever.
+    let writer_abort = writer.abort_handle();
+    if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
+        tracing::debug!(conn_id, "writer did not finish in time");
+        writer_abort.abort();
+    }
+    drop(accepted);
+    tracing::debug!(conn_id, "connection ended");
+}
+
+/// Serves one client over any transport until the connection ends: registers it (so broadcasts
+/// to its socket id and `close_all_connections` reach it), runs Phoenix's socket rules, and ends
+/// its channels.
+pub(crate) async fn serve(shared: Arc<Shared>, socket: Arc<SocketInfo>, wiring: Wiring) {
+    let Wiring {
+        conn_id,
+        frames,
+        out,
+        queue,
+        idle_close,
+    } = wiring;
+    let overflow = queue.overflowed();
     let (control_tx, control) = mpsc::unbounded_channel();
     shared
         .connections
@@ -102,6 +155,7 @@ pub(crate) async fn run<S>(
         channels: HashMap::new(),
         exit_tx,
         blocked: None,
+        idle_close,
     };
     conn.main_loop(frames, control, exits, overflow).await;
     shared
@@ -115,17 +169,6 @@ pub(crate) async fn run<S>(
             .mailbox
             .send(ChannelMsg::Shutdown(TerminateReason::Closed));
     }
-    reader.abort();
-    drop(conn);
-    // The writer ends once it wrote a close frame, or when every sender is gone; a channel still
-    // busy in a callback keeps a sender, so do not wait for it forever.
-    let writer_abort = writer.abort_handle();
-    if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
-        tracing::debug!(conn_id, "writer did not finish in time");
-        writer_abort.abort();
-    }
-    drop(accepted);
-    tracing::debug!(conn_id, "connection ended");
 }
 
 struct Connection {
@@ -138,9 +181,12 @@ struct Connection {
     exit_tx: mpsc::UnboundedSender<u64>,
     /// A push waiting for room in its channel; while set, no frame is read.
     blocked: Option<Blocked>,
+    /// Whether a client silent for `idle_timeout` is closed (see [`Wiring::idle_close`]).
+    idle_close: bool,
 }
 
-type FrameResult = Result<WsMessage, WsError>;
+/// A frame from the client, or why reading stopped.
+pub(crate) type FrameResult = Result<WsMessage, WsError>;
 
 /// How a connection ends after a frame.
 enum Ending {
@@ -153,7 +199,7 @@ enum Ending {
 impl Connection {
     async fn main_loop(
         &mut self,
-        mut frames: mpsc::Receiver<FrameResult>,
+        mut frames: mpsc::Receiver<Inbound>,
         mut control: mpsc::UnboundedReceiver<Control>,
         mut exits: mpsc::UnboundedReceiver<u64>,
         mut overflow: watch::Receiver<Option<Overflow>>,
@@ -171,7 +217,14 @@ impl Connection {
                     deadline = tokio::time::Instant::now() + idle;
                 }
                 frame = frames.recv(), if self.blocked.is_none() => {
-                    let Some(frame) = frame else { return };
+                    let frame = match frame {
+                        None => return,
+                        Some(Inbound::Frame(frame)) => frame,
+                        Some(Inbound::Barrier(done)) => {
+                            let _ = done.send(());
+                            continue;
+                        }
+                    };
                     deadline = tokio::time::Instant::now() + idle;
                     match self.on_frame(frame).await {
                         None => {}
@@ -196,7 +249,7 @@ impl Connection {
                     self.close(ws::CLOSE_INTERNAL, None).await;
                     return;
                 }
-                _ = tokio::time::sleep_until(deadline), if self.blocked.is_none() => {
+                _ = tokio::time::sleep_until(deadline), if self.blocked.is_none() && self.idle_close => {
                     tracing::info!(conn_id = self.conn_id, ?idle, "idle timeout: no frame from the client; closing with 1002");
                     self.close(ws::CLOSE_PROTOCOL, Some(&mut frames)).await;
                     return;
@@ -206,13 +259,17 @@ impl Connection {
     }
 
     /// Sends a close frame; with `drain`, waits (briefly) for the client's close or EOF.
-    async fn close(&mut self, code: u16, drain: Option<&mut mpsc::Receiver<FrameResult>>) {
+    async fn close(&mut self, code: u16, drain: Option<&mut mpsc::Receiver<Inbound>>) {
         let _ = self.out.send(Out::Close(code));
         if let Some(frames) = drain {
             let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                while let Some(frame) = frames.recv().await {
-                    if matches!(frame, Ok(WsMessage::Close(_))) {
-                        break;
+                while let Some(item) = frames.recv().await {
+                    match item {
+                        Inbound::Frame(Ok(WsMessage::Close(_))) => break,
+                        Inbound::Frame(_) => {}
+                        Inbound::Barrier(done) => {
+                            let _ = done.send(());
+                        }
                     }
                 }
             })
@@ -569,10 +626,7 @@ impl Connection {
     }
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(
-    mut reader: WsReader<R>,
-    frames: mpsc::Sender<FrameResult>,
-) {
+async fn read_loop<R: AsyncRead + Unpin>(mut reader: WsReader<R>, frames: mpsc::Sender<Inbound>) {
     loop {
         let frame = reader.next().await;
         let stop = match &frame {
@@ -580,7 +634,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             Ok(_) => false,
             Err(err) => !err.is_recoverable(),
         };
-        if frames.send(frame).await.is_err() || stop {
+        if frames.send(Inbound::Frame(frame)).await.is_err() || stop {
             return;
         }
     }

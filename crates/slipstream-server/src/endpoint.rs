@@ -66,6 +66,19 @@ impl Endpoint {
             .store(status.unwrap_or(0), Ordering::Relaxed);
     }
 
+    /// Makes websocket upgrades hang (`true`: the request is read and never answered, for a
+    /// minute) or be answered again (`false`) (fault injection, e.g. for a client's fallback to
+    /// long-poll; long-poll requests are not affected).
+    pub fn set_hang_websocket_upgrades(&self, on: bool) {
+        self.shared.hang_upgrades.store(on, Ordering::Relaxed);
+    }
+
+    /// How many long-poll sessions are open (each also counts in
+    /// [`connection_count`](Self::connection_count) while its connection runs).
+    pub fn longpoll_session_count(&self) -> usize {
+        self.shared.longpoll.count()
+    }
+
     /// Makes channels drop (`true`) or send again (`false`) their replies to client pushes
     /// (fault injection; join, leave and heartbeat replies are not affected).
     pub fn set_drop_replies(&self, on: bool) {
@@ -85,7 +98,7 @@ impl Endpoint {
         self.shared.outbound_queued_bytes()
     }
 
-    /// How many websocket connections are open.
+    /// How many connections are open: websockets and long-poll sessions.
     pub fn connection_count(&self) -> usize {
         self.shared
             .connections

@@ -17,6 +17,7 @@ use slipstream_protocol::Serializer;
 
 use crate::connection;
 use crate::log_filter;
+use crate::longpoll;
 use crate::server::Accepted;
 use crate::shared::Shared;
 use crate::socket::{ConnectInfo, ConnectResult, SocketInfo};
@@ -29,6 +30,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route(&shared.config.websocket_path(), any(websocket))
+        .route(&shared.config.longpoll_path(), any(longpoll::handle))
         .with_state(shared)
 }
 
@@ -46,6 +48,14 @@ async fn websocket(State(shared): State<Arc<Shared>>, mut request: Request) -> R
     };
     if !is_upgrade {
         return (StatusCode::BAD_REQUEST, "websocket upgrade expected").into_response();
+    }
+    if shared
+        .hang_upgrades
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::info!("websocket upgrade left unanswered (fault injection)");
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let refuse = shared
         .refuse_status
@@ -67,47 +77,11 @@ async fn websocket(State(shared): State<Arc<Shared>>, mut request: Request) -> R
     } else {
         (None, None)
     };
-    let params: Vec<(String, String)> =
-        form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    let vsn = params
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "vsn")
-        .map(|(_, v)| v.as_str());
-    let serializer = match Serializer::negotiate(vsn) {
-        Ok(serializer) => serializer,
-        Err(err) => {
-            tracing::info!(error = %err, "websocket refused (serializer)");
-            return StatusCode::FORBIDDEN.into_response();
-        }
+    let params = query_params(request.uri());
+    let socket = match accept_connect(&shared, params, headers, auth_token, "websocket") {
+        Ok(socket) => socket,
+        Err(status) => return status.into_response(),
     };
-    let started = std::time::Instant::now();
-    let info = ConnectInfo {
-        params,
-        headers: headers.clone(),
-        auth_token,
-        serializer,
-    };
-    let socket_id = match shared.socket.connect(&info) {
-        ConnectResult::Accept { socket_id } => socket_id,
-        ConnectResult::Refuse(status) => {
-            tracing::info!(%status, "REFUSED CONNECTION\n  Parameters: {}", show_params(&info.params, &shared));
-            return status.into_response();
-        }
-    };
-    tracing::info!(
-        "CONNECTED TO socket in {:?}\n  Transport: :websocket\n  Serializer: {serializer:?}\n  Parameters: {}",
-        started.elapsed(),
-        show_params(&info.params, &shared)
-    );
-    let socket = Arc::new(SocketInfo {
-        params: info.params,
-        socket_id,
-        auth_token: info.auth_token,
-        serializer,
-    });
     let upgrade = hyper::upgrade::on(&mut request);
     let accepted = request.extensions_mut().remove::<Accepted>();
     tokio::spawn(async move {
@@ -131,6 +105,62 @@ async fn websocket(State(shared): State<Arc<Shared>>, mut request: Request) -> R
         );
     }
     response
+}
+
+/// The query parameters of a request, in order.
+pub(crate) fn query_params(uri: &axum::http::Uri) -> Vec<(String, String)> {
+    form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Phoenix's connect checks that follow the transport's own, for either transport: the
+/// serializer from `vsn`, then the socket's connect hook. Logs the outcome as Phoenix does;
+/// a refusal is the HTTP status to answer (the transport decides how to carry it).
+pub(crate) fn accept_connect(
+    shared: &Shared,
+    params: Vec<(String, String)>,
+    headers: &axum::http::HeaderMap,
+    auth_token: Option<Vec<u8>>,
+    transport: &str,
+) -> Result<Arc<SocketInfo>, StatusCode> {
+    let vsn = params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "vsn")
+        .map(|(_, v)| v.as_str());
+    let serializer = match Serializer::negotiate(vsn) {
+        Ok(serializer) => serializer,
+        Err(err) => {
+            tracing::info!(error = %err, "{transport} refused (serializer)");
+            return Err(StatusCode::FORBIDDEN);
+        }
+    };
+    let started = std::time::Instant::now();
+    let info = ConnectInfo {
+        params,
+        headers: headers.clone(),
+        auth_token,
+        serializer,
+    };
+    let socket_id = match shared.socket.connect(&info) {
+        ConnectResult::Accept { socket_id } => socket_id,
+        ConnectResult::Refuse(status) => {
+            tracing::info!(%status, "REFUSED CONNECTION\n  Parameters: {}", show_params(&info.params, shared));
+            return Err(status);
+        }
+    };
+    tracing::info!(
+        "CONNECTED TO socket in {:?}\n  Transport: :{transport}\n  Serializer: {serializer:?}\n  Parameters: {}",
+        started.elapsed(),
+        show_params(&info.params, shared)
+    );
+    Ok(Arc::new(SocketInfo {
+        params: info.params,
+        socket_id,
+        auth_token: info.auth_token,
+        serializer,
+    }))
 }
 
 /// Phoenix 1.8's auth-token sub-protocol (docs/protocol.md §12): takes the token out of the offered

@@ -69,6 +69,7 @@ pub mod fuzzing;
 mod http;
 pub mod json;
 mod log_filter;
+mod longpoll;
 mod outbound;
 mod presence;
 mod pubsub;
@@ -83,7 +84,8 @@ pub use channel::{
     Channel, HandleResult, Info, InfoResult, JoinResult, StopReason, TerminateReason,
 };
 pub use config::{
-    DEFAULT_FILTER_PARAMETERS, DEFAULT_MAX_OUTBOUND_BYTES, ServerConfig, default_max_connections,
+    DEFAULT_FILTER_PARAMETERS, DEFAULT_MAX_LONGPOLL_SESSIONS, DEFAULT_MAX_OUTBOUND_BYTES,
+    ServerConfig, default_max_connections,
 };
 pub use context::{ChannelContext, InfoSender, PushError};
 pub use demo::spawn_demo;

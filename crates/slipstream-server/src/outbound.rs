@@ -87,6 +87,11 @@ impl QueueState {
         self.queued.load(Ordering::Acquire)
     }
 
+    /// Whether the queue has refused a frame (the connection is being closed for it).
+    pub(crate) fn is_full(&self) -> bool {
+        self.full.load(Ordering::Acquire)
+    }
+
     /// Called by the writer once a frame of `len` bytes is written.
     pub(crate) fn release(&self, len: usize) {
         self.queued.fetch_sub(len, Ordering::AcqRel);

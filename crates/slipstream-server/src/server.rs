@@ -346,6 +346,15 @@ impl RunningServer {
         )
     }
 
+    /// The long-poll URL, e.g. `http://127.0.0.1:4000/socket/longpoll`.
+    pub fn longpoll_url(&self) -> String {
+        format!(
+            "http://{}{}",
+            self.local_addr,
+            self.endpoint.shared.config.longpoll_path()
+        )
+    }
+
     /// A handle to broadcast and disconnect from outside any channel.
     pub fn endpoint(&self) -> Endpoint {
         self.endpoint.clone()
@@ -366,6 +375,17 @@ impl RunningServer {
         self.endpoint.set_refuse_connects(status);
     }
 
+    /// Fault injection: websocket upgrades are read and never answered (`true`), or answered
+    /// again; long-poll requests are not affected.
+    pub fn set_hang_websocket_upgrades(&self, on: bool) {
+        self.endpoint.set_hang_websocket_upgrades(on);
+    }
+
+    /// How many long-poll sessions are open.
+    pub fn longpoll_session_count(&self) -> usize {
+        self.endpoint.longpoll_session_count()
+    }
+
     /// Fault injection: channels drop (`true`) their replies to client pushes.
     pub fn set_drop_replies(&self, on: bool) {
         self.endpoint.set_drop_replies(on);
@@ -376,7 +396,7 @@ impl RunningServer {
         self.endpoint.set_reply_delay(delay);
     }
 
-    /// How many websocket connections are open.
+    /// How many connections are open: websockets and long-poll sessions.
     pub fn connection_count(&self) -> usize {
         self.endpoint.connection_count()
     }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::config::ServerConfig;
+use crate::longpoll::Sessions;
 use crate::outbound::QueueState;
 use crate::presence::Presence;
 use crate::pubsub::PubSub;
@@ -34,9 +35,13 @@ pub(crate) struct Shared {
     pub(crate) pubsub: PubSub,
     pub(crate) presence: Presence,
     pub(crate) connections: Mutex<HashMap<u64, ConnHandle>>,
+    /// The long-poll sessions (each is also in `connections` while its connection runs).
+    pub(crate) longpoll: Sessions,
     pub(crate) answer_heartbeats: AtomicBool,
     /// Fault injection: refuse every websocket upgrade with this HTTP status (0: accept).
     pub(crate) refuse_status: AtomicU16,
+    /// Fault injection: read websocket upgrade requests and never answer them.
+    pub(crate) hang_upgrades: AtomicBool,
     /// Fault injection: channels' replies to client pushes are not sent.
     pub(crate) drop_replies: AtomicBool,
     /// Fault injection: channels' replies to client pushes wait this long (milliseconds).
@@ -52,8 +57,10 @@ impl Shared {
             pubsub: PubSub::default(),
             presence: Presence::default(),
             connections: Mutex::default(),
+            longpoll: Sessions::default(),
             answer_heartbeats: AtomicBool::new(true),
             refuse_status: AtomicU16::new(0),
+            hang_upgrades: AtomicBool::new(false),
             drop_replies: AtomicBool::new(false),
             reply_delay_ms: AtomicU64::new(0),
             next_id: AtomicU64::new(1),

@@ -46,7 +46,7 @@ pub(crate) fn accept_key(key: &[u8]) -> String {
 }
 
 /// One complete message (or control frame) from the client.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum WsMessage {
     /// A text message; its bytes are valid UTF-8.
     Text(Bytes),
@@ -245,6 +245,24 @@ pub(crate) fn encode_frame(opcode: u8, payload: &[u8]) -> Bytes {
     out.freeze()
 }
 
+/// The opcode and payload of a frame made by [`encode_frame`] (for transports that carry
+/// payloads, not websocket frames); `None` if `frame` is not one.
+pub(crate) fn frame_payload(frame: &Bytes) -> Option<(u8, Bytes)> {
+    let opcode = frame.first()? & 0x0F;
+    let (len, header) = match frame.get(1)? & 0x7F {
+        126 => (
+            usize::from(u16::from_be_bytes([*frame.get(2)?, *frame.get(3)?])),
+            4,
+        ),
+        127 => {
+            let bytes: [u8; 8] = frame.get(2..10)?.try_into().ok()?;
+            (usize::try_from(u64::from_be_bytes(bytes)).ok()?, 10)
+        }
+        short => (usize::from(short), 2),
+    };
+    (frame.len() == header + len).then(|| (opcode, frame.slice(header..)))
+}
+
 /// Encodes a close frame with a code and no reason (Bandit never sends one).
 pub(crate) fn encode_close(code: u16) -> Bytes {
     encode_frame(OP_CLOSE, &code.to_be_bytes())
@@ -253,6 +271,22 @@ pub(crate) fn encode_close(code: u16) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_payload_takes_back_what_encode_frame_made() {
+        for len in [0, 1, 125, 126, 65_535, 65_536, 100_000] {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let frame = encode_frame(OP_BINARY, &payload);
+            let (opcode, back) = frame_payload(&frame).unwrap();
+            assert_eq!(
+                (opcode, &back[..]),
+                (OP_BINARY, &payload[..]),
+                "length {len}"
+            );
+        }
+        assert_eq!(frame_payload(&Bytes::from_static(&[0x81])), None);
+        assert_eq!(frame_payload(&Bytes::from_static(&[0x81, 5, b'a'])), None);
+    }
 
     fn masked(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
         let mask = [1u8, 2, 3, 4];

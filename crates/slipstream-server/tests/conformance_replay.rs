@@ -1,13 +1,13 @@
-//! Replays every websocket scenario of `tests/conformance/` (frames recorded from Phoenix 1.7.24
-//! on Bandit) against the demo app, playing the client side with a raw tokio-tungstenite client,
-//! and compares what comes back as `tests/conformance/README.md` says: JSON text by value (with
-//! placeholders), binary frames, pongs, close codes and HTTP statuses exactly.
+//! Replays every scenario of `tests/conformance/` (frames recorded from Phoenix 1.7.24 on Bandit)
+//! against the demo app and compares what comes back as `tests/conformance/README.md` says: JSON
+//! text by value (with placeholders), binary frames, pongs, close codes and HTTP statuses exactly.
+//! The websocket scenarios play the client side with a raw tokio-tungstenite client
+//! (`replay::run`), the long-poll ones (`lp_*`) with raw HTTP requests (`replay::longpoll::run`).
 //!
 //! Each scenario is its own test with its own server on port 0, so they run in parallel without
 //! seeing each other's broadcasts or presences.
 //!
-//! Exclusions: the long-poll scenarios (`lp_*`) — the long-poll transport is not built yet.
-//! `every_scenario_is_replayed_or_excluded` checks that they are the only files not replayed.
+//! `every_scenario_is_replayed` checks that no recording is left out.
 //!
 //! Timing: `v2_idle_timeout` is recorded with Phoenix's 60 s timeout. By default it runs against a
 //! server configured with a 3 s idle timeout and the recorded waits scaled by 3/60; set
@@ -15,29 +15,27 @@
 
 mod replay;
 
-/// The websocket scenarios, one test each.
+/// One test per scenario: `websocket: a, b; longpoll: c, d`.
 macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {
-        const REPLAYED: &[&str] = &[$(stringify!($name)),*];
+    (websocket: $($ws:ident),* $(,)?; longpoll: $($lp:ident),* $(,)?) => {
+        const REPLAYED: &[&str] = &[$(stringify!($ws),)* $(stringify!($lp)),*];
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                replay::run(stringify!($name)).await;
+            async fn $ws() {
+                replay::run(stringify!($ws)).await;
+            }
+        )*
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $lp() {
+                replay::longpoll::run(stringify!($lp)).await;
             }
         )*
     };
 }
 
-/// Scenarios deliberately not replayed, with the reason.
-const EXCLUDED: &[(&str, &str)] = &[
-    ("lp_binary_reply", "long-poll transport not built yet"),
-    ("lp_errors", "long-poll transport not built yet"),
-    ("lp_poll_timeout", "long-poll transport not built yet"),
-    ("lp_v1_session", "long-poll transport not built yet"),
-    ("lp_v2_session", "long-poll transport not built yet"),
-];
-
 scenarios!(
+    websocket:
     connect_invalid_vsn,
     connect_no_vsn_defaults_v1,
     connect_reject_403,
@@ -112,11 +110,17 @@ scenarios!(
     v2_wrong_shape_array4,
     v2_wrong_shape_object,
     v2_wrong_types,
-    v2_ws_ping,
+    v2_ws_ping;
+    longpoll:
+    lp_binary_reply,
+    lp_errors,
+    lp_poll_timeout,
+    lp_v1_session,
+    lp_v2_session,
 );
 
 #[test]
-fn every_scenario_is_replayed_or_excluded() {
+fn every_scenario_is_replayed() {
     let mut on_disk: Vec<String> = std::fs::read_dir(replay::conformance_dir())
         .expect("tests/conformance is readable")
         .filter_map(|entry| entry.ok())
@@ -125,21 +129,8 @@ fn every_scenario_is_replayed_or_excluded() {
         .filter(|name| name != "index")
         .collect();
     on_disk.sort();
-    let mut listed: Vec<String> = REPLAYED
-        .iter()
-        .chain(EXCLUDED.iter().map(|(name, _)| name))
-        .map(|name| (*name).to_owned())
-        .collect();
+    let mut listed: Vec<String> = REPLAYED.iter().map(|name| (*name).to_owned()).collect();
     listed.sort();
-    assert_eq!(
-        on_disk, listed,
-        "every recording must be replayed or explicitly excluded"
-    );
-    for (name, _reason) in EXCLUDED {
-        let scenario = replay::load(name);
-        assert_eq!(
-            scenario["transport"], "longpoll",
-            "{name}: only long-poll scenarios may be excluded"
-        );
-    }
+    assert_eq!(on_disk, listed, "every recording must be replayed");
+    assert_eq!(listed.len(), 80, "the recordings number 80");
 }

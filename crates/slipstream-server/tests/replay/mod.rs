@@ -1,6 +1,7 @@
 //! The replayer: plays the client side of one recorded scenario against an in-process demo server.
 
 pub mod json;
+pub mod longpoll;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
