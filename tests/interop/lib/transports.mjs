@@ -32,13 +32,14 @@ function remember(line) {
   if (exchanges.length > MAX_EXCHANGES) exchanges.splice(0, exchanges.length - MAX_EXCHANGES);
 }
 
-/** Shortens a long-poll URL for traces: path and query, the session token cut to 10 chars. */
+/** Shortens a long-poll URL for traces: path and query, the session token cut to its end. */
 function brief(url) {
   try {
     const u = new URL(url);
     const token = u.searchParams.get("token");
-    if (token && token.length > 10) u.searchParams.set("token", `${token.slice(0, 10)}…`);
-    return `${u.pathname}${u.search}`;
+    // The end of a token is the part that differs between sessions (a signature).
+    if (token && token.length > 10) u.searchParams.set("token", `…${token.slice(-8)}`);
+    return decodeURIComponent(`${u.pathname}${u.search}`);
   } catch {
     return String(url);
   }
@@ -49,11 +50,31 @@ function clip(text, max = 400) {
   return s.length > max ? `${s.slice(0, max)}… (${s.length} chars)` : s;
 }
 
+/** Exceptions thrown by phoenix.js inside its XMLHttpRequest callbacks, not yet collected. */
+const handlerErrors = [];
+
 /**
  * xhr2's XMLHttpRequest, recording each request and its outcome in `exchanges`. Only observes:
  * what phoenix.js sends and receives is untouched.
+ *
+ * One difference from xhr2 is deliberate: an exception thrown by an event handler (phoenix.js's
+ * code) is caught and recorded instead of escaping into xhr2's HTTP response handling, where
+ * Node would treat it as an uncaught exception. That is what a browser does (the error is
+ * reported, the page goes on), and it lets a test report it with the trace:
+ * `takeHandlerErrors()` returns them and the fixture fails the test that saw one.
  */
 class TracedXMLHttpRequest extends XHR2 {
+  dispatchEvent(event) {
+    try {
+      return super.dispatchEvent(event);
+    } catch (error) {
+      const where = this._trace ? `${this._trace.method} ${this._trace.url}` : "?";
+      remember(`phoenix.js threw in its ${event.type} handler of ${where}: ${error && error.stack ? error.stack.split("\n").slice(0, 3).join(" | ") : error}`);
+      handlerErrors.push({ error, where, event: event.type });
+      return undefined;
+    }
+  }
+
   open(method, url, ...rest) {
     this._trace = { method, url: brief(url) };
     return super.open(method, url, ...rest);
@@ -64,8 +85,12 @@ class TracedXMLHttpRequest extends XHR2 {
     requestCount += 1;
     const n = requestCount;
     remember(`xhr#${n} ${t.method} ${t.url}${body == null ? "" : ` body ${JSON.stringify(clip(body, 300))}`}`);
-    this.addEventListener("load", () => remember(`xhr#${n} <- ${this.status} ${clip(this.responseText)}`));
-    this.addEventListener("error", () => remember(`xhr#${n} <- network error`));
+    // Logged on the change to DONE, which phoenix.js's own handler sees right after this one, so
+    // the log keeps the order in which phoenix.js learnt of the answers.
+    this.addEventListener("readystatechange", () => {
+      if (this.readyState !== 4) return;
+      remember(this.status ? `xhr#${n} <- ${this.status} ${clip(this.responseText)}` : `xhr#${n} <- no answer (network error, timeout or abort)`);
+    });
     this.addEventListener("timeout", () => remember(`xhr#${n} <- timeout after ${this.timeout} ms`));
     this.addEventListener("abort", () => remember(`xhr#${n} <- aborted by phoenix.js`));
     return super.send(body);
@@ -84,9 +109,19 @@ export function removeXMLHttpRequest() {
 
 installXMLHttpRequest();
 
+/** The exceptions phoenix.js threw in XMLHttpRequest handlers since the last call; clears them. */
+export function takeHandlerErrors() {
+  return handlerErrors.splice(0);
+}
+
 /** Number of requests sent through the XMLHttpRequest shim so far. */
 export function xhrRequestCount() {
   return requestCount;
+}
+
+/** Forgets the exchanges so far (each test starts with an empty log). */
+export function clearExchanges() {
+  exchanges.splice(0);
 }
 
 /** The recent long-poll HTTP exchanges, or "" when there were none. */
