@@ -33,6 +33,12 @@ fn serve_prints_its_address_and_stops_on_sigterm() {
     let mut hint = String::new();
     stdout.read_line(&mut hint).expect("a third line");
     assert_eq!(hint, format!("try: slipstream shell {ws_url}\n"));
+    let mut longpoll = String::new();
+    stdout.read_line(&mut longpoll).expect("a fourth line");
+    assert_eq!(
+        longpoll,
+        format!("long-poll: http://127.0.0.1:{port}/socket/longpoll\n")
+    );
 
     let mut tcp = TcpStream::connect(&addr).expect("server accepts");
     tcp.set_read_timeout(Some(Duration::from_secs(5)))

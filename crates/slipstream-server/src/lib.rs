@@ -9,6 +9,11 @@
 //!   (`tests/conformance/`): heartbeat replies, duplicate join (new reply, then `phx_close` of
 //!   the old join_ref), `unmatched topic` replies with a null join_ref, 100 channels at most,
 //!   idle close 1002, malformed frame close 1011, invalid UTF-8 close 1007, oversize close 1009.
+//! * Both of Phoenix's transports: the websocket at `<mount>/websocket` and long-poll at
+//!   `<mount>/longpoll` (the fallback of phoenix.js), with the same connect checks, channels,
+//!   broadcasts, presence and socket-id disconnects; long-poll sessions are signed, bounded
+//!   ([`ServerConfig::max_longpoll_sessions`]) and end after 1.5 polling windows without a poll
+//!   ([`ServerConfig::longpoll_window`]).
 //! * Broadcasts are encoded once per serializer and the same bytes go to every subscriber; the
 //!   [`Endpoint`] broadcasts from anywhere and disconnects sockets by id.
 //! * No client can make the server grow without bound: each connection's unsent bytes are capped

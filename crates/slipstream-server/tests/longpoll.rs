@@ -512,3 +512,23 @@ async fn refused_connects_answer_403_in_the_body() {
     server.set_hang_websocket_upgrades(true);
     Lp::open(&server, "").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_whose_client_hangs_up_does_not_keep_the_session_alive() {
+    // A 2 s window: the session expires 3 s after its last poll ended; a poll counted in flight
+    // until its window is over would push that past the 5 s `eventually` allows.
+    let window = Duration::from_secs(2);
+    let server = demo_with(ServerConfig::default().with_longpoll_window(window)).await;
+    let lp = Lp::open(&server, "").await;
+    // A GET whose client goes away before the window ends.
+    let hung_up = tokio::spawn({
+        let (addr, path) = (lp.addr, lp.path());
+        async move { request(addr, "GET", &path, &[], "").await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    hung_up.abort();
+    eventually("the session's expiry", || {
+        server.longpoll_session_count() == 0
+    })
+    .await;
+}

@@ -38,6 +38,18 @@ pub struct ServeArgs {
     /// password,token,secret,api_key,auth; an empty list ("") logs every value.
     #[arg(long, value_name = "A,B,C")]
     filter_parameters: Option<String>,
+    /// Hold a long-poll GET this many milliseconds when there is nothing to deliver (Phoenix:
+    /// 10000); a session that gets no GET for 1.5 times this long ends.
+    #[arg(long, value_name = "MS")]
+    longpoll_window_ms: Option<u64>,
+    /// Answer HTTP 503 to a long-poll GET that would open a session beyond this many. Default
+    /// 16384.
+    #[arg(long, value_name = "N")]
+    max_longpoll_sessions: Option<usize>,
+    /// Testing aid: answer every websocket upgrade with this HTTP status (e.g. 503), so clients
+    /// can only connect over long-poll (a fallback test).
+    #[arg(long, value_name = "STATUS", hide = true)]
+    refuse_websocket: Option<u16>,
 }
 
 /// Runs the server; prints `listening on http://ADDR:PORT` on stdout once bound, then the
@@ -77,16 +89,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(list) = &args.filter_parameters {
         config = config.with_filter_parameters(filter_list(list));
     }
+    if let Some(ms) = args.longpoll_window_ms {
+        config = config.with_longpoll_window(Duration::from_millis(ms));
+    }
+    if let Some(max) = args.max_longpoll_sessions {
+        config = config.with_max_longpoll_sessions(max);
+    }
     let addr = SocketAddr::new(args.bind, args.port);
     let server = spawn_demo(addr, config)
         .await
         .with_context(|| format!("binding {addr}"))?;
+    if let Some(status) = args.refuse_websocket {
+        server.set_refuse_connects(Some(status));
+    }
     let shutdown = shutdown_signal()?;
     // The first line stays exactly `listening on http://ADDR:PORT`: scripts and tests parse it.
     // The banner goes out in one write, so a reader of the first line has the others too.
-    let ws_url = format!("ws://{}/socket/websocket", reachable(server.local_addr()));
+    let reachable = reachable(server.local_addr());
+    let ws_url = format!("ws://{reachable}/socket/websocket");
     let banner = format!(
-        "listening on http://{}\nwebsocket: {ws_url}\ntry: slipstream shell {ws_url}\n",
+        "listening on http://{}\nwebsocket: {ws_url}\ntry: slipstream shell {ws_url}\n\
+         long-poll: http://{reachable}/socket/longpoll\n",
         server.local_addr()
     );
     let mut stdout = std::io::stdout().lock();

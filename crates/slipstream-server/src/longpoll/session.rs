@@ -123,6 +123,17 @@ struct State {
     last_poll: Instant,
 }
 
+/// A poll in flight, counted out (and its time noted) when dropped.
+struct InFlight<'a>(&'a Session);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        state.polls_in_flight -= 1;
+        state.last_poll = Instant::now();
+    }
+}
+
 /// What a poll got.
 pub(crate) enum Polled {
     /// Frames in the order the connection sent them (websocket-encoded).
@@ -159,24 +170,23 @@ impl Session {
             state.polls_in_flight += 1;
             state.poll_epoch
         };
+        // Counted out however the poll ends, also when its client hangs up mid-wait (the
+        // handler's future is then dropped), so the session can still expire.
+        let _in_flight = InFlight(self);
         self.changed.notify_waiters();
         let deadline = Instant::now() + window;
-        let polled = loop {
+        loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
             if let Some(polled) = self.take(epoch) {
-                break polled;
+                return polled;
             }
             tokio::select! {
                 _ = changed => {}
-                _ = tokio::time::sleep_until(deadline) => break Polled::NoContent,
+                _ = tokio::time::sleep_until(deadline) => return Polled::NoContent,
             }
-        };
-        let mut state = self.state();
-        state.polls_in_flight -= 1;
-        state.last_poll = Instant::now();
-        polled
+        }
     }
 
     /// What a poll of `epoch` answers now, if it answers now.
