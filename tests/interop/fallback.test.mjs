@@ -1,8 +1,10 @@
 // phoenix.js's websocket → long-poll fallback (`longPollFallbackMs`, docs/protocol.md long-poll
-// client algorithm) against our server, behind a proxy that does not let websocket upgrades
-// through (lib/proxy.mjs): the socket must end up connected over LongPoll with working channels,
-// and remember the fallback in sessionStorage. A control checks that the same options keep the
-// websocket when it is reachable, so the fallback tests cannot pass by accident.
+// client algorithm) against our server whose websocket cannot be had: refused by the server
+// itself (the hidden `serve --refuse-websocket STATUS` switch), or by a proxy in front of it that
+// answers upgrades with 403 or never answers them (lib/proxy.mjs, the network a fallback exists
+// for). The socket must end up connected over LongPoll with working channels, and remember the
+// fallback in sessionStorage. A control checks that the same options keep the websocket when it
+// is reachable, so the fallback tests cannot pass by accident.
 
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
@@ -10,6 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import { useServer } from "./lib/fixture.mjs";
 import { MemoryStorage, startBlockingProxy } from "./lib/proxy.mjs";
+import { startServer } from "./lib/server.mjs";
 import { WEBSOCKET } from "./lib/transports.mjs";
 
 const T = { timeout: 30_000 };
@@ -17,10 +20,12 @@ const FALLBACK_KEY = "phx:fallback:LongPoll";
 
 const { pool, server } = useServer();
 
-let proxies = [];
+const proxies = [];
+const ownServers = [];
 afterEach(async () => {
   pool.closeAll();
   await Promise.all(proxies.splice(0).map((p) => p.close()));
+  await Promise.all(ownServers.splice(0).map((s) => s.stop()));
 });
 
 async function proxy(upgrades) {
@@ -39,6 +44,41 @@ async function lobbyWorks(c) {
   assert.deepEqual(await foo, { bar: "baz" });
   return ch;
 }
+
+test("the server refuses websocket upgrades (serve --refuse-websocket 503): phoenix.js falls back to LongPoll on the same endpoint", T, async () => {
+  const refusing = await startServer({ extraArgs: ["--refuse-websocket", "503"] });
+  ownServers.push(refusing);
+  // Control for the switch itself: an upgrade really is refused.
+  const upgradeStatus = await new Promise((resolve) => {
+    const ws = new WEBSOCKET.transport(`${refusing.socketUrl}/websocket?vsn=2.0.0`);
+    ws.on("unexpected-response", (_req, res) => {
+      resolve(res.statusCode);
+      ws.terminate();
+    });
+    ws.on("open", () => {
+      resolve("101 (upgraded)");
+      ws.close();
+    });
+    ws.on("error", () => {});
+  });
+  assert.equal(upgradeStatus, 503, `a websocket upgrade on the refusing server answered ${upgradeStatus}`);
+
+  const storage = new MemoryStorage();
+  const FALLBACK_MS = 3_000;
+  const c = pool.client("server-refused", {
+    transport: WEBSOCKET.transport,
+    endpoint: refusing.socketUrl,
+    longPollFallbackMs: FALLBACK_MS,
+    sessionStorage: storage,
+  });
+  const started = Date.now();
+  await c.connect({ expect: "longpoll" });
+  const took = Date.now() - started;
+  assert.ok(c.log.some((l) => /Unexpected server response: 503/.test(l)), c.fail("phoenix.js did not try the websocket first").message);
+  assert.ok(took < FALLBACK_MS, c.fail(`opened after ${took} ms, expected the refusal to trigger the fallback before ${FALLBACK_MS} ms`).message);
+  await lobbyWorks(c);
+  assert.equal(storage.getItem(FALLBACK_KEY), "true", c.fail("phoenix.js did not remember the fallback").message);
+});
 
 test("websocket refused (403 to the upgrade): phoenix.js falls back to LongPoll at once and its channels work", T, async () => {
   const p = await proxy("refuse");
