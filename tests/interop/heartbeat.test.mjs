@@ -1,5 +1,9 @@
 // Server idle timeout vs phoenix.js heartbeats (docs/protocol.md §8.1, §8.2), with a short
 // `--idle-timeout-ms` so the test takes seconds instead of a minute.
+//
+// Websocket only: over long-poll phoenix.js sends no heartbeats at all (LongPoll sets
+// skipHeartbeat), and what keeps a long-poll session alive is its next poll, within 1.5 × the
+// poll window, not the websocket idle timeout this file is about.
 
 import assert from "node:assert/strict";
 import { after, afterEach, before, test } from "node:test";

@@ -1,4 +1,6 @@
-// presence:* of the demo app, observed through phoenix.js's own Presence helper.
+// presence:* of the demo app, observed through phoenix.js's own Presence helper, for every pairing
+// of transports: presence_state and presence_diff reach a long-poll client as they reach a
+// websocket one, and each sees the other's joins and leaves.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -6,14 +8,15 @@ import { Presence } from "phoenix";
 
 import { Signal } from "./lib/phx.mjs";
 import { useServer } from "./lib/fixture.mjs";
+import { TRANSPORTS } from "./lib/transports.mjs";
 
 const { pool } = useServer();
 
-/** Joins presence:lobby as `user` and attaches a phoenix.js Presence to the channel. */
-async function presenceClient(user) {
-  const c = pool.client(user);
+/** Joins `topic` as `user` and attaches a phoenix.js Presence to the channel. */
+async function presenceClient(topic, user, transport) {
+  const c = pool.client(user, { transport });
   await c.connect();
-  const ch = c.channel("presence:lobby", { user });
+  const ch = c.channel(topic, { user });
   const presence = new Presence(ch);
   const synced = new Signal();
   const left = new Signal();
@@ -51,26 +54,34 @@ function assertMetas(p, key) {
   assert.ok(meta.phx_ref.length > 0);
 }
 
-test("two clients see each other through Presence, and the leave of one", { timeout: 30_000 }, async () => {
-  const alice = await presenceClient("alice");
-  await untilKeys(alice, ["alice"], "alice alone");
-  assertMetas(alice, "alice");
+for (const ta of TRANSPORTS) {
+  for (const tb of TRANSPORTS) {
+    test(`alice over ${ta.name} and bob over ${tb.name} see each other through Presence, and bob's leave`, { timeout: 30_000 }, async () => {
+      // A topic per test: a long-poll client that is merely disconnected stays present until the
+      // server expires its session (no poll for 1.5 × the poll window), so a shared topic would
+      // still list the previous test's alice.
+      const topic = `presence:${ta.name}-${tb.name}`;
+      const alice = await presenceClient(topic, "alice", ta.transport);
+      await untilKeys(alice, ["alice"], "alice alone");
+      assertMetas(alice, "alice");
 
-  const aliceSeesBob = untilKeys(alice, ["alice", "bob"], "alice sees bob join");
-  const bob = await presenceClient("bob");
-  await untilKeys(bob, ["alice", "bob"], "bob's presence_state");
-  await aliceSeesBob;
-  for (const p of [alice, bob]) {
-    assertMetas(p, "alice");
-    assertMetas(p, "bob");
+      const aliceSeesBob = untilKeys(alice, ["alice", "bob"], "alice sees bob join");
+      const bob = await presenceClient(topic, "bob", tb.transport);
+      await untilKeys(bob, ["alice", "bob"], "bob's presence_state");
+      await aliceSeesBob;
+      for (const p of [alice, bob]) {
+        assertMetas(p, "alice");
+        assertMetas(p, "bob");
+      }
+      // Both see the same refs for the same presence.
+      const refs = (p) => p.presence.list((k, pres) => `${k}=${pres.metas[0].phx_ref}`);
+      assert.deepEqual(refs(alice).sort(), refs(bob).sort());
+
+      const bobLeft = alice.c.next(alice.left, "alice's onLeave for bob", { pred: (l) => l.key === "bob" });
+      bob.ch.leave();
+      const l = await bobLeft;
+      assert.deepEqual(l.current.metas, [], "bob has no metas left");
+      await untilKeys(alice, ["alice"], "alice after bob left");
+    });
   }
-  // Both see the same refs for the same presence.
-  const refs = (p) => p.presence.list((k, pres) => `${k}=${pres.metas[0].phx_ref}`);
-  assert.deepEqual(refs(alice).sort(), refs(bob).sort());
-
-  const bobLeft = alice.c.next(alice.left, "alice's onLeave for bob", { pred: (l) => l.key === "bob" });
-  bob.ch.leave();
-  const l = await bobLeft;
-  assert.deepEqual(l.current.metas, [], "bob has no metas left");
-  await untilKeys(alice, ["alice"], "alice after bob left");
-});
+}

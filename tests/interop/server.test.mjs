@@ -16,11 +16,13 @@ test("serve --port 0 prints its address, answers GET /health and stops on SIGTER
     const body = await res.text();
     assert.equal(res.status, 200, `GET /health status (body ${JSON.stringify(body)})`);
     assert.equal(body, "ok", "GET /health body");
-    // After the listening line (written in the same write): the websocket URL and a shell command.
+    // After the listening line (written in the same write): the websocket URL, a shell command
+    // and the long-poll URL.
     assert.deepEqual(server.stdoutLines, [
       `listening on http://127.0.0.1:${server.port}`,
       `websocket: ws://127.0.0.1:${server.port}/socket/websocket`,
       `try: slipstream shell ws://127.0.0.1:${server.port}/socket/websocket`,
+      `long-poll: http://127.0.0.1:${server.port}/socket/longpoll`,
     ]);
   } finally {
     const stopped = await server.stop();

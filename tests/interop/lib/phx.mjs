@@ -2,7 +2,8 @@
 // attached to every failure so a broken interaction can be diagnosed from the test output.
 
 import { Socket } from "phoenix";
-import WebSocket from "ws";
+
+import { WEBSOCKET, longPollExchanges, transportInUse, TRANSPORTS } from "./transports.mjs";
 
 export const DEFAULT_WAIT_MS = 5_000;
 
@@ -63,11 +64,17 @@ export class Client {
   /**
    * @param {{socketUrl: string, output: () => string}} server from startServer()
    * @param {string} name used in traces
-   * @param {object} opts extra phoenix.js Socket options (params, vsn, heartbeatIntervalMs, ...)
+   * @param {object} opts extra phoenix.js Socket options (params, vsn, heartbeatIntervalMs, ...);
+   *   `transport` is the transport class (default: `ws`'s WebSocket, see lib/transports.mjs);
+   *   `endpoint` (ours, not phoenix.js's) replaces the server's socket URL, e.g. a proxy's
    */
-  constructor(server, name, opts = {}) {
+  constructor(server, name, { endpoint, ...opts } = {}) {
     this.server = server;
-    this.name = name;
+    const transport = opts.transport || WEBSOCKET.transport;
+    const entry = TRANSPORTS.find((t) => t.transport === transport);
+    // The name shown in traces says which transport the client was created with.
+    this.transportName = entry ? entry.name : "custom";
+    this.name = `${name} [${this.transportName}]`;
     this.log = [];
     this.pushes = new Set();
     this.waits = new Set();
@@ -75,12 +82,10 @@ export class Client {
     this.opened = new Signal();
     this.closed = new Signal();
     this.errored = new Signal();
-    this.socket = new Socket(server.socketUrl, {
-      // phoenix.js uses the global WebSocket when no transport is given; Node 20 has none, so we
-      // hand it the `ws` implementation, which has the browser WebSocket interface.
-      transport: WebSocket,
+    this.socket = new Socket(endpoint || server.socketUrl, {
       logger: (kind, msg, data) => this.record(`${kind}: ${msg}${data === undefined ? "" : " " + show(data)}`),
       ...opts,
+      transport,
     });
     this.socket.onOpen(() => {
       this.record("socket open");
@@ -106,8 +111,9 @@ export class Client {
   /** The client's recent trace (and the server's recent log), for failure messages. */
   trace() {
     const serverLog = this.server.output().split("\n").slice(-30).join("\n");
+    const http = longPollExchanges();
     return `--- phoenix.js trace of client "${this.name}" (last ${this.log.length} lines) ---\n` +
-      `${this.log.slice(-60).join("\n")}\n--- server log tail ---\n${serverLog}`;
+      `${this.log.slice(-60).join("\n")}\n${http ? http + "\n" : ""}--- server log tail ---\n${serverLog}`;
   }
 
   fail(message) {
@@ -140,11 +146,23 @@ export class Client {
     return promise;
   }
 
-  /** Connects and waits until the websocket is open. */
-  async connect({ timeout = DEFAULT_WAIT_MS } = {}) {
+  /**
+   * Connects and waits until the socket is open, then checks that phoenix.js uses the transport
+   * the client was created with (`expect`: another transport name, for the fallback tests).
+   */
+  async connect({ timeout = DEFAULT_WAIT_MS, expect = this.transportName } = {}) {
     const open = this.next(this.opened, `the socket to open (${this.socket.endPointURL()})`, { timeout });
     this.socket.connect();
     await open;
+    const used = this.transportInUse();
+    if (expect !== "custom" && used !== expect) {
+      throw this.fail(`the socket opened over ${used}, expected ${expect}`);
+    }
+  }
+
+  /** "websocket" or "longpoll": the transport of phoenix.js's current connection (null if none). */
+  transportInUse() {
+    return transportInUse(this.socket);
   }
 
   /**
