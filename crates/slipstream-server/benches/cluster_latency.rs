@@ -42,7 +42,9 @@ async fn node(redis: &redis::RedisServer, name: &str) -> RunningServer {
 async fn clients(server: &RunningServer, n: usize, report: mpsc::UnboundedSender<(u64, Instant)>) {
     for _ in 0..n {
         let url = format!("{}?vsn=2.0.0", server.ws_url());
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connects");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connects");
         let join = json!(["1", "1", "rooms:lobby", "phx_join", {}]).to_string();
         ws.send(Message::Text(join.into())).await.unwrap();
         let _reply = ws.next().await;
@@ -95,7 +97,11 @@ async fn main() {
     for round in 0..rounds {
         let sent = Instant::now();
         a.endpoint()
-            .broadcast("rooms:lobby", "tick", Payload::json(&json!({"round": round})))
+            .broadcast(
+                "rooms:lobby",
+                "tick",
+                Payload::json(&json!({"round": round})),
+            )
             .unwrap();
         for (queue, lasts) in [(&mut on_a, &mut local), (&mut on_b, &mut cross)] {
             let mut last = sent;

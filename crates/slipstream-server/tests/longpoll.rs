@@ -532,3 +532,47 @@ async fn a_poll_whose_client_hangs_up_does_not_keep_the_session_alive() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_broadcast_a_long_poll_client_cannot_take_is_skipped_not_fatal() {
+    let server = demo_with(ServerConfig::default()).await;
+    let lp = Lp::open(&server, "").await;
+    lp.post(&[json!(["1", "1", "rooms:lobby", "phx_join", {}])])
+        .await;
+    lp.messages(1).await;
+    let endpoint = server.endpoint();
+    endpoint
+        .broadcast(
+            "rooms:lobby",
+            "bytes",
+            slipstream_server::Payload::binary(vec![255u8, 0]),
+        )
+        .unwrap();
+    let body = lp.get().await;
+    assert_eq!(
+        (&body["status"], &body["messages"]),
+        (&json!(200), &json!([])),
+        "nothing deliverable, and no failure: {body}"
+    );
+    endpoint
+        .broadcast(
+            "rooms:lobby",
+            "bytes",
+            slipstream_server::Payload::binary(vec![255u8, 0]),
+        )
+        .unwrap();
+    endpoint
+        .broadcast(
+            "rooms:lobby",
+            "news",
+            slipstream_server::Payload::json(&json!({"n": 1})),
+        )
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let body = lp.get().await;
+    assert_eq!(body["status"], 200);
+    assert_eq!(
+        body["messages"],
+        json!([r#"[null,null,"rooms:lobby","news",{"n":1}]"#])
+    );
+}

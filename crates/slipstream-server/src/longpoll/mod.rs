@@ -124,35 +124,58 @@ async fn poll(shared: &Shared, session: &Session, token: String) -> Response {
         Polled::NoContent => return status_json(204, json!({"token": token, "messages": []})),
         Polled::Gone => return status_json(410, json!({})),
     };
-    let total = frames.len();
-    let messages: Vec<String> = frames
-        .iter()
-        .filter_map(|frame| as_message(frame, session.id()))
-        .collect();
-    if messages.is_empty() && total > 0 {
+    let mut messages = Vec::with_capacity(frames.len());
+    let mut failed = false;
+    for frame in &frames {
+        match as_message(frame, session.id()) {
+            Undeliverable::No(text) => messages.push(text),
+            Undeliverable::Broadcast => {}
+            Undeliverable::Other => failed = true,
+        }
+    }
+    if messages.is_empty() && failed {
         // What Phoenix answers when its JSON encoder meets the bytes (lp_binary_reply).
         return internal_error();
     }
     status_json(200, json!({"token": token, "messages": messages}))
 }
 
+/// Whether a queued frame can travel as a long-poll message.
+enum Undeliverable {
+    /// It can: its payload as a string.
+    No(String),
+    /// A binary broadcast that is not UTF-8: skipped. Phoenix would fail the whole poll, and
+    /// phoenix.js, meeting a body without a status, stops polling for good; a subscriber that
+    /// cannot take a broadcast should not lose its connection to it.
+    Broadcast,
+    /// A reply or push that is not UTF-8: the poll fails as Phoenix's does, if nothing else
+    /// can go (lp_binary_reply).
+    Other,
+}
+
+/// The kind byte of a V2 binary broadcast frame.
+const BINARY_BROADCAST: u8 = 2;
+
 /// One queued websocket frame as a long-poll message: its payload as a string.
-fn as_message(frame: &Bytes, conn_id: u64) -> Option<String> {
-    let (opcode, payload) = ws::frame_payload(frame)?;
+fn as_message(frame: &Bytes, conn_id: u64) -> Undeliverable {
+    let Some((opcode, payload)) = ws::frame_payload(frame) else {
+        return Undeliverable::Other;
+    };
     match String::from_utf8(payload.to_vec()) {
-        Ok(text) => Some(text),
+        Ok(text) => Undeliverable::No(text),
         Err(_) => {
-            let kind = if opcode == ws::OP_BINARY {
-                "a binary"
-            } else {
-                "a"
-            };
+            let broadcast = opcode == ws::OP_BINARY && payload.first() == Some(&BINARY_BROADCAST);
             tracing::warn!(
                 conn_id,
-                "{kind} frame of {} bytes cannot go to a long-poll client (not UTF-8); dropped",
+                "a binary {} of {} bytes cannot go to a long-poll client (not UTF-8); dropped",
+                if broadcast { "broadcast" } else { "frame" },
                 payload.len()
             );
-            None
+            if broadcast {
+                Undeliverable::Broadcast
+            } else {
+                Undeliverable::Other
+            }
         }
     }
 }
