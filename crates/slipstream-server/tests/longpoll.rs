@@ -98,6 +98,12 @@ impl Lp {
         format!("/socket/longpoll?{}&token={}", self.query, self.token)
     }
 
+    /// A poll in a task of its own (to be answered later).
+    fn spawn_get(&self) -> tokio::task::JoinHandle<Value> {
+        let (addr, path) = (self.addr, self.path());
+        tokio::spawn(async move { request(addr, "GET", &path, &[], "").await.json() })
+    }
+
     async fn get(&self) -> Value {
         request(self.addr, "GET", &self.path(), &[], "")
             .await
@@ -226,10 +232,7 @@ async fn a_poll_answers_as_soon_as_a_message_comes() {
         .await;
     lp.messages(1).await;
     // The window is 10 s: a poll that waited for it would fail the 5 s bound below.
-    let waiting = tokio::spawn({
-        let (addr, path) = (lp.addr, lp.path());
-        async move { request(addr, "GET", &path, &[], "").await.json() }
-    });
+    let waiting = lp.spawn_get();
     tokio::time::sleep(Duration::from_millis(200)).await;
     server
         .endpoint()
@@ -254,15 +257,9 @@ async fn a_poll_answers_as_soon_as_a_message_comes() {
 async fn a_newer_poll_takes_over_and_the_older_one_answers_empty() {
     let server = demo_with(ServerConfig::default()).await;
     let lp = Lp::open(&server, "").await;
-    let older = tokio::spawn({
-        let (addr, path) = (lp.addr, lp.path());
-        async move { request(addr, "GET", &path, &[], "").await.json() }
-    });
+    let older = lp.spawn_get();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let newer = tokio::spawn({
-        let (addr, path) = (lp.addr, lp.path());
-        async move { request(addr, "GET", &path, &[], "").await.json() }
-    });
+    let newer = lp.spawn_get();
     let older = tokio::time::timeout(Duration::from_secs(5), older)
         .await
         .unwrap()
@@ -284,10 +281,7 @@ async fn a_newer_poll_takes_over_and_the_older_one_answers_empty() {
 async fn a_socket_id_disconnect_ends_the_session_and_its_token() {
     let server = demo_with(ServerConfig::default()).await;
     let lp = Lp::open(&server, "user_id=7").await;
-    let poll = tokio::spawn({
-        let (addr, path) = (lp.addr, lp.path());
-        async move { request(addr, "GET", &path, &[], "").await.json() }
-    });
+    let poll = lp.spawn_get();
     tokio::time::sleep(Duration::from_millis(100)).await;
     server.endpoint().disconnect_socket_id("user_socket:7");
     let body = tokio::time::timeout(Duration::from_secs(5), poll)

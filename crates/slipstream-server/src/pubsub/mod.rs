@@ -56,11 +56,7 @@ impl PubSub {
 
     /// Sends a message to the other nodes (nowhere, on a single node).
     pub(crate) fn publish(&self, body: adapter::Body) {
-        let adapter = self
-            .adapter
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let adapter = self.adapter();
         if adapter.reaches_other_nodes() {
             adapter.publish(NodeMessage {
                 from: self.node.clone(),
@@ -71,10 +67,15 @@ impl PubSub {
 
     /// Messages to other nodes that could not be sent.
     pub(crate) fn lost(&self) -> u64 {
+        self.adapter().lost()
+    }
+
+    /// The adapter in use (a clone of the handle, so no lock is held while publishing).
+    fn adapter(&self) -> SharedAdapter {
         self.adapter
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .lost()
+            .clone()
     }
 
     /// Adds a subscriber at the end of the topic's list, running `first` (which enqueues the
@@ -111,11 +112,7 @@ impl PubSub {
         payload: Payload,
         exclude: Option<u64>,
     ) -> Result<usize, EncodeError> {
-        let adapter = self
-            .adapter
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let adapter = self.adapter();
         if adapter.reaches_other_nodes() {
             adapter.publish(NodeMessage::broadcast(
                 self.node.clone(),
