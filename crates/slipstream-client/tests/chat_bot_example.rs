@@ -6,10 +6,17 @@ use serde_json::json;
 use slipstream_client::callback::{self, ClientHandle, StopReason};
 use slipstream_client::presence::Presence;
 use slipstream_client::testkit::TestServer;
-use slipstream_client::{Socket, message_pattern, pattern};
+use slipstream_client::{Socket, Transport, message_pattern, pattern};
 use tokio::task::JoinHandle;
 
 use crate::chat_bot::{BotAnswer, BotCall, BotInfo, ChatBot, LOBBY, PRESENCE, is_ping};
+
+use crate::support::per_transport;
+
+per_transport!(
+    #[tokio::test]
+    works_against_the_demo_server
+);
 
 type Bot = (ClientHandle<ChatBot>, JoinHandle<StopReason>);
 
@@ -193,12 +200,14 @@ async fn rejoins_after_a_crash_and_reconnects_after_a_drop() {
     assert_eq!(pongs(&handle).await, 2);
 }
 
-/// The same bot against the real demo server, with a second client playing a human.
-#[tokio::test]
-async fn works_against_the_demo_server() {
+/// The same bot against the real demo server, with a second client playing a human (over
+/// websocket); the bot's own socket uses `transport`, so the callback client runs over both.
+async fn works_against_the_demo_server(transport: Transport) {
+    // A long-poll client that stops just stops polling (as phoenix.js's): the server ends its
+    // session after 1.5 poll windows, so a 1 s window keeps the bot's leave within the wait.
     let server = slipstream_server::spawn_demo(
         "127.0.0.1:0".parse().unwrap(),
-        slipstream_server::ServerConfig::default(),
+        slipstream_server::ServerConfig::default().with_longpoll_window(Duration::from_secs(1)),
     )
     .await
     .unwrap();
@@ -210,8 +219,11 @@ async fn works_against_the_demo_server() {
     human.join(PRESENCE, json!({"user": "ana"}));
     human.await_join(PRESENCE, None).await.unwrap();
 
-    let (handle, task) =
-        callback::spawn(ChatBot::new("bot"), Socket::builder(server.ws_url())).unwrap();
+    let (handle, task) = callback::spawn(
+        ChatBot::new("bot"),
+        Socket::builder(server.ws_url()).transport(transport),
+    )
+    .unwrap();
 
     // The human sees the bot arrive in presence…
     let mut presence = Presence::new();
