@@ -72,6 +72,7 @@ mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
+mod inbound;
 pub mod json;
 mod log_filter;
 mod longpoll;
@@ -82,6 +83,7 @@ mod runner;
 mod server;
 mod shared;
 mod socket;
+mod writer;
 mod ws;
 
 pub use background::BackgroundServer;
