@@ -5,29 +5,29 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use slipstream_protocol::{
     DecodeError, Event, FrameRef, Message, PHOENIX_TOPIC, Payload, Ref, Serializer,
 };
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::AsyncWrite;
+use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 use crate::channel::{JoinResult, TerminateReason};
+use crate::inbound::{FrameResult, Inbound, Incoming, SocketInput};
 use crate::log_filter;
-use crate::outbound::{self, ConnLabel, Out, OutTx, Overflow, QueueState};
+use crate::outbound::{self, ConnLabel, Out, OutTx, Overflow, QueueState, overflowed};
 use crate::pubsub::Subscriber;
 use crate::runner::{ChannelMsg, ChannelStart};
 use crate::server::Accepted;
 use crate::shared::{ConnHandle, Control, Shared};
 use crate::socket::SocketInfo;
-use crate::ws::{self, WsError, WsMessage, WsReader};
+use crate::writer;
+use crate::ws::{self, Source, WsError, WsMessage, WsReader};
 
 /// How long to wait for the client's answer after we sent a close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
-
-/// How long the writer of a client that fell behind still tries to finish the frame it was
-/// writing and send the close frame; a client that does not read gets its TCP connection dropped.
-const OVERFLOW_GRACE: Duration = Duration::from_secs(2);
 
 /// A joined channel, as the connection tracks it.
 struct Joined {
@@ -56,20 +56,12 @@ struct Blocked {
     >,
 }
 
-/// What a connection reads: the client's frames in order, whatever carries them.
-pub(crate) enum Inbound {
-    /// A frame, or why reading stopped.
-    Frame(FrameResult),
-    /// Answered once every frame before it has been handled (a long-poll POST waits on it).
-    Barrier(oneshot::Sender<()>),
-}
-
 /// How a connection reaches its client: set up by the transport (`run` for a websocket,
 /// `longpoll` for a long-poll session), then driven by [`serve`].
-pub(crate) struct Wiring {
+pub(crate) struct Wiring<I> {
     pub(crate) conn_id: u64,
-    /// The client's frames; the connection ends when every sender is gone.
-    pub(crate) frames: mpsc::Receiver<Inbound>,
+    /// The client's frames; the connection ends when they end.
+    pub(crate) frames: I,
     /// The writer's queue (what the client will receive).
     pub(crate) out: OutTx,
     pub(crate) queue: Arc<QueueState>,
@@ -78,15 +70,46 @@ pub(crate) struct Wiring {
     pub(crate) idle_close: bool,
 }
 
-/// Runs a connection on an upgraded stream until it closes. `accepted` (the TCP connection's
-/// peer and its place in the connection limit) is held until the end.
-pub(crate) async fn run<S>(
-    io: S,
+/// Runs a websocket connection on an upgraded HTTP connection until it closes. `accepted` (the
+/// TCP connection's peer and its place in the connection limit) is held until the end.
+///
+/// On the server's own TCP streams (always, but for a transport we do not know) the socket is
+/// read and written directly, so an idle connection holds no read or write buffer.
+pub(crate) async fn run_upgraded(
+    upgraded: Upgraded,
+    shared: Arc<Shared>,
+    socket: Arc<SocketInfo>,
+    accepted: Option<Accepted>,
+) {
+    let max_frame_size = shared.config.max_frame_size;
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => {
+            let (read_half, write_half) = parts.io.into_inner().into_split();
+            // What hyper read past the upgrade request (a client may send its first frames
+            // without waiting for the 101) comes first.
+            let reader = WsReader::with_buffered(read_half, max_frame_size, &parts.read_buf);
+            drop(parts.read_buf);
+            run(reader, write_half, shared, socket, accepted).await;
+        }
+        Err(upgraded) => {
+            let (read_half, write_half) = tokio::io::split(TokioIo::new(upgraded));
+            let reader = WsReader::new(ws::Stream(read_half), max_frame_size);
+            run(reader, write_half, shared, socket, accepted).await;
+        }
+    }
+}
+
+/// Runs a websocket connection until it closes: its frames are read in the connection's own
+/// loop, its writer is a task of its own.
+async fn run<R, W>(
+    reader: WsReader<R>,
+    write_half: W,
     shared: Arc<Shared>,
     socket: Arc<SocketInfo>,
     accepted: Option<Accepted>,
 ) where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    R: Source,
+    W: AsyncWrite + Send + Unpin + 'static,
 {
     let conn_id = shared.next_id();
     let label = ConnLabel {
@@ -94,21 +117,16 @@ pub(crate) async fn run<S>(
         peer: accepted.as_ref().map(|a| a.peer),
         socket_id: socket.socket_id.clone(),
     };
-    let (read_half, write_half) = tokio::io::split(io);
     let (out, out_rx, queue) = outbound::queue(shared.config.max_outbound_bytes);
-    let writer = tokio::spawn(write_loop(write_half, out_rx, queue.clone(), label));
-    let (frames_tx, frames) = mpsc::channel(8);
-    let reader = WsReader::new(BufReader::new(read_half), shared.config.max_frame_size);
-    let reader = tokio::spawn(read_loop(reader, frames_tx));
+    let writer = tokio::spawn(writer::write_loop(write_half, out_rx, queue.clone(), label));
     let wiring = Wiring {
         conn_id,
-        frames,
+        frames: SocketInput::new(reader),
         out,
         queue,
         idle_close: true,
     };
     serve(shared, socket, wiring).await;
-    reader.abort();
     // The writer ends once it wrote a close frame, or when every sender is gone; a channel still
     // busy in a callback keeps a sender, so do not wait for it forever.
     let writer_abort = writer.abort_handle();
@@ -123,7 +141,11 @@ pub(crate) async fn run<S>(
 /// Serves one client over any transport until the connection ends: registers it (so broadcasts
 /// to its socket id and `close_all_connections` reach it), runs Phoenix's socket rules, and ends
 /// its channels.
-pub(crate) async fn serve(shared: Arc<Shared>, socket: Arc<SocketInfo>, wiring: Wiring) {
+pub(crate) async fn serve<I: Incoming>(
+    shared: Arc<Shared>,
+    socket: Arc<SocketInfo>,
+    wiring: Wiring<I>,
+) {
     let Wiring {
         conn_id,
         frames,
@@ -185,9 +207,6 @@ struct Connection {
     idle_close: bool,
 }
 
-/// A frame from the client, or why reading stopped.
-pub(crate) type FrameResult = Result<WsMessage, WsError>;
-
 /// How a connection ends after a frame.
 enum Ending {
     /// Send a close frame with `code`; with `drain`, wait for the client's close.
@@ -197,9 +216,9 @@ enum Ending {
 }
 
 impl Connection {
-    async fn main_loop(
+    async fn main_loop<I: Incoming>(
         &mut self,
-        mut frames: mpsc::Receiver<Inbound>,
+        mut frames: I,
         mut control: mpsc::UnboundedReceiver<Control>,
         mut exits: mpsc::UnboundedReceiver<u64>,
         mut overflow: watch::Receiver<Option<Overflow>>,
@@ -216,7 +235,7 @@ impl Connection {
                     }
                     deadline = tokio::time::Instant::now() + idle;
                 }
-                frame = frames.recv(), if self.blocked.is_none() => {
+                frame = frames.next(), if self.blocked.is_none() => {
                     let frame = match frame {
                         None => return,
                         Some(Inbound::Frame(frame)) => frame,
@@ -246,7 +265,7 @@ impl Connection {
                 _ = tokio::time::sleep_until(deadline), if self.blocked.is_some() => {
                     let topic = self.blocked.as_ref().map(|b| b.topic.clone()).unwrap_or_default();
                     tracing::warn!(conn_id = self.conn_id, %topic, "channel {topic} took no push for {} ms; closing the connection with 1011", idle.as_millis());
-                    self.close(ws::CLOSE_INTERNAL, None).await;
+                    self.close::<I>(ws::CLOSE_INTERNAL, None).await;
                     return;
                 }
                 _ = tokio::time::sleep_until(deadline), if self.blocked.is_none() && self.idle_close => {
@@ -259,11 +278,11 @@ impl Connection {
     }
 
     /// Sends a close frame; with `drain`, waits (briefly) for the client's close or EOF.
-    async fn close(&mut self, code: u16, drain: Option<&mut mpsc::Receiver<Inbound>>) {
+    async fn close<I: Incoming>(&mut self, code: u16, drain: Option<&mut I>) {
         let _ = self.out.send(Out::Close(code));
         if let Some(frames) = drain {
             let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                while let Some(item) = frames.recv().await {
+                while let Some(item) = frames.next().await {
                     match item {
                         Inbound::Frame(Ok(WsMessage::Close(_))) => break,
                         Inbound::Frame(_) => {}
@@ -626,27 +645,6 @@ impl Connection {
     }
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(mut reader: WsReader<R>, frames: mpsc::Sender<Inbound>) {
-    loop {
-        let frame = reader.next().await;
-        let stop = match &frame {
-            Ok(WsMessage::Close(_)) => true,
-            Ok(_) => false,
-            Err(err) => !err.is_recoverable(),
-        };
-        if frames.send(Inbound::Frame(frame)).await.is_err() || stop {
-            return;
-        }
-    }
-}
-
-/// Resolves once the queue has overflowed (never, if its state is gone).
-async fn overflowed(overflow: &mut watch::Receiver<Option<Overflow>>) {
-    if overflow.wait_for(Option::is_some).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
 /// Waits for the blocked push's permit (never resolves when nothing is blocked).
 async fn wait_blocked(
     blocked: &mut Option<Blocked>,
@@ -654,111 +652,5 @@ async fn wait_blocked(
     match blocked {
         Some(blocked) => blocked.permit.as_mut().await,
         None => std::future::pending().await,
-    }
-}
-
-/// Why the writer stopped writing frames in order.
-enum WriterStop {
-    /// Done: a close was written, the queue ended, or the socket failed.
-    Done,
-    /// The queue overflowed; `partial` is the frame being written and how much of it was.
-    Overflow { partial: Option<(Bytes, usize)> },
-}
-
-/// Writes the queue's frames in order. When the queue overflows (the client fell behind), drops
-/// every queued frame, logs one WARN line, and for at most [`OVERFLOW_GRACE`] tries to finish the
-/// frame being written and send a 1008 close frame; then the socket is dropped.
-async fn write_loop<W: AsyncWrite + Unpin>(
-    io: W,
-    mut queue: mpsc::UnboundedReceiver<Out>,
-    state: Arc<QueueState>,
-    label: ConnLabel,
-) {
-    let mut io = BufWriter::new(io);
-    let mut overflow = state.overflowed();
-    let partial = match write_frames(&mut io, &mut queue, &state, &mut overflow).await {
-        WriterStop::Done => return,
-        WriterStop::Overflow { partial } => partial,
-    };
-    let Overflow {
-        queued,
-        frame,
-        limit,
-    } = (*overflow.borrow()).unwrap_or(Overflow {
-        queued: state.queued(),
-        frame: 0,
-        limit: 0,
-    });
-    tracing::warn!(
-        conn_id = label.conn_id,
-        "{label} is not reading: {queued} bytes already queued for it, a {frame}-byte frame more \
-         would pass the limit of {limit} (max_outbound_bytes); closing it with 1008"
-    );
-    // Free the queue now, not when the last sender (a channel, a subscription) lets go.
-    drop(queue);
-    let _ = tokio::time::timeout(OVERFLOW_GRACE, async {
-        if let Some((frame, written)) = partial {
-            io.write_all(&frame[written..]).await?;
-        }
-        io.write_all(&ws::encode_close(ws::CLOSE_POLICY)).await?;
-        io.flush().await?;
-        io.shutdown().await
-    })
-    .await;
-}
-
-/// The writer's normal work: frames in order, flushing when the queue runs dry.
-async fn write_frames<W: AsyncWrite + Unpin>(
-    io: &mut BufWriter<W>,
-    queue: &mut mpsc::UnboundedReceiver<Out>,
-    state: &QueueState,
-    overflow: &mut watch::Receiver<Option<Overflow>>,
-) -> WriterStop {
-    loop {
-        let item = tokio::select! {
-            biased;
-            _ = overflowed(overflow) => return WriterStop::Overflow { partial: None },
-            item = queue.recv() => item,
-        };
-        let frame: Bytes = match item {
-            None => {
-                let _ = io.flush().await;
-                return WriterStop::Done;
-            }
-            Some(Out::Frame(frame)) => frame,
-            Some(Out::Close(code)) => {
-                let _ = io.write_all(&ws::encode_close(code)).await;
-                let _ = io.flush().await;
-                let _ = io.shutdown().await;
-                return WriterStop::Done;
-            }
-        };
-        let mut written = 0;
-        while written < frame.len() {
-            tokio::select! {
-                biased;
-                _ = overflowed(overflow) => {
-                    state.release(frame.len());
-                    // A frame not begun is dropped with the queue; one begun must be finished
-                    // before a close frame can follow.
-                    let partial = (written > 0).then_some((frame, written));
-                    return WriterStop::Overflow { partial };
-                }
-                result = io.write(&frame[written..]) => match result {
-                    Ok(0) | Err(_) => return WriterStop::Done,
-                    Ok(n) => written += n,
-                },
-            }
-        }
-        state.release(frame.len());
-        if queue.is_empty() {
-            tokio::select! {
-                biased;
-                _ = overflowed(overflow) => return WriterStop::Overflow { partial: None },
-                result = io.flush() => if result.is_err() {
-                    return WriterStop::Done;
-                },
-            }
-        }
     }
 }

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
-use crate::ws::{WsError, WsMessage, WsReader};
+use crate::ws::{Stream, WsError, WsMessage, WsReader};
 
 /// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key` (RFC 6455 section 4.2.2).
 pub fn accept_key(key: &[u8]) -> String {
@@ -68,7 +68,7 @@ impl FrameError {
 /// which the server stops reading (the end of the input is one). Frames over `max_frame_size`
 /// bytes (header included) are refused and skipped.
 pub fn read_frames(bytes: &[u8], max_frame_size: usize) -> Vec<Result<Frame, FrameError>> {
-    let mut reader = WsReader::new(bytes, max_frame_size);
+    let mut reader = WsReader::new(Stream(bytes), max_frame_size);
     let mut out = Vec::new();
     // Each message or recoverable error consumes at least a two-byte header, so this bound is
     // never reached; it only keeps the loop visibly finite.

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-use hyper_util::rt::TokioIo;
 use slipstream_protocol::Serializer;
 
 use crate::connection;
@@ -86,7 +85,7 @@ async fn websocket(State(shared): State<Arc<Shared>>, mut request: Request) -> R
     let accepted = request.extensions_mut().remove::<Accepted>();
     tokio::spawn(async move {
         match upgrade.await {
-            Ok(upgraded) => connection::run(TokioIo::new(upgraded), shared, socket, accepted).await,
+            Ok(upgraded) => connection::run_upgraded(upgraded, shared, socket, accepted).await,
             Err(err) => tracing::warn!(error = %err, "websocket upgrade failed"),
         }
     });

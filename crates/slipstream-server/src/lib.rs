@@ -76,6 +76,7 @@ mod endpoint;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
+mod inbound;
 pub mod json;
 mod log_filter;
 mod longpoll;
@@ -86,6 +87,7 @@ mod runner;
 mod server;
 mod shared;
 mod socket;
+mod writer;
 mod ws;
 
 pub use background::BackgroundServer;

@@ -6,7 +6,7 @@
 //! refuses the frame when the reservation would pass the limit. The writer gives the bytes back
 //! once it has handed the frame to the socket. The first refusal marks the queue as overflowed:
 //! every later frame is refused at once, and the writer drops what is queued and closes the
-//! connection (see `connection::write_loop`).
+//! connection (see `writer::write_loop`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -169,6 +169,13 @@ impl OutTx {
             return Err(SendError::Closed);
         }
         Ok(())
+    }
+}
+
+/// Resolves once the queue has overflowed (never, if its state is gone).
+pub(crate) async fn overflowed(overflow: &mut watch::Receiver<Option<Overflow>>) {
+    if overflow.wait_for(Option::is_some).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -7,9 +7,12 @@
 //! every close code (1007, 1009, 1011, 1002) exactly as Bandit does, and lets a broadcast build its
 //! websocket frame bytes once and hand the same bytes to every subscriber.
 
-use bytes::{BufMut, Bytes, BytesMut};
+mod source;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use sha1::{Digest, Sha1};
-use tokio::io::{AsyncRead, AsyncReadExt};
+
+pub(crate) use source::{Source, Stream};
 
 const OP_CONTINUATION: u8 = 0x0;
 /// Opcode of a text frame.
@@ -99,20 +102,49 @@ impl WsError {
     }
 }
 
+/// How many bytes a read asks for at least: a few small frames. A bigger frame gets a buffer
+/// of its own size once its header is read.
+const READ_CHUNK: usize = 4 * 1024;
+
 /// Reads client frames (masked, possibly fragmented) and assembles messages.
+///
+/// It holds no read buffer while the client is quiet: bytes are read into a buffer made when
+/// they arrive (as large as the frame being read needs), each complete frame is taken out of it,
+/// and once nothing is left over the buffer is let go. [`WsReader::next`] is cancel-safe: every
+/// byte read is kept in the reader, so it can be raced against other events.
 pub(crate) struct WsReader<R> {
     io: R,
     max_frame_size: usize,
+    /// Bytes read and not yet taken as a frame (empty, with no allocation, between bursts).
+    buf: BytesMut,
     fragments: Option<(u8, BytesMut)>,
+    /// Bytes of a refused frame still to be dropped as they arrive.
     skip: u64,
 }
 
-impl<R: AsyncRead + Unpin> WsReader<R> {
+/// What the bytes buffered so far make.
+enum Parsed {
+    /// A complete message or control frame.
+    Message(WsMessage),
+    /// A frame of a fragmented message (taken); the next frame may already be buffered.
+    Fragment,
+    /// Not enough: at least this many more bytes are needed.
+    Need(usize),
+}
+
+impl<R: Source> WsReader<R> {
     /// A reader refusing frames larger than `max_frame_size` bytes (header included).
     pub(crate) fn new(io: R, max_frame_size: usize) -> Self {
+        Self::with_buffered(io, max_frame_size, &[])
+    }
+
+    /// A reader whose stream starts with `buffered` (what the HTTP layer read past the
+    /// upgrade request), then goes on with `io`.
+    pub(crate) fn with_buffered(io: R, max_frame_size: usize, buffered: &[u8]) -> Self {
         WsReader {
             io,
             max_frame_size,
+            buf: BytesMut::from(buffered),
             fragments: None,
             skip: 0,
         }
@@ -121,88 +153,126 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
     /// The next message. After a [`WsError::TooBig`] the next call first skips that payload.
     pub(crate) async fn next(&mut self) -> Result<WsMessage, WsError> {
         loop {
+            let parsed = self.parse();
+            if self.buf.is_empty() {
+                // Let go of the buffer's memory (once the frames taken from it are dropped).
+                self.buf = BytesMut::new();
+            }
+            match parsed? {
+                Parsed::Message(message) => return Ok(message),
+                Parsed::Fragment => {}
+                Parsed::Need(more) => {
+                    if self.io.read_into(&mut self.buf, more).await? == 0 {
+                        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the next frame out of the buffer, if it is all there.
+    fn parse(&mut self) -> Result<Parsed, WsError> {
+        if self.skip > 0 {
+            let dropped = self.skip.min(self.buf.len() as u64);
+            self.buf.advance(dropped as usize);
+            self.skip -= dropped;
             if self.skip > 0 {
-                let skipped =
-                    tokio::io::copy(&mut (&mut self.io).take(self.skip), &mut tokio::io::sink())
-                        .await?;
-                if skipped < self.skip {
-                    return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+                return Ok(Parsed::Need(self.skip.min(READ_CHUNK as u64) as usize));
+            }
+        }
+        let Some(&[first, second]) = self.buf.get(..2) else {
+            return Ok(Parsed::Need(2 - self.buf.len()));
+        };
+        let fin = first & 0x80 != 0;
+        if first & 0x70 != 0 {
+            return Err(WsError::Protocol("reserved bits set without an extension"));
+        }
+        let opcode = first & 0x0f;
+        if second & 0x80 == 0 {
+            return Err(WsError::Protocol("client frames must be masked"));
+        }
+        let (len, length_end) = match second & 0x7f {
+            126 => match self.buf.get(2..4) {
+                Some(b) => (u64::from(u16::from_be_bytes([b[0], b[1]])), 4),
+                None => return Ok(Parsed::Need(4 - self.buf.len())),
+            },
+            127 => match self.buf.get(2..10) {
+                Some(b) => {
+                    let mut be = [0u8; 8];
+                    be.copy_from_slice(b);
+                    (u64::from_be_bytes(be), 10)
                 }
-                self.skip = 0;
-            }
-            let mut head = [0u8; 2];
-            self.io.read_exact(&mut head).await?;
-            let fin = head[0] & 0x80 != 0;
-            if head[0] & 0x70 != 0 {
-                return Err(WsError::Protocol("reserved bits set without an extension"));
-            }
-            let opcode = head[0] & 0x0f;
-            if head[1] & 0x80 == 0 {
-                return Err(WsError::Protocol("client frames must be masked"));
-            }
-            let (len, header_len) = match head[1] & 0x7f {
-                126 => (u64::from(self.io.read_u16().await?), 8u64),
-                127 => (self.io.read_u64().await?, 14u64),
-                n => (u64::from(n), 6u64),
-            };
-            if len >> 63 != 0 {
-                return Err(WsError::Protocol(
-                    "64-bit payload length with its most significant bit set",
-                ));
-            }
-            let is_control = opcode & 0x8 != 0;
-            if is_control && (len > 125 || !fin) {
-                return Err(WsError::Protocol(
-                    "control frames must be short and unfragmented",
-                ));
-            }
-            // A continuation adds to the message being assembled; a control frame (at most 125
-            // bytes, so always under the limit) interleaves with it without adding to it.
-            let buffered = match (&self.fragments, opcode) {
-                (Some((_, buf)), OP_CONTINUATION) => buf.len() as u64,
-                _ => 0,
-            };
-            let size = len.saturating_add(header_len).saturating_add(buffered);
-            if size > self.max_frame_size as u64 {
-                self.skip = len + 4;
-                self.fragments = None;
-                return Err(WsError::TooBig {
-                    size,
-                    limit: self.max_frame_size,
-                });
-            }
-            let mut mask = [0u8; 4];
-            self.io.read_exact(&mut mask).await?;
-            let mut payload = vec![0u8; len as usize];
-            self.io.read_exact(&mut payload).await?;
-            for (i, byte) in payload.iter_mut().enumerate() {
-                *byte ^= mask[i & 3];
-            }
-            match opcode {
-                OP_PING => return Ok(WsMessage::Ping(Bytes::from(payload))),
-                OP_PONG => return Ok(WsMessage::Pong),
-                OP_CLOSE => return close_message(&payload),
-                OP_TEXT | OP_BINARY => {
-                    if self.fragments.is_some() {
-                        return Err(WsError::Protocol("new message inside a fragmented one"));
-                    }
-                    if fin {
-                        return complete(opcode, Bytes::from(payload));
-                    }
-                    self.fragments = Some((opcode, BytesMut::from(&payload[..])));
+                None => return Ok(Parsed::Need(10 - self.buf.len())),
+            },
+            n => (u64::from(n), 2),
+        };
+        if len >> 63 != 0 {
+            return Err(WsError::Protocol(
+                "64-bit payload length with its most significant bit set",
+            ));
+        }
+        let is_control = opcode & 0x8 != 0;
+        if is_control && (len > 125 || !fin) {
+            return Err(WsError::Protocol(
+                "control frames must be short and unfragmented",
+            ));
+        }
+        // A continuation adds to the message being assembled; a control frame (at most 125
+        // bytes, so always under the limit) interleaves with it without adding to it.
+        let buffered = match (&self.fragments, opcode) {
+            (Some((_, buf)), OP_CONTINUATION) => buf.len() as u64,
+            _ => 0,
+        };
+        let header_len = length_end as u64 + 4;
+        let size = len.saturating_add(header_len).saturating_add(buffered);
+        if size > self.max_frame_size as u64 {
+            self.buf.advance(length_end);
+            self.skip = len + 4;
+            self.fragments = None;
+            return Err(WsError::TooBig {
+                size,
+                limit: self.max_frame_size,
+            });
+        }
+        // Under the limit, so the frame's length fits in memory.
+        let frame_len = (len + header_len) as usize;
+        if self.buf.len() < frame_len {
+            return Ok(Parsed::Need(frame_len - self.buf.len()));
+        }
+        let mut payload = self.buf.split_to(frame_len);
+        let mut mask = [0u8; 4];
+        mask.copy_from_slice(&payload[length_end..length_end + 4]);
+        payload.advance(length_end + 4);
+        for (i, byte) in payload.iter_mut().enumerate() {
+            *byte ^= mask[i & 3];
+        }
+        match opcode {
+            OP_PING => Ok(Parsed::Message(WsMessage::Ping(payload.freeze()))),
+            OP_PONG => Ok(Parsed::Message(WsMessage::Pong)),
+            OP_CLOSE => close_message(&payload).map(Parsed::Message),
+            OP_TEXT | OP_BINARY => {
+                if self.fragments.is_some() {
+                    return Err(WsError::Protocol("new message inside a fragmented one"));
                 }
-                OP_CONTINUATION => {
-                    let Some((first, mut buf)) = self.fragments.take() else {
-                        return Err(WsError::Protocol("continuation without a message"));
-                    };
-                    buf.put_slice(&payload);
-                    if fin {
-                        return complete(first, buf.freeze());
-                    }
-                    self.fragments = Some((first, buf));
+                if fin {
+                    return complete(opcode, payload.freeze()).map(Parsed::Message);
                 }
-                _ => return Err(WsError::Protocol("unknown opcode")),
+                // A copy: the fragment must not keep the read buffer alive while the rest comes.
+                self.fragments = Some((opcode, BytesMut::from(&payload[..])));
+                Ok(Parsed::Fragment)
             }
+            OP_CONTINUATION => {
+                let Some((first, mut buf)) = self.fragments.take() else {
+                    return Err(WsError::Protocol("continuation without a message"));
+                };
+                buf.put_slice(&payload);
+                if fin {
+                    return complete(first, buf.freeze()).map(Parsed::Message);
+                }
+                self.fragments = Some((first, buf));
+                Ok(Parsed::Fragment)
+            }
+            _ => Err(WsError::Protocol("unknown opcode")),
         }
     }
 }
@@ -316,7 +386,7 @@ mod tests {
         wire.extend(masked(OP_CONTINUATION, true, b"llo"));
         wire.extend(masked(OP_TEXT, true, &[0xff]));
         wire.extend(masked(OP_CLOSE, true, &4000u16.to_be_bytes()));
-        let mut reader = WsReader::new(&wire[..], 1000);
+        let mut reader = WsReader::new(Stream(&wire[..]), 1000);
         assert!(matches!(reader.next().await, Ok(WsMessage::Text(t)) if &t[..] == b"hello"));
         assert!(matches!(reader.next().await, Err(WsError::InvalidUtf8)));
         assert!(matches!(
@@ -329,7 +399,7 @@ mod tests {
     async fn too_big_frames_are_skipped() {
         let mut wire = masked(OP_BINARY, true, &[7u8; 300]);
         wire.extend(masked(OP_PING, true, b"hi"));
-        let mut reader = WsReader::new(&wire[..], 100);
+        let mut reader = WsReader::new(Stream(&wire[..]), 100);
         assert!(matches!(
             reader.next().await,
             Err(WsError::TooBig { size: 308, .. })
@@ -345,7 +415,7 @@ mod tests {
         wire.extend(masked(OP_CONTINUATION, false, &[b'b'; 40]));
         wire.extend(masked(OP_CONTINUATION, true, &[b'c'; 40]));
         wire.extend(masked(OP_PING, true, b"hi"));
-        let mut reader = WsReader::new(&wire[..], 100);
+        let mut reader = WsReader::new(Stream(&wire[..]), 100);
         // The refusal names the size the message would reach (80 buffered + 46), not the last
         // frame's own 46.
         assert!(matches!(
@@ -363,7 +433,7 @@ mod tests {
         let mut wire = masked(OP_TEXT, false, &[b'a'; 90]);
         wire.extend(masked(OP_PING, true, &[b'p'; 10]));
         wire.extend(masked(OP_CONTINUATION, true, b"bc"));
-        let mut reader = WsReader::new(&wire[..], 100);
+        let mut reader = WsReader::new(Stream(&wire[..]), 100);
         assert!(matches!(reader.next().await, Ok(WsMessage::Ping(p)) if p.len() == 10));
         match reader.next().await {
             Ok(WsMessage::Text(text)) => assert_eq!(text.len(), 92),
@@ -375,10 +445,12 @@ mod tests {
     async fn control_frames_must_be_short_and_whole() {
         let mut long_ping = vec![0x80 | OP_PING, 0x80 | 126];
         long_ping.extend_from_slice(&200u16.to_be_bytes());
-        let reader_err = WsReader::new(&long_ping[..], 1000).next().await;
+        let reader_err = WsReader::new(Stream(&long_ping[..]), 1000).next().await;
         assert!(matches!(reader_err, Err(WsError::Protocol(_))));
         let fragmented_ping = masked(OP_PING, false, b"hi");
-        let reader_err = WsReader::new(&fragmented_ping[..], 1000).next().await;
+        let reader_err = WsReader::new(Stream(&fragmented_ping[..]), 1000)
+            .next()
+            .await;
         assert!(matches!(reader_err, Err(WsError::Protocol(_))));
     }
 
@@ -390,7 +462,7 @@ mod tests {
             let mut wire = vec![0x82, 0x80 | 127];
             wire.extend_from_slice(&len.to_be_bytes());
             wire.extend_from_slice(&[0, 0, 0, 0]);
-            let mut reader = WsReader::new(&wire[..], 8_000_000);
+            let mut reader = WsReader::new(Stream(&wire[..]), 8_000_000);
             match reader.next().await {
                 Err(WsError::Protocol(_)) => assert!(len >> 63 != 0, "{len}"),
                 Err(WsError::TooBig { .. }) => assert!(len >> 63 == 0, "{len}"),
@@ -415,7 +487,7 @@ mod tests {
             if let Some(first) = wire.get_mut(1) {
                 *first |= 0x80; // mostly masked, to get past the first check
             }
-            let mut reader = WsReader::new(&wire[..], 64);
+            let mut reader = WsReader::new(Stream(&wire[..]), 64);
             for _ in 0..4 {
                 match reader.next().await {
                     Ok(_) => {}

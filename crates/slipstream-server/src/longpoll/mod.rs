@@ -38,8 +38,8 @@ use tokio::sync::oneshot;
 pub(crate) use session::Sessions;
 use session::{Polled, Session};
 
-use crate::connection::Inbound;
 use crate::http::{accept_connect, query_params};
+use crate::inbound::Inbound;
 use crate::shared::Shared;
 use crate::ws;
 

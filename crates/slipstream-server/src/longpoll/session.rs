@@ -16,7 +16,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use super::token::Signer;
-use crate::connection::{self, Inbound, Wiring};
+use crate::connection::{self, Wiring};
+use crate::inbound::Inbound;
 use crate::outbound::{self, Out, QueueState};
 use crate::shared::Shared;
 use crate::socket::SocketInfo;
