@@ -39,7 +39,8 @@ pub struct ServerConfig {
     /// the channel takes the next push: TCP pushes back on the client, nothing is refused or lost.
     /// The client's other frames (heartbeats, other topics) wait behind too; other connections
     /// never notice. Inbound memory per connection is then bounded by about
-    /// `(max_pending_pushes × channels + 8) × max_frame_size`.
+    /// `(max_pending_pushes × channels + 1) × max_frame_size` (a long-poll session's POSTs may
+    /// queue 8 frames more).
     pub max_pending_pushes: usize,
     /// Close a TCP connection whose HTTP request head (the websocket upgrade, or any request on a
     /// kept-alive connection) has not fully arrived this long after the server started waiting for

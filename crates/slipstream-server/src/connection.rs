@@ -19,7 +19,7 @@ use crate::inbound::{FrameResult, Inbound, Incoming, SocketInput};
 use crate::log_filter;
 use crate::outbound::{self, ConnLabel, Out, OutTx, Overflow, QueueState, overflowed};
 use crate::pubsub::Subscriber;
-use crate::runner::{ChannelMsg, ChannelStart};
+use crate::runner::{ChannelMsg, ChannelStart, Push};
 use crate::server::Accepted;
 use crate::shared::{ConnHandle, Control, Shared};
 use crate::socket::SocketInfo;
@@ -163,11 +163,10 @@ pub(crate) async fn serve<I: Incoming>(
             conn_id,
             ConnHandle {
                 socket_id: socket.socket_id.clone(),
-                control: control_tx,
+                control: control_tx.clone(),
                 queue,
             },
         );
-    let (exit_tx, exits) = mpsc::unbounded_channel();
     let mut conn = Connection {
         conn_id,
         serializer: socket.serializer,
@@ -175,11 +174,11 @@ pub(crate) async fn serve<I: Incoming>(
         socket,
         out,
         channels: HashMap::new(),
-        exit_tx,
+        exit_tx: control_tx,
         blocked: None,
         idle_close,
     };
-    conn.main_loop(frames, control, exits, overflow).await;
+    conn.main_loop(frames, control, overflow).await;
     shared
         .connections
         .lock()
@@ -200,7 +199,8 @@ struct Connection {
     socket: Arc<SocketInfo>,
     out: OutTx,
     channels: HashMap<String, Joined>,
-    exit_tx: mpsc::UnboundedSender<u64>,
+    /// Given to each channel, which sends `Control::ChannelEnded` on it when it ends.
+    exit_tx: mpsc::UnboundedSender<Control>,
     /// A push waiting for room in its channel; while set, no frame is read.
     blocked: Option<Blocked>,
     /// Whether a client silent for `idle_timeout` is closed (see [`Wiring::idle_close`]).
@@ -220,7 +220,6 @@ impl Connection {
         &mut self,
         mut frames: I,
         mut control: mpsc::UnboundedReceiver<Control>,
-        mut exits: mpsc::UnboundedReceiver<u64>,
         mut overflow: watch::Receiver<Option<Overflow>>,
     ) {
         let idle = self.shared.config.idle_timeout;
@@ -254,14 +253,16 @@ impl Connection {
                         }
                     }
                 }
-                Some(channel_id) = exits.recv() => {
-                    self.channels.retain(|_, j| j.channel_id != channel_id);
-                }
-                Some(Control::Close(code)) = control.recv() => {
-                    tracing::info!(conn_id = self.conn_id, code, "closing connection on request");
-                    self.close(code, Some(&mut frames)).await;
-                    return;
-                }
+                Some(control) = control.recv() => match control {
+                    Control::ChannelEnded(channel_id) => {
+                        self.channels.retain(|_, j| j.channel_id != channel_id);
+                    }
+                    Control::Close(code) => {
+                        tracing::info!(conn_id = self.conn_id, code, "closing connection on request");
+                        self.close(code, Some(&mut frames)).await;
+                        return;
+                    }
+                },
                 _ = tokio::time::sleep_until(deadline), if self.blocked.is_some() => {
                     let topic = self.blocked.as_ref().map(|b| b.topic.clone()).unwrap_or_default();
                     tracing::warn!(conn_id = self.conn_id, %topic, "channel {topic} took no push for {} ms; closing the connection with 1011", idle.as_millis());
@@ -427,13 +428,14 @@ impl Connection {
         msg_ref: Option<Ref>,
         permit: OwnedSemaphorePermit,
     ) {
-        let push = ChannelMsg::In {
+        let push = ChannelMsg::In(Box::new(Push {
             event,
             payload,
             msg_ref,
             permit,
-        };
-        if let Err(mpsc::error::SendError(ChannelMsg::In { msg_ref, .. })) = mailbox.send(push) {
+        }));
+        if let Err(mpsc::error::SendError(ChannelMsg::In(push))) = mailbox.send(push) {
+            let msg_ref = push.msg_ref;
             // The channel has just ended; Phoenix answers as for any unjoined topic.
             if self
                 .channels

@@ -1,8 +1,11 @@
-//! Runs one joined channel in its own task and supervises it: a panic or a crash becomes
-//! `phx_error` for that topic only.
+//! Runs one joined channel in a task of its own and supervises it there: a panic or a crash
+//! becomes `phx_error` for that topic only.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::FutureExt;
 
 use slipstream_protocol::{Event, Message, Payload, Ref, Serializer};
 use tokio::sync::{mpsc, oneshot};
@@ -10,20 +13,25 @@ use tokio::sync::{mpsc, oneshot};
 use crate::channel::{Channel, HandleResult, InfoResult, JoinResult, StopReason, TerminateReason};
 use crate::context::ChannelContext;
 use crate::outbound::{self, Out, OutTx};
-use crate::shared::Shared;
+use crate::shared::{Control, Shared};
 use crate::socket::SocketInfo;
 
-/// A message from the connection (or an [`crate::InfoSender`]) to a channel task.
+/// A client push, on its way to a channel's `handle_in`.
+pub(crate) struct Push {
+    pub(crate) event: String,
+    pub(crate) payload: Payload,
+    pub(crate) msg_ref: Option<Ref>,
+    /// The push's place in the channel's bounded backlog (`max_pending_pushes`), given back
+    /// once `handle_in` (and its reply) is done.
+    pub(crate) permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// A message from the connection (or an [`crate::InfoSender`]) to a channel task. Small (the
+/// push is boxed), because a mailbox allocates its first block of 32 slots when it is made,
+/// and every joined channel has one.
 pub(crate) enum ChannelMsg {
     /// A client push.
-    In {
-        event: String,
-        payload: Payload,
-        msg_ref: Option<Ref>,
-        /// The push's place in the channel's bounded backlog (`max_pending_pushes`), given back
-        /// once `handle_in` (and its reply) is done.
-        permit: tokio::sync::OwnedSemaphorePermit,
-    },
+    In(Box<Push>),
     /// A server-side message.
     Info(crate::channel::Info),
     /// The client left: reply ok and close.
@@ -49,7 +57,8 @@ pub(crate) struct ChannelStart {
     pub(crate) mailbox_rx: mpsc::UnboundedReceiver<ChannelMsg>,
     pub(crate) join_tx: oneshot::Sender<JoinResult>,
     pub(crate) go_rx: oneshot::Receiver<()>,
-    pub(crate) exit_tx: mpsc::UnboundedSender<u64>,
+    /// Told `Control::ChannelEnded` once the channel is over.
+    pub(crate) exit_tx: mpsc::UnboundedSender<Control>,
 }
 
 /// How a joined channel ended.
@@ -62,7 +71,7 @@ enum Exit {
     Silent,
 }
 
-/// Starts the channel's task and its supervisor.
+/// Starts the channel's task (which is its own supervisor).
 pub(crate) fn spawn<C: Channel>(channel: C, start: ChannelStart) {
     tokio::spawn(supervise(channel, start));
 }
@@ -96,7 +105,9 @@ async fn supervise<C: Channel>(channel: C, start: ChannelStart) {
         held: Some(Vec::new()),
     };
     let joined = Arc::new(AtomicBool::new(false));
-    let task = tokio::spawn(run(
+    // In this task, not one of its own: a panic is caught where the channel is polled, and the
+    // channel's state is dropped by the end of this statement, as a panicked task's would be.
+    let run = run(
         channel,
         ctx,
         params,
@@ -104,11 +115,12 @@ async fn supervise<C: Channel>(channel: C, start: ChannelStart) {
         go_rx,
         mailbox_rx,
         joined.clone(),
-    ));
-    let exit = match task.await {
+    );
+    let result = AssertUnwindSafe(run).catch_unwind().await;
+    let exit = match result {
         Ok(exit) => exit,
-        Err(err) => {
-            let detail = panic_text(err);
+        Err(panic) => {
+            let detail = panic_text(panic);
             tracing::warn!(%topic, panic = %detail, "channel panicked");
             Exit::Error
         }
@@ -134,7 +146,7 @@ async fn supervise<C: Channel>(channel: C, start: ChannelStart) {
             let _ = out.send(Out::Frame(frame));
         }
     }
-    let _ = exit_tx.send(channel_id);
+    let _ = exit_tx.send(Control::ChannelEnded(channel_id));
 }
 
 async fn run<C: Channel>(
@@ -156,12 +168,13 @@ async fn run<C: Channel>(
     ctx.release_held();
     while let Some(message) = mailbox.recv().await {
         let stop = match message {
-            ChannelMsg::In {
-                event,
-                payload,
-                msg_ref,
-                permit,
-            } => {
+            ChannelMsg::In(push) => {
+                let Push {
+                    event,
+                    payload,
+                    msg_ref,
+                    permit,
+                } = *push;
                 let stop = match channel.handle_in(&event, payload, &mut ctx).await {
                     HandleResult::Reply { status, response } => {
                         reply_to_push(&mut ctx, msg_ref, status, response).await;
@@ -212,15 +225,12 @@ async fn run<C: Channel>(
     Exit::Silent
 }
 
-fn panic_text(err: tokio::task::JoinError) -> String {
-    match err.try_into_panic() {
-        Ok(payload) => payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-string panic payload".to_owned()),
-        Err(err) => err.to_string(),
-    }
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
 }
 
 /// Sends a channel's reply to a client push, unless fault injection delays or drops it.

@@ -14,11 +14,13 @@ use crate::pubsub::PubSub;
 use crate::pubsub::adapter::NodeId;
 use crate::socket::Socket;
 
-/// A request to a connection's main loop.
+/// A request or notice to a connection's main loop.
 #[derive(Debug)]
 pub(crate) enum Control {
     /// Close the websocket with this code.
     Close(u16),
+    /// The channel with this id has ended (its task is done).
+    ChannelEnded(u64),
 }
 
 /// What the server knows about a live connection.
