@@ -1,4 +1,6 @@
-//! Lifecycle rules against the scripted server, frame by frame.
+//! Lifecycle rules against the scripted server, frame by frame, over both transports: each rule
+//! that is not about one transport's own frames (subprotocols, pings, heartbeats, close frames)
+//! runs once over a websocket and once over long-poll, through `per_transport!`.
 
 use std::time::Duration;
 
@@ -6,14 +8,15 @@ use futures_util::SinkExt;
 use serde_json::json;
 use slipstream_client::{
     AwaitError, Backoff, ConnectError, DisconnectReason, JoinError, JoinStatus, LeaveError,
-    MessagePattern, ReplyError, Socket, SocketEvent, TopicCloseReason, pattern,
+    MessagePattern, ReplyError, Socket, SocketEvent, TopicCloseReason, Transport, pattern,
 };
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{ScriptedServer, WAIT};
+use crate::support::{ScriptedServer, WAIT, per_transport};
 
 fn builder(server: &ScriptedServer) -> slipstream_client::SocketBuilder {
     Socket::builder(server.url())
+        .transport(server.transport())
         .reconnect_after(Backoff::steps([10, 50], 100).without_jitter())
         .rejoin_after(Backoff::steps([1000, 2000], 5000).without_jitter())
         .await_timeout(WAIT)
@@ -34,26 +37,33 @@ async fn joined(socket: &Socket, conn: &mut crate::support::Conn, topic: &str) -
     join_ref
 }
 
-#[tokio::test(start_paused = true)]
-async fn url_gets_websocket_path_vsn_and_fresh_params_per_connect() {
-    let server = ScriptedServer::start().await;
+per_transport!(
+    #[tokio::test(start_paused = true)]
+    url_gets_the_transport_path_vsn_and_fresh_params_per_connect
+);
+async fn url_gets_the_transport_path_vsn_and_fresh_params_per_connect(transport: Transport) {
+    let server = ScriptedServer::start_over(transport).await;
     let n = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let n2 = n.clone();
     let socket = builder(&server)
         .param("a", "1")
         .params_fn(move || {
             vec![(
-                "token".into(),
-                format!("t{}", n2.fetch_add(1, std::sync::atomic::Ordering::SeqCst)),
+                "user".into(),
+                format!("u{}", n2.fetch_add(1, std::sync::atomic::Ordering::SeqCst)),
             )]
         })
         .build()
         .unwrap();
+    let path = match transport {
+        Transport::LongPoll => "/socket/longpoll",
+        _ => "/socket/websocket",
+    };
     let conn = connected(&server, &socket).await;
-    assert_eq!(conn.upgrade.uri, "/socket/websocket?a=1&token=t0&vsn=2.0.0");
-    drop(conn); // transport drop → reconnect re-evaluates the params
+    assert_eq!(conn.upgrade.uri, format!("{path}?a=1&user=u0&vsn=2.0.0"));
+    drop(conn); // the server drops the connection → the reconnect re-evaluates the params
     let conn = server.accept().await;
-    assert_eq!(conn.upgrade.uri, "/socket/websocket?a=1&token=t1&vsn=2.0.0");
+    assert_eq!(conn.upgrade.uri, format!("{path}?a=1&user=u1&vsn=2.0.0"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -78,13 +88,28 @@ async fn auth_token_is_offered_as_subprotocols_and_missing_echo_is_a_clear_error
     );
 }
 
-#[tokio::test]
-async fn connection_refused_and_dns_failures_are_distinct() {
+/// Long-poll has no subprotocols: the token goes in the session-opening GET's header, as
+/// Phoenix 1.8 reads it, and never in the URL.
+#[tokio::test(start_paused = true)]
+async fn auth_token_goes_in_a_header_over_long_poll() {
+    let server = ScriptedServer::start_over(Transport::LongPoll).await;
+    let socket = builder(&server).auth_token("secret-token").build().unwrap();
+    let conn = connected(&server, &socket).await;
+    assert_eq!(conn.upgrade.auth_token.as_deref(), Some("secret-token"));
+    assert!(!conn.upgrade.uri.contains("secret"), "{}", conn.upgrade.uri);
+}
+
+per_transport!(
+    #[tokio::test]
+    connection_refused_and_dns_failures_are_distinct
+);
+async fn connection_refused_and_dns_failures_are_distinct(transport: Transport) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let socket = Socket::builder(format!("ws://127.0.0.1:{port}/socket"))
+        .transport(transport)
         .build()
         .unwrap();
     socket.connect();
@@ -93,6 +118,7 @@ async fn connection_refused_and_dns_failures_are_distinct() {
         Err(ConnectError::ConnectionRefused { .. })
     ));
     let socket = Socket::builder("ws://no-such-host.invalid/socket")
+        .transport(transport)
         .build()
         .unwrap();
     socket.connect();
@@ -102,11 +128,15 @@ async fn connection_refused_and_dns_failures_are_distinct() {
     ));
 }
 
-#[tokio::test(start_paused = true)]
-async fn upgrade_timeout_when_the_server_never_answers() {
+per_transport!(
+    #[tokio::test(start_paused = true)]
+    upgrade_timeout_when_the_server_never_answers
+);
+async fn upgrade_timeout_when_the_server_never_answers(transport: Transport) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let socket = Socket::builder(format!("ws://127.0.0.1:{port}/socket"))
+        .transport(transport)
         .upgrade_timeout(Duration::from_secs(3))
         .await_timeout(WAIT)
         .build()
@@ -153,9 +183,26 @@ async fn heartbeat_ack_is_matched_by_ref_and_a_missing_ack_reconnects() {
     socket.await_connect(None).await.unwrap();
 }
 
+/// Long-poll has no heartbeats (as phoenix.js): its polls tell the server the client is there.
 #[tokio::test(start_paused = true)]
-async fn join_push_reply_and_buffered_pushes_keep_their_refs() {
-    let server = ScriptedServer::start().await;
+async fn no_heartbeats_over_long_poll() {
+    let server = ScriptedServer::start_over(Transport::LongPoll).await;
+    let socket = builder(&server).build().unwrap();
+    let mut conn = connected(&server, &socket).await;
+    // Four heartbeat intervals of the websocket, without a frame from either side.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert!(socket.is_connected());
+    socket.join("room:1", json!({}));
+    let first = conn.recv_any().await;
+    assert_eq!(first[3], "phx_join", "the first frame sent: {first}");
+}
+
+per_transport!(
+    #[tokio::test(start_paused = true)]
+    join_push_reply_and_buffered_pushes_keep_their_refs
+);
+async fn join_push_reply_and_buffered_pushes_keep_their_refs(transport: Transport) {
+    let server = ScriptedServer::start_over(transport).await;
     let socket = builder(&server).build().unwrap();
     let mut conn = connected(&server, &socket).await;
 
@@ -200,9 +247,12 @@ async fn join_push_reply_and_buffered_pushes_keep_their_refs() {
 }
 
 // Real time: nothing here waits for a timer except the short rejoin delay.
-#[tokio::test]
-async fn stale_join_refs_are_dropped_and_null_join_refs_accepted() {
-    let server = ScriptedServer::start().await;
+per_transport!(
+    #[tokio::test]
+    stale_join_refs_are_dropped_and_null_join_refs_accepted
+);
+async fn stale_join_refs_are_dropped_and_null_join_refs_accepted(transport: Transport) {
+    let server = ScriptedServer::start_over(transport).await;
     let socket = builder(&server).build().unwrap();
     let mut conn = connected(&server, &socket).await;
     let jr = joined(&socket, &mut conn, "room:1").await;
@@ -239,9 +289,14 @@ async fn stale_join_refs_are_dropped_and_null_join_refs_accepted() {
     assert_eq!(reply.status, "error");
 }
 
-#[tokio::test(start_paused = true)]
-async fn drop_fails_in_flight_pushes_then_reconnects_and_rejoins_with_a_fresh_join_ref() {
-    let server = ScriptedServer::start().await;
+per_transport!(
+    #[tokio::test(start_paused = true)]
+    drop_fails_in_flight_pushes_then_reconnects_and_rejoins_with_a_fresh_join_ref
+);
+async fn drop_fails_in_flight_pushes_then_reconnects_and_rejoins_with_a_fresh_join_ref(
+    transport: Transport,
+) {
+    let server = ScriptedServer::start_over(transport).await;
     let socket = builder(&server).build().unwrap();
     let mut conn = connected(&server, &socket).await;
     socket.join("room:1", json!({"a": 1}));
@@ -249,22 +304,29 @@ async fn drop_fails_in_flight_pushes_then_reconnects_and_rejoins_with_a_fresh_jo
     socket.await_join("room:1", None).await.unwrap();
     let r = socket.push("room:1", "slow", json!({}));
     let _ = conn.recv().await;
-    conn.ws.close(None).await.unwrap();
+    conn.close().await;
     drop(conn);
 
-    // Closed with a close frame without a code: the failure says so.
-    let lost = DisconnectReason::ClosedByRemote {
-        code: None,
-        reason: String::new(),
+    // The failure says how the connection ended: a close frame without a code, or a session
+    // the server no longer knows.
+    let lost = match socket.await_reply(&r, None).await {
+        Err(ReplyError::Disconnected(reason)) => reason,
+        other => panic!("expected the push to fail with the connection, got {other:?}"),
     };
-    assert_eq!(
-        socket.await_reply(&r, None).await,
-        Err(ReplyError::Disconnected(lost))
-    );
-    assert!(matches!(
-        socket.await_disconnect(None).await,
-        Ok(DisconnectReason::ClosedByRemote { .. })
-    ));
+    match transport {
+        Transport::LongPoll => assert!(
+            matches!(&lost, DisconnectReason::TransportError(t) if t.contains("session lost")),
+            "{lost:?}"
+        ),
+        _ => assert_eq!(
+            lost,
+            DisconnectReason::ClosedByRemote {
+                code: None,
+                reason: String::new(),
+            }
+        ),
+    }
+    assert_eq!(socket.await_disconnect(None).await, Ok(lost));
     assert_eq!(socket.join_status("room:1"), JoinStatus::Errored);
     let mut conn = server.accept().await;
     socket.await_connect(None).await.unwrap();
@@ -282,9 +344,12 @@ async fn drop_fails_in_flight_pushes_then_reconnects_and_rejoins_with_a_fresh_jo
 }
 
 // Real time, as the test above.
-#[tokio::test]
-async fn a_flood_of_phx_error_is_one_crash_and_one_rejoin() {
-    let server = ScriptedServer::start().await;
+per_transport!(
+    #[tokio::test]
+    a_flood_of_phx_error_is_one_crash_and_one_rejoin
+);
+async fn a_flood_of_phx_error_is_one_crash_and_one_rejoin(transport: Transport) {
+    let server = ScriptedServer::start_over(transport).await;
     let socket = builder(&server)
         .rejoin_after(Backoff::steps([50, 100], 200).without_jitter())
         .build()
@@ -321,9 +386,12 @@ async fn a_flood_of_phx_error_is_one_crash_and_one_rejoin() {
 }
 
 // Real time: nothing here waits for a timer except the short rejoin delay.
-#[tokio::test]
-async fn phx_error_rejoins_on_the_rejoin_schedule_and_phx_close_is_final() {
-    let server = ScriptedServer::start().await;
+per_transport!(
+    #[tokio::test]
+    phx_error_rejoins_on_the_rejoin_schedule_and_phx_close_is_final
+);
+async fn phx_error_rejoins_on_the_rejoin_schedule_and_phx_close_is_final(transport: Transport) {
+    let server = ScriptedServer::start_over(transport).await;
     let socket = builder(&server)
         .rejoin_after(Backoff::steps([50, 100], 200).without_jitter())
         .build()
@@ -365,9 +433,12 @@ async fn phx_error_rejoins_on_the_rejoin_schedule_and_phx_close_is_final() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn join_rejection_carries_the_server_payload() {
-    let server = ScriptedServer::start().await;
+per_transport!(
+    #[tokio::test(start_paused = true)]
+    join_rejection_carries_the_server_payload
+);
+async fn join_rejection_carries_the_server_payload(transport: Transport) {
+    let server = ScriptedServer::start_over(transport).await;
     let socket = builder(&server).build().unwrap();
     let mut conn = connected(&server, &socket).await;
     socket.join("room:1", json!({}));
@@ -382,15 +453,14 @@ async fn join_rejection_carries_the_server_payload() {
     assert_eq!(socket.join_status("room:1"), JoinStatus::Closed);
 }
 
-#[tokio::test(start_paused = true)]
-async fn pings_are_answered_and_malformed_frames_are_reported_not_fatal() {
-    let server = ScriptedServer::start().await;
+per_transport!(
+    #[tokio::test(start_paused = true)]
+    malformed_frames_are_reported_not_fatal
+);
+async fn malformed_frames_are_reported_not_fatal(transport: Transport) {
+    let server = ScriptedServer::start_over(transport).await;
     let socket = builder(&server).build().unwrap();
     let mut conn = connected(&server, &socket).await;
-    conn.ws
-        .send(Message::Ping(b"hi".to_vec().into()))
-        .await
-        .unwrap();
     conn.send_text("this is not json").await;
     conn.send_text("[1,2]").await;
     match socket.next_event(None).await.unwrap() {
@@ -401,6 +471,20 @@ async fn pings_are_answered_and_malformed_frames_are_reported_not_fatal() {
         SocketEvent::MalformedFrame { .. } => {}
         other => panic!("{other:?}"),
     }
+    assert!(socket.is_connected());
+    // Still in business: a join after the bad frames goes through.
+    joined(&socket, &mut conn, "room:1").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn websocket_pings_are_answered_with_their_data() {
+    let server = ScriptedServer::start().await;
+    let socket = builder(&server).build().unwrap();
+    let mut conn = connected(&server, &socket).await;
+    conn.ws()
+        .send(Message::Ping(b"hi".to_vec().into()))
+        .await
+        .unwrap();
     match conn.recv_raw().await {
         Message::Pong(data) => assert_eq!(&data[..], b"hi"),
         other => panic!("expected a pong, got {other:?}"),
@@ -408,9 +492,12 @@ async fn pings_are_answered_and_malformed_frames_are_reported_not_fatal() {
     assert!(socket.is_connected());
 }
 
-#[tokio::test(start_paused = true)]
-async fn disconnect_sends_a_close_frame_and_leave_completes() {
-    let server = ScriptedServer::start().await;
+per_transport!(
+    #[tokio::test(start_paused = true)]
+    leave_completes_and_disconnect_ends_the_connection_on_purpose
+);
+async fn leave_completes_and_disconnect_ends_the_connection_on_purpose(transport: Transport) {
+    let server = ScriptedServer::start_over(transport).await;
     let socket = builder(&server).build().unwrap();
     let mut conn = connected(&server, &socket).await;
     let jr = joined(&socket, &mut conn, "room:1").await;
@@ -425,10 +512,7 @@ async fn disconnect_sends_a_close_frame_and_leave_completes() {
     assert_eq!(socket.join_status("room:1"), JoinStatus::Closed);
 
     socket.disconnect();
-    match conn.recv_raw().await {
-        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1000),
-        other => panic!("expected a close frame, got {other:?}"),
-    }
+    conn.expect_closed_by_client().await;
     assert_eq!(
         socket.await_disconnect(None).await,
         Ok(DisconnectReason::ClientRequested)
@@ -438,13 +522,17 @@ async fn disconnect_sends_a_close_frame_and_leave_completes() {
     assert!(socket.flush().is_empty());
 }
 
-#[tokio::test(start_paused = true)]
-async fn initial_connect_failure_can_be_retried_on_the_schedule() {
+per_transport!(
+    #[tokio::test(start_paused = true)]
+    initial_connect_failure_can_be_retried_on_the_schedule
+);
+async fn initial_connect_failure_can_be_retried_on_the_schedule(transport: Transport) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let socket = Socket::builder(format!("ws://127.0.0.1:{port}/socket"))
+        .transport(transport)
         .retry_on_initial_connect(true)
         .reconnect_after(Backoff::steps([10, 50], 100).without_jitter())
         .build()
@@ -473,9 +561,12 @@ async fn initial_connect_failure_can_be_retried_on_the_schedule() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn every_connect_request_gets_its_own_answer() {
-    let server = ScriptedServer::start().await;
+per_transport!(
+    #[tokio::test(start_paused = true)]
+    every_connect_request_gets_its_own_answer
+);
+async fn every_connect_request_gets_its_own_answer(transport: Transport) {
+    let server = ScriptedServer::start_over(transport).await;
     let socket = builder(&server).build().unwrap();
     // The second request arrives while the first attempt is under way.
     socket.connect();
@@ -490,13 +581,17 @@ async fn every_connect_request_gets_its_own_answer() {
     assert!(socket.flush().is_empty());
 }
 
-#[tokio::test(start_paused = true)]
-async fn connect_requests_during_a_failing_attempt_each_get_the_failure() {
+per_transport!(
+    #[tokio::test(start_paused = true)]
+    connect_requests_during_a_failing_attempt_each_get_the_failure
+);
+async fn connect_requests_during_a_failing_attempt_each_get_the_failure(transport: Transport) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let socket = Socket::builder(format!("ws://127.0.0.1:{port}/socket"))
+        .transport(transport)
         .await_timeout(WAIT)
         .build()
         .unwrap();
@@ -513,9 +608,12 @@ async fn connect_requests_during_a_failing_attempt_each_get_the_failure() {
 // Real time: a paused clock could run the leave's timeout out while the server's frames are
 // still on their way. The awaits' timeout is `WAIT`, so an await that waits fails the test by
 // its error (a `Timeout`, not the `NotJoined` asserted).
-#[tokio::test]
-async fn awaits_that_can_never_be_satisfied_fail_at_once() {
-    let server = ScriptedServer::start().await;
+per_transport!(
+    #[tokio::test]
+    awaits_that_can_never_be_satisfied_fail_at_once
+);
+async fn awaits_that_can_never_be_satisfied_fail_at_once(transport: Transport) {
+    let server = ScriptedServer::start_over(transport).await;
     let socket = builder(&server).build().unwrap();
     let mut conn = connected(&server, &socket).await;
 

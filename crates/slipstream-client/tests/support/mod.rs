@@ -1,4 +1,5 @@
-//! A scripted websocket server: the test drives each connection frame by frame.
+//! Test support: a scripted server (websocket or long-poll) the test drives frame by frame, the
+//! demo server, and helpers to run one test over each transport.
 
 #![allow(dead_code)]
 // tungstenite fixes the callback signature (its error type is a full HTTP response).
@@ -17,41 +18,93 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 pub mod capture;
 pub mod proxy;
+pub mod scripted_longpoll;
+
+use scripted_longpoll::{Session, Sessions};
+use slipstream_client::Transport;
 
 /// Bound on every wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(120);
 
+/// A server the test drives frame by frame, over one transport: each connection the client
+/// makes (a websocket, or a long-poll session) is a [`Conn`] with the same methods.
 pub struct ScriptedServer {
-    listener: TcpListener,
+    side: Side,
     pub port: u16,
+    transport: Transport,
 }
 
-/// What the client sent in its upgrade request.
+enum Side {
+    WebSocket(TcpListener),
+    LongPoll(Sessions),
+}
+
+/// What the client sent in its upgrade request (over long-poll: its session-opening GET).
 #[derive(Debug, Clone, Default)]
 pub struct Upgrade {
     pub uri: String,
     pub protocols: Option<String>,
+    /// The `x-phoenix-authtoken` header of a session-opening GET (long-poll only).
+    pub auth_token: Option<String>,
 }
 
+/// One connection of the client's, as the scripted server sees it.
 pub struct Conn {
-    pub ws: WebSocketStream<TcpStream>,
+    link: Link,
     pub upgrade: Upgrade,
 }
 
+enum Link {
+    WebSocket(Box<WebSocketStream<TcpStream>>),
+    LongPoll(Session),
+}
+
 impl ScriptedServer {
+    /// A websocket server.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        ScriptedServer { listener, port }
+        Self::start_over(Transport::WebSocket).await
     }
 
+    /// A server speaking `transport`: the websocket endpoint, or `/socket/longpoll`.
+    pub async fn start_over(transport: Transport) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let side = match transport {
+            Transport::LongPoll => Side::LongPoll(Sessions::serve(listener)),
+            _ => Side::WebSocket(listener),
+        };
+        ScriptedServer {
+            side,
+            port,
+            transport,
+        }
+    }
+
+    /// The socket URL a client is given (it derives the transport's endpoint from it).
     pub fn url(&self) -> String {
         format!("ws://127.0.0.1:{}/socket", self.port)
     }
 
-    /// Accepts the next connection; `echo_protocol` echoes `phoenix` when offered.
+    /// The transport this server speaks, for the client's builder.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Accepts the next connection; `echo_protocol` echoes `phoenix` when offered (websocket
+    /// only: long-poll has no subprotocols).
     pub async fn accept_with(&self, echo_protocol: bool) -> Conn {
-        let (tcp, _) = tokio::time::timeout(WAIT, self.listener.accept())
+        let listener = match &self.side {
+            Side::WebSocket(listener) => listener,
+            Side::LongPoll(sessions) => {
+                let session = sessions.accept().await;
+                let upgrade = session.upgrade.clone();
+                return Conn {
+                    link: Link::LongPoll(session),
+                    upgrade,
+                };
+            }
+        };
+        let (tcp, _) = tokio::time::timeout(WAIT, listener.accept())
             .await
             .expect("no connection")
             .unwrap();
@@ -71,6 +124,7 @@ impl ScriptedServer {
             *seen2.lock().unwrap() = Upgrade {
                 uri: req.uri().to_string(),
                 protocols,
+                auth_token: None,
             };
             Ok(resp)
         };
@@ -78,7 +132,10 @@ impl ScriptedServer {
             .await
             .unwrap();
         let upgrade = seen.lock().unwrap().clone();
-        Conn { ws, upgrade }
+        Conn {
+            link: Link::WebSocket(Box::new(ws)),
+            upgrade,
+        }
     }
 
     pub async fn accept(&self) -> Conn {
@@ -112,26 +169,62 @@ impl Conn {
         }
     }
 
+    /// The next frame the client sent, as a websocket message (a long-poll POST's lines are
+    /// text or binary messages).
     pub async fn recv_raw(&mut self) -> Message {
-        tokio::time::timeout(WAIT, self.ws.next())
-            .await
-            .expect("no frame from the client")
-            .expect("client closed the stream")
-            .expect("websocket error")
+        match &mut self.link {
+            Link::WebSocket(ws) => tokio::time::timeout(WAIT, ws.next())
+                .await
+                .expect("no frame from the client")
+                .expect("client closed the stream")
+                .expect("websocket error"),
+            Link::LongPoll(session) => session.recv_raw().await,
+        }
     }
 
     pub async fn send(&mut self, frame: Value) {
-        self.ws
-            .send(Message::Text(frame.to_string().into()))
-            .await
-            .unwrap();
+        self.send_text(&frame.to_string()).await;
     }
 
+    /// Sends `text` as it is: a text frame, or a message of the next poll's answer.
     pub async fn send_text(&mut self, text: &str) {
-        self.ws
-            .send(Message::Text(text.to_owned().into()))
-            .await
-            .unwrap();
+        match &mut self.link {
+            Link::WebSocket(ws) => ws
+                .send(Message::Text(text.to_owned().into()))
+                .await
+                .unwrap(),
+            Link::LongPoll(session) => session.send_text(text),
+        }
+    }
+
+    /// The server ends the connection: a close frame without a code on a websocket, a session
+    /// it forgets (every request answered `410`) over long-poll.
+    pub async fn close(&mut self) {
+        match &mut self.link {
+            Link::WebSocket(ws) => WebSocketStream::close(ws, None).await.unwrap(),
+            Link::LongPoll(session) => session.close(),
+        }
+    }
+
+    /// Checks that the client ended this connection on purpose: a close frame with code 1000
+    /// on a websocket; over long-poll (which has no close frame) no poll left in flight and no
+    /// request afterwards.
+    pub async fn expect_closed_by_client(&mut self) {
+        match &mut self.link {
+            Link::WebSocket(_) => match self.recv_raw().await {
+                Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1000),
+                other => panic!("expected a close frame, got {other:?}"),
+            },
+            Link::LongPoll(session) => session.expect_abandoned().await,
+        }
+    }
+
+    /// The websocket itself, for what only a websocket has (pings, close frames).
+    pub fn ws(&mut self) -> &mut WebSocketStream<TcpStream> {
+        match &mut self.link {
+            Link::WebSocket(ws) => ws,
+            Link::LongPoll(_) => panic!("a long-poll connection has no websocket"),
+        }
     }
 
     /// Receives a phx_join for `topic` and answers ok; returns its join_ref.
