@@ -199,7 +199,7 @@ fn walk(
 
     tour.step(
         "disconnect",
-        "disconnect closes the websocket; await_disconnect waits for it to be closed.",
+        "disconnect ends the connection; await_disconnect waits for it to be closed.",
         "socket.disconnect(); socket.await_disconnect()",
         || {
             socket.disconnect();
