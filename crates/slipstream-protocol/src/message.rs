@@ -104,28 +104,45 @@ impl Event {
             Event::Custom(name) => name,
         }
     }
-}
 
-impl From<&str> for Event {
-    fn from(name: &str) -> Self {
-        match name {
+    /// The event's name on the wire, as an owned string; an application event's name is moved,
+    /// not copied.
+    ///
+    /// ```
+    /// use slipstream_protocol::Event;
+    /// assert_eq!(Event::from("shout").into_name(), "shout");
+    /// assert_eq!(Event::Reply.into_name(), "phx_reply");
+    /// ```
+    pub fn into_name(self) -> String {
+        match self {
+            Event::Custom(name) => name,
+            reserved => reserved.as_str().to_owned(),
+        }
+    }
+
+    /// The reserved event `name` stands for, if any.
+    fn reserved(name: &str) -> Option<Event> {
+        Some(match name {
             "phx_join" => Event::Join,
             "phx_leave" => Event::Leave,
             "phx_reply" => Event::Reply,
             "phx_error" => Event::Error,
             "phx_close" => Event::Close,
             "heartbeat" => Event::Heartbeat,
-            other => Event::Custom(other.to_owned()),
-        }
+            _ => return None,
+        })
+    }
+}
+
+impl From<&str> for Event {
+    fn from(name: &str) -> Self {
+        Event::reserved(name).unwrap_or_else(|| Event::Custom(name.to_owned()))
     }
 }
 
 impl From<String> for Event {
     fn from(name: String) -> Self {
-        match Event::from(name.as_str()) {
-            Event::Custom(_) => Event::Custom(name),
-            reserved => reserved,
-        }
+        Event::reserved(&name).unwrap_or(Event::Custom(name))
     }
 }
 

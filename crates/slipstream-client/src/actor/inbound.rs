@@ -90,7 +90,7 @@ impl Actor {
             Event::Error => self.on_error(message),
             event => self.emit(SocketEvent::Message(ChannelMessage {
                 topic: message.topic,
-                event: event.as_str().to_owned(),
+                event: event.into_name(),
                 payload: message.payload,
             })),
         }
