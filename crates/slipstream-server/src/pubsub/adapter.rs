@@ -1,9 +1,10 @@
 //! The PubSub adapter seam: how what happens on one node reaches the others.
 //!
 //! A node delivers to its own subscribers itself (`PubSub`); the adapter only carries
-//! [`NodeMessage`]s to the other nodes of the same application, where the receiving side
-//! (`cluster::receive`) delivers them to that node's subscribers. Two implementations: [`Local`]
-//! (one node, nothing to carry; the default) and `redis::RedisAdapter` (Redis PUB/SUB).
+//! [`NodeMessage`]s to the other nodes of the same application, where the receiving side (an
+//! [`Inbox`]: the server's `cluster` module) delivers them to that node's subscribers. Two
+//! implementations: [`Local`] (one node, nothing to carry; the default) and
+//! `redis::RedisAdapter` (Redis PUB/SUB).
 
 use std::sync::Arc;
 
@@ -29,6 +30,13 @@ pub(crate) trait Adapter: Send + Sync {
     fn reaches_other_nodes(&self) -> bool {
         true
     }
+}
+
+/// Where an adapter hands what arrives from other nodes. The server implements it (in `cluster`),
+/// so the adapters know nothing above this seam.
+pub(crate) trait Inbox: Send + Sync {
+    /// Handles one message from another node (or this node's own, which it ignores).
+    fn receive(&self, message: NodeMessage);
 }
 
 /// One node only: there is nowhere to publish.
