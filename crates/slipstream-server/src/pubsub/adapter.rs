@@ -102,16 +102,9 @@ pub(crate) enum Body {
     },
 }
 
-/// A message from one node to the others.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct NodeMessage {
-    pub(crate) from: NodeId,
-    pub(crate) body: Body,
-}
-
-impl NodeMessage {
+impl Body {
     /// A broadcast carrying `payload` (a reply payload is sent as its JSON form).
-    pub(crate) fn broadcast(from: NodeId, topic: &str, event: &str, payload: &Payload) -> Self {
+    pub(crate) fn broadcast(topic: &str, event: &str, payload: &Payload) -> Self {
         let (json, binary) = match payload {
             Payload::Binary(bytes) => (None, Some(STANDARD.encode(bytes))),
             Payload::Json(raw) => (Some(raw.clone()), None),
@@ -120,17 +113,23 @@ impl NodeMessage {
                 None,
             ),
         };
-        NodeMessage {
-            from,
-            body: Body::Broadcast {
-                topic: topic.to_owned(),
-                event: event.to_owned(),
-                json,
-                binary,
-            },
+        Body::Broadcast {
+            topic: topic.to_owned(),
+            event: event.to_owned(),
+            json,
+            binary,
         }
     }
+}
 
+/// A message from one node to the others.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct NodeMessage {
+    pub(crate) from: NodeId,
+    pub(crate) body: Body,
+}
+
+impl NodeMessage {
     /// The wire form.
     pub(crate) fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
@@ -171,7 +170,10 @@ mod tests {
             Payload::json(&serde_json::json!({"n": [1, 2.5, "x"]})),
             Payload::binary(vec![0u8, 1, 255]),
         ] {
-            let message = NodeMessage::broadcast(node(), "rooms:lobby", "news", &payload);
+            let message = NodeMessage {
+                from: node(),
+                body: Body::broadcast("rooms:lobby", "news", &payload),
+            };
             let back = NodeMessage::decode(&message.encode()).expect("decodes");
             assert_eq!(back.from, node());
             let Body::Broadcast {
