@@ -19,33 +19,27 @@
 //! to carry the current round's number. It exits non-zero on any failed connection, join, lost
 //! socket, wrong frame, or a round that takes longer than 30 s.
 
+mod support;
+
 use std::fmt::Write as _;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, Stream, StreamExt};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-const ROLE_ENV: &str = "SLIPSTREAM_BENCH_ROLE";
+use support::{Result, ServerChild, client_config, connect_all, is_server_child, parse_list};
+
 const TOPIC: &str = "bench:fanout";
 /// What every delivery starts with; the round number follows.
 const FRAME_PREFIX: &str = r#"[null,null,"bench:fanout","fanout",{"r":"#;
 const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECT_CONCURRENCY: usize = 128;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type Result<T, E = BoxError> = std::result::Result<T, E>;
 
 #[tokio::main]
 async fn main() {
-    let outcome = if std::env::var_os(ROLE_ENV).is_some_and(|v| v == "server") {
+    let outcome = if is_server_child() {
         run_server().await
     } else {
         run_bench().await
@@ -65,92 +59,7 @@ async fn run_server() -> Result<()> {
     // nothing between their join and the rounds, and setting up 10,000 of them can be slow.
     let config =
         slipstream_server::ServerConfig::default().with_idle_timeout(Duration::from_secs(3600));
-    let server = slipstream_server::spawn_demo("127.0.0.1:0".parse()?, config).await?;
-    let mut stdout = tokio::io::stdout();
-    stdout
-        .write_all(format!("port {}\n", server.local_addr().port()).as_bytes())
-        .await?;
-    stdout.flush().await?;
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Some(line) = lines.next_line().await? {
-        if line.trim() == "count" {
-            stdout
-                .write_all(format!("{}\n", server.connection_count()).as_bytes())
-                .await?;
-            stdout.flush().await?;
-        }
-    }
-    // Stdin closed: the parent is done (or gone). Exit without a graceful drain.
-    std::process::exit(0);
-}
-
-/// The parent's handle on a server child.
-struct ServerChild {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
-    port: u16,
-}
-
-impl ServerChild {
-    async fn start() -> Result<Self> {
-        let exe = std::env::current_exe()?;
-        let mut child = Command::new(exe)
-            .env(ROLE_ENV, "server")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()?;
-        let stdin = child.stdin.take().ok_or("server child has no stdin")?;
-        let stdout = child.stdout.take().ok_or("server child has no stdout")?;
-        let mut stdout = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
-            .await
-            .map_err(|_| "server child did not report its port within 30 s")??
-            .ok_or("server child exited before reporting its port")?;
-        let port = line
-            .strip_prefix("port ")
-            .and_then(|p| p.trim().parse().ok())
-            .ok_or_else(|| format!("server child said {line:?}, expected `port <n>`"))?;
-        Ok(ServerChild {
-            child,
-            stdin,
-            stdout,
-            port,
-        })
-    }
-
-    fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-
-    async fn connection_count(&mut self) -> Result<usize> {
-        self.stdin.write_all(b"count\n").await?;
-        self.stdin.flush().await?;
-        let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
-            .await
-            .map_err(|_| "server child did not answer `count` within 30 s")??
-            .ok_or("server child exited")?;
-        Ok(line.trim().parse()?)
-    }
-
-    async fn stop(mut self) -> Result<()> {
-        drop(self.stdin);
-        match tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await {
-            Ok(status) => {
-                let status = status?;
-                if !status.success() {
-                    return Err(format!("server child exited with {status}").into());
-                }
-            }
-            Err(_) => {
-                self.child.kill().await?;
-                return Err("server child did not exit within 10 s of stdin closing".into());
-            }
-        }
-        Ok(())
-    }
+    support::serve_as_child(config).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,17 +70,6 @@ struct Options {
     sizes: Vec<usize>,
     rounds: usize,
     warmup: usize,
-}
-
-fn parse_list(s: &str) -> Result<Vec<usize>> {
-    s.split(',')
-        .map(|p| {
-            p.trim()
-                .replace('_', "")
-                .parse::<usize>()
-                .map_err(|e| format!("bad size {p:?}: {e}").into())
-        })
-        .collect()
 }
 
 fn options() -> Result<Options> {
@@ -273,12 +171,8 @@ type Ws =
 
 /// Opens one V2 client and joins it to the bench topic.
 async fn connect_and_join(url: &str) -> Result<Ws> {
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_message_size(Some(64 * 1024))
-        .max_frame_size(Some(64 * 1024));
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(url, Some(client_config()), true).await?;
     let join = format!(r#"["1","1","{TOPIC}","phx_join",{{}}]"#);
     ws.send(Message::text(join)).await?;
     loop {
@@ -344,37 +238,11 @@ async fn bench_size(n: usize, opts: &Options) -> Result<SizeResult> {
     let url = format!("ws://127.0.0.1:{}/socket/websocket?vsn=2.0.0", server.port);
 
     let setup = Instant::now();
-    let limit = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
-    let mut pending = Vec::with_capacity(n);
-    for _ in 0..n {
-        let limit = limit.clone();
+    let clients = connect_all(n, || {
         let url = url.clone();
-        pending.push(tokio::spawn(async move {
-            let _permit = limit.acquire_owned().await?;
-            tokio::time::timeout(CONNECT_TIMEOUT, connect_and_join(&url))
-                .await
-                .map_err(|_| BoxError::from("connect + join took more than 30 s"))?
-        }));
-    }
-    let mut clients = Vec::with_capacity(n);
-    let mut failures = 0usize;
-    let mut first_failure = None;
-    for task in pending {
-        match task.await? {
-            Ok(ws) => clients.push(ws),
-            Err(err) => {
-                failures += 1;
-                first_failure.get_or_insert(err.to_string());
-            }
-        }
-    }
-    if failures > 0 {
-        return Err(format!(
-            "N={n}: {failures} of {n} clients failed to connect or join (first: {})",
-            first_failure.unwrap_or_default()
-        )
-        .into());
-    }
+        async move { connect_and_join(&url).await }
+    })
+    .await?;
     let connected = server.connection_count().await?;
     println!(
         "N={n}: {n} clients connected and joined in {:.1} s; server reports {connected} connections",

@@ -21,34 +21,26 @@
 //! one POST with the join, one GET taking the join reply; then the session sits unpolled, which
 //! needs a poll window longer than the settle time, set in the child).
 
+mod support;
+
 use std::fmt::Write as _;
-use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-const ROLE_ENV: &str = "SLIPSTREAM_BENCH_ROLE";
+use support::{Result, ServerChild, client_config, connect_all, is_server_child, parse_list};
+
 const TOPIC: &str = "rooms:lobby";
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECT_CONCURRENCY: usize = 128;
 /// How long a fresh server child sits before its baseline is read.
 const STARTUP_SETTLE: Duration = Duration::from_millis(500);
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type Result<T, E = BoxError> = std::result::Result<T, E>;
 
 #[tokio::main]
 async fn main() {
     raise_open_files_limit();
-    let outcome = if std::env::var_os(ROLE_ENV).is_some_and(|v| v == "server") {
+    let outcome = if is_server_child() {
         run_server().await
     } else {
         run_bench().await
@@ -87,84 +79,12 @@ async fn run_server() -> Result<()> {
     let config = slipstream_server::ServerConfig::default()
         .with_idle_timeout(Duration::from_secs(3600))
         .with_longpoll_window(Duration::from_secs(3600));
-    let server = slipstream_server::spawn_demo("127.0.0.1:0".parse()?, config).await?;
-    let mut stdout = tokio::io::stdout();
-    stdout
-        .write_all(format!("port {}\n", server.local_addr().port()).as_bytes())
-        .await?;
-    stdout.flush().await?;
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Some(line) = lines.next_line().await? {
-        if line.trim() == "count" {
-            stdout
-                .write_all(format!("{}\n", server.connection_count()).as_bytes())
-                .await?;
-            stdout.flush().await?;
-        }
-    }
-    std::process::exit(0);
+    support::serve_as_child(config).await
 }
 
-/// The parent's handle on a server child.
-struct ServerChild {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
-    port: u16,
-}
-
-impl ServerChild {
-    async fn start() -> Result<Self> {
-        let mut child = Command::new(std::env::current_exe()?)
-            .env(ROLE_ENV, "server")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()?;
-        let stdin = child.stdin.take().ok_or("server child has no stdin")?;
-        let stdout = child.stdout.take().ok_or("server child has no stdout")?;
-        let mut stdout = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(ANSWER_TIMEOUT, stdout.next_line())
-            .await
-            .map_err(|_| "server child did not report its port within 30 s")??
-            .ok_or("server child exited before reporting its port")?;
-        let port = line
-            .strip_prefix("port ")
-            .and_then(|p| p.trim().parse().ok())
-            .ok_or_else(|| format!("server child said {line:?}, expected `port <n>`"))?;
-        Ok(ServerChild {
-            child,
-            stdin,
-            stdout,
-            port,
-        })
-    }
-
-    fn memory(&self) -> Result<Memory> {
-        let pid = self.child.id().ok_or("server child has exited")?;
-        Memory::of(pid)
-    }
-
-    async fn connection_count(&mut self) -> Result<usize> {
-        self.stdin.write_all(b"count\n").await?;
-        self.stdin.flush().await?;
-        let line = tokio::time::timeout(ANSWER_TIMEOUT, self.stdout.next_line())
-            .await
-            .map_err(|_| "server child did not answer `count` within 30 s")??
-            .ok_or("server child exited")?;
-        Ok(line.trim().parse()?)
-    }
-
-    async fn stop(mut self) {
-        drop(self.stdin);
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
-    }
+/// The server child's memory.
+fn memory(server: &ServerChild) -> Result<Memory> {
+    Memory::of(server.pid().ok_or("server child has exited")?)
 }
 
 /// A process's peak and current resident set, in KiB (`/proc/<pid>/status`).
@@ -211,17 +131,6 @@ struct Options {
     transports: Vec<Transport>,
 }
 
-fn parse_list(s: &str) -> Result<Vec<usize>> {
-    s.split(',')
-        .map(|p| {
-            p.trim()
-                .replace('_', "")
-                .parse::<usize>()
-                .map_err(|e| format!("bad size {p:?}: {e}").into())
-        })
-        .collect()
-}
-
 fn options() -> Result<Options> {
     let mut opts = Options {
         sizes: vec![1_000, 10_000],
@@ -254,12 +163,8 @@ type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<T
 /// Opens one V2 websocket client and joins it to the topic.
 async fn websocket_join(port: u16) -> Result<Ws> {
     let url = format!("ws://127.0.0.1:{port}/socket/websocket?vsn=2.0.0");
-    let config = WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_message_size(Some(64 * 1024))
-        .max_frame_size(Some(64 * 1024));
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(url, Some(client_config()), true).await?;
     ws.send(Message::text(format!(
         r#"["1","1","{TOPIC}","phx_join",{{}}]"#
     )))
@@ -341,52 +246,23 @@ impl SizeResult {
 async fn measure(n: usize, transport: Transport, opts: &Options) -> Result<SizeResult> {
     let mut server = ServerChild::start().await?;
     tokio::time::sleep(STARTUP_SETTLE).await;
-    let before = server.memory()?;
+    let before = memory(&server)?;
     let port = server.port;
 
     let setup = Instant::now();
-    let limit = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
-    let mut pending = Vec::with_capacity(n);
-    for _ in 0..n {
-        let limit = limit.clone();
-        pending.push(tokio::spawn(async move {
-            let _permit = limit.acquire_owned().await?;
-            let joined = async {
-                match transport {
-                    Transport::WebSocket => websocket_join(port).await.map(Some),
-                    Transport::LongPoll => longpoll_join(port).await.map(|()| None),
-                }
-            };
-            tokio::time::timeout(CONNECT_TIMEOUT, joined)
-                .await
-                .map_err(|_| BoxError::from("connect + join took more than 30 s"))?
-        }));
-    }
-    let mut clients = Vec::with_capacity(n);
-    let mut failures = 0usize;
-    let mut first_failure = None;
-    for task in pending {
-        match task.await? {
-            Ok(client) => clients.extend(client),
-            Err(err) => {
-                failures += 1;
-                first_failure.get_or_insert(err.to_string());
-            }
+    let clients = connect_all(n, || async move {
+        match transport {
+            Transport::WebSocket => websocket_join(port).await.map(Some),
+            Transport::LongPoll => longpoll_join(port).await.map(|()| None),
         }
-    }
-    if failures > 0 {
-        return Err(format!(
-            "N={n}: {failures} of {n} clients failed to connect or join (first: {})",
-            first_failure.unwrap_or_default()
-        )
-        .into());
-    }
+    })
+    .await?;
     let connected = server.connection_count().await?;
     if connected != n {
         return Err(format!("N={n}: the server has {connected} connections, expected {n}").into());
     }
     tokio::time::sleep(opts.settle).await;
-    let after = server.memory()?;
+    let after = memory(&server)?;
     let still = server.connection_count().await?;
     if still != n {
         return Err(format!("N={n}: after settling the server has {still} connections").into());
@@ -401,7 +277,7 @@ async fn measure(n: usize, transport: Transport, opts: &Options) -> Result<SizeR
         after.rss_kib
     );
     drop(clients);
-    server.stop().await;
+    server.stop().await?;
     Ok(SizeResult {
         transport,
         n,

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Weak};
 
 use crate::config::PubSubConfig;
-use crate::pubsub::adapter::{Body, NodeMessage, broadcast_payload};
+use crate::pubsub::adapter::{Body, Inbox, NodeMessage, broadcast_payload};
 use crate::pubsub::redis;
 use crate::shared::Shared;
 use crate::ws;
@@ -15,7 +15,9 @@ pub(crate) fn start(shared: &Arc<Shared>) -> std::io::Result<()> {
     let PubSubConfig::Redis { url, channel } = &shared.config.pubsub else {
         return Ok(());
     };
-    let adapter = redis::start(url, channel, Arc::downgrade(shared)).map_err(|err| {
+    // This node's state is where the adapter hands what other nodes send.
+    let inbox: Weak<Shared> = Arc::downgrade(shared);
+    let adapter = redis::start(url, channel, inbox).map_err(|err| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("the PubSub URL {url} is not a Redis URL: {err}"),
@@ -27,8 +29,15 @@ pub(crate) fn start(shared: &Arc<Shared>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What the PubSub adapter receives from other nodes goes to [`receive`].
+impl Inbox for Shared {
+    fn receive(&self, message: NodeMessage) {
+        receive(self, message);
+    }
+}
+
 /// Handles a message from another node (this node's own are ignored).
-pub(crate) fn receive(shared: &Shared, message: NodeMessage) {
+fn receive(shared: &Shared, message: NodeMessage) {
     if message.from == *shared.pubsub.node() {
         return;
     }

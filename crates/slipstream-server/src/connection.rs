@@ -14,15 +14,15 @@ use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
-use crate::channel::{JoinResult, TerminateReason};
+use crate::accepted::Accepted;
+use crate::connect::SocketInfo;
 use crate::inbound::{FrameResult, Inbound, Incoming, SocketInput};
 use crate::log_filter;
+use crate::messages::{ChannelMsg, ChannelStart, Control, Push};
 use crate::outbound::{self, ConnLabel, Out, OutTx, Overflow, QueueState, overflowed};
+use crate::outcome::{JoinResult, TerminateReason};
 use crate::pubsub::Subscriber;
-use crate::runner::{ChannelMsg, ChannelStart, Push};
-use crate::server::Accepted;
-use crate::shared::{ConnHandle, Control, Shared};
-use crate::socket::SocketInfo;
+use crate::shared::{ConnHandle, Shared};
 use crate::writer;
 use crate::ws::{self, Source, WsError, WsMessage, WsReader};
 
@@ -524,22 +524,24 @@ impl Connection {
         ));
         let (join_tx, join_rx) = oneshot::channel();
         let (go_tx, go_rx) = oneshot::channel();
-        starter(ChannelStart {
-            topic: topic.clone(),
-            params,
-            join_ref: join_ref.clone(),
-            msg_ref: msg_ref.clone(),
-            channel_id,
-            serializer: self.serializer,
-            out: self.out.clone(),
-            shared: self.shared.clone(),
-            socket: self.socket.clone(),
-            mailbox_tx: mailbox.downgrade(),
-            mailbox_rx,
-            join_tx,
-            go_rx,
-            exit_tx: self.exit_tx.clone(),
-        });
+        starter(
+            ChannelStart {
+                topic: topic.clone(),
+                params,
+                join_ref: join_ref.clone(),
+                msg_ref: msg_ref.clone(),
+                channel_id,
+                serializer: self.serializer,
+                out: self.out.clone(),
+                socket: self.socket.clone(),
+                mailbox_tx: mailbox.downgrade(),
+                mailbox_rx,
+                join_tx,
+                go_rx,
+                exit_tx: self.exit_tx.clone(),
+            },
+            self.shared.clone(),
+        );
         match join_rx.await {
             Ok(JoinResult::Ok(response)) => {
                 let subscriber = Subscriber {

@@ -9,11 +9,11 @@ use serde_json::{Map, Value};
 use slipstream_protocol::{EncodeError, Message, Payload, Ref, Serializer};
 use tokio::sync::mpsc;
 
+use crate::connect::SocketInfo;
 use crate::endpoint::{BroadcastError, Endpoint};
+use crate::messages::ChannelMsg;
 use crate::outbound::{self, Out, OutTx};
-use crate::runner::ChannelMsg;
 use crate::shared::Shared;
-use crate::socket::SocketInfo;
 
 /// A push to the channel's own client failed.
 #[derive(Debug, thiserror::Error)]

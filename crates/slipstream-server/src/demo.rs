@@ -7,12 +7,14 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use slipstream_protocol::Payload;
 
-use crate::channel::{Channel, HandleResult, Info, InfoResult, JoinResult};
+use crate::channel::Channel;
 use crate::config::ServerConfig;
+use crate::connect::{ConnectInfo, ConnectResult};
 use crate::context::ChannelContext;
 use crate::json::{normalize, object_field};
+use crate::outcome::{HandleResult, Info, InfoResult, JoinResult};
 use crate::server::{RunningServer, Server};
-use crate::socket::{ConnectInfo, ConnectResult, Socket};
+use crate::socket::Socket;
 
 /// Serves the demo app on `addr` (port 0 allowed) in the background.
 pub async fn spawn_demo(addr: SocketAddr, config: ServerConfig) -> std::io::Result<RunningServer> {

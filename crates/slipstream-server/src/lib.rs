@@ -64,10 +64,12 @@
 
 #![warn(missing_docs)]
 
+mod accepted;
 mod background;
 mod channel;
 mod cluster;
 mod config;
+mod connect;
 mod connection;
 mod context;
 pub mod demo;
@@ -80,7 +82,9 @@ mod inbound;
 pub mod json;
 mod log_filter;
 mod longpoll;
+mod messages;
 mod outbound;
+mod outcome;
 mod presence;
 mod pubsub;
 mod runner;
@@ -91,16 +95,16 @@ mod writer;
 mod ws;
 
 pub use background::BackgroundServer;
-pub use channel::{
-    Channel, HandleResult, Info, InfoResult, JoinResult, StopReason, TerminateReason,
-};
+pub use channel::Channel;
 pub use config::{
     DEFAULT_FILTER_PARAMETERS, DEFAULT_MAX_LONGPOLL_SESSIONS, DEFAULT_MAX_OUTBOUND_BYTES,
     DEFAULT_PUBSUB_CHANNEL, PubSubConfig, ServerConfig, default_max_connections,
 };
+pub use connect::{ConnectInfo, ConnectResult, SocketInfo};
 pub use context::{ChannelContext, InfoSender, PushError};
 pub use demo::spawn_demo;
 pub use endpoint::{BroadcastError, Endpoint};
+pub use outcome::{HandleResult, Info, InfoResult, JoinResult, StopReason, TerminateReason};
 pub use server::{RunningServer, Server};
 pub use slipstream_protocol::{Payload, Ref, Serializer};
-pub use socket::{ConnectInfo, ConnectResult, Socket, SocketInfo};
+pub use socket::Socket;

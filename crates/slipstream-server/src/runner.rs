@@ -7,59 +7,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::FutureExt;
 
-use slipstream_protocol::{Event, Message, Payload, Ref, Serializer};
+use slipstream_protocol::{Event, Message, Payload, Ref};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::channel::{Channel, HandleResult, InfoResult, JoinResult, StopReason, TerminateReason};
+use crate::channel::Channel;
 use crate::context::ChannelContext;
-use crate::outbound::{self, Out, OutTx};
-use crate::shared::{Control, Shared};
-use crate::socket::SocketInfo;
-
-/// A client push, on its way to a channel's `handle_in`.
-pub(crate) struct Push {
-    pub(crate) event: String,
-    pub(crate) payload: Payload,
-    pub(crate) msg_ref: Option<Ref>,
-    /// The push's place in the channel's bounded backlog (`max_pending_pushes`), given back
-    /// once `handle_in` (and its reply) is done.
-    pub(crate) permit: tokio::sync::OwnedSemaphorePermit,
-}
-
-/// A message from the connection (or an [`crate::InfoSender`]) to a channel task. Small (the
-/// push is boxed), because a mailbox allocates its first block of 32 slots when it is made,
-/// and every joined channel has one.
-pub(crate) enum ChannelMsg {
-    /// A client push.
-    In(Box<Push>),
-    /// A server-side message.
-    Info(crate::channel::Info),
-    /// The client left: reply ok and close.
-    Leave { msg_ref: Option<Ref> },
-    /// End silently (duplicate join, connection closed).
-    Shutdown(TerminateReason),
-}
-
-/// Everything a new channel task needs.
-pub(crate) struct ChannelStart {
-    pub(crate) topic: String,
-    pub(crate) params: Payload,
-    /// The join_ref the client sent (used for `phx_close`/`phx_error`).
-    pub(crate) join_ref: Option<Ref>,
-    /// The join's ref (the channel's join_ref when the client sent none).
-    pub(crate) msg_ref: Option<Ref>,
-    pub(crate) channel_id: u64,
-    pub(crate) serializer: Serializer,
-    pub(crate) out: OutTx,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) socket: Arc<SocketInfo>,
-    pub(crate) mailbox_tx: mpsc::WeakUnboundedSender<ChannelMsg>,
-    pub(crate) mailbox_rx: mpsc::UnboundedReceiver<ChannelMsg>,
-    pub(crate) join_tx: oneshot::Sender<JoinResult>,
-    pub(crate) go_rx: oneshot::Receiver<()>,
-    /// Told `Control::ChannelEnded` once the channel is over.
-    pub(crate) exit_tx: mpsc::UnboundedSender<Control>,
-}
+use crate::messages::{ChannelMsg, ChannelStart, Control, Push};
+use crate::outbound::{self, Out};
+use crate::outcome::{HandleResult, InfoResult, JoinResult, StopReason, TerminateReason};
+use crate::shared::Shared;
 
 /// How a joined channel ended.
 enum Exit {
@@ -72,11 +28,11 @@ enum Exit {
 }
 
 /// Starts the channel's task (which is its own supervisor).
-pub(crate) fn spawn<C: Channel>(channel: C, start: ChannelStart) {
-    tokio::spawn(supervise(channel, start));
+pub(crate) fn spawn<C: Channel>(channel: C, start: ChannelStart, shared: Arc<Shared>) {
+    tokio::spawn(supervise(channel, start, shared));
 }
 
-async fn supervise<C: Channel>(channel: C, start: ChannelStart) {
+async fn supervise<C: Channel>(channel: C, start: ChannelStart, shared: Arc<Shared>) {
     let ChannelStart {
         topic,
         params,
@@ -85,7 +41,6 @@ async fn supervise<C: Channel>(channel: C, start: ChannelStart) {
         channel_id,
         serializer,
         out,
-        shared,
         socket,
         mailbox_tx,
         mailbox_rx,

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
+use crate::accepted::{Accepted, Slot};
 use crate::config::ServerConfig;
 use crate::endpoint::Endpoint;
 use crate::http;
@@ -99,23 +100,6 @@ impl Server {
             stop: Some(stop_tx),
             task: Some(task),
         })
-    }
-}
-
-/// A TCP connection the server accepted: its peer, and its place in `max_connections`, given
-/// back when the last holder lets go (the HTTP connection, or the websocket it became).
-#[derive(Clone)]
-pub(crate) struct Accepted {
-    pub(crate) peer: SocketAddr,
-    _slot: Arc<Slot>,
-}
-
-/// One counted TCP connection (or lingering refusal).
-struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -7,20 +7,27 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::config::ServerConfig;
+use crate::connect::{ConnectInfo, ConnectResult};
 use crate::longpoll::Sessions;
+use crate::messages::{ChannelStart, Control};
 use crate::outbound::QueueState;
 use crate::presence::Presence;
 use crate::pubsub::PubSub;
 use crate::pubsub::adapter::NodeId;
-use crate::socket::Socket;
 
-/// A request or notice to a connection's main loop.
-#[derive(Debug)]
-pub(crate) enum Control {
-    /// Close the websocket with this code.
-    Close(u16),
-    /// The channel with this id has ended (its task is done).
-    ChannelEnded(u64),
+/// Starts a channel task for a join that matched a route (made by `Socket::channel`, which
+/// knows the channel's type and hands it to the runner).
+pub(crate) type Starter = dyn Fn(ChannelStart, Arc<Shared>) + Send + Sync;
+
+/// The connect hook and the channel routes, as the server's state holds them: the public
+/// `Socket` implements this, so the state (and the channel API on it) does not depend on the
+/// runner that the socket's routes start.
+pub(crate) trait Routes: Send + Sync {
+    /// The connect hook's decision for an upgrade request.
+    fn connect(&self, info: &ConnectInfo) -> ConnectResult;
+
+    /// The starter of the first route matching `topic`.
+    fn route(&self, topic: &str) -> Option<Arc<Starter>>;
 }
 
 /// What the server knows about a live connection.
@@ -34,7 +41,8 @@ pub(crate) struct ConnHandle {
 /// The server-wide state.
 pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
-    pub(crate) socket: Socket,
+    /// The socket: connect hook and channel routes.
+    pub(crate) socket: Box<dyn Routes>,
     pub(crate) pubsub: PubSub,
     pub(crate) presence: Presence,
     pub(crate) connections: Mutex<HashMap<u64, ConnHandle>>,
@@ -53,7 +61,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(socket: Socket, config: ServerConfig) -> Self {
+    pub(crate) fn new(socket: impl Routes + 'static, config: ServerConfig) -> Self {
         let node = NodeId {
             name: config.node_name.clone(),
             incarnation: random_incarnation(),
@@ -62,7 +70,7 @@ impl Shared {
             presence: Presence::new(node.incarnation),
             pubsub: PubSub::new(node),
             config,
-            socket,
+            socket: Box::new(socket),
             connections: Mutex::default(),
             longpoll: Sessions::default(),
             answer_heartbeats: AtomicBool::new(true),

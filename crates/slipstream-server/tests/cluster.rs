@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use slipstream_server::{
     Channel, ChannelContext, HandleResult, JoinResult, Payload, RunningServer, Server,
@@ -17,9 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use support::any_port;
 use support::redis::RedisServer;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use support::ws::{Ws, connect_v2, recv, send};
 
 fn config(redis: &RedisServer, name: &str) -> ServerConfig {
     ServerConfig::default()
@@ -49,36 +47,6 @@ async fn linked(nodes: &[&RunningServer]) {
     panic!("the nodes did not find each other within 5 s: {seen:?}");
 }
 
-async fn connect(server: &RunningServer, params: &str) -> Ws {
-    let url = format!("{}?vsn=2.0.0{params}", server.ws_url());
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket")
-        .0
-}
-
-async fn send(ws: &mut Ws, frame: Value) {
-    ws.send(Message::Text(frame.to_string().into()))
-        .await
-        .expect("send");
-}
-
-/// The next text frame as JSON, `{"close": code}` for a close; panics after 5 s.
-async fn recv(ws: &mut Ws) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("a frame within 5 s")
-            .expect("the socket is open")
-            .expect("a frame");
-        match frame {
-            Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
-            Message::Close(frame) => return json!({"close": frame.map(|f| u16::from(f.code))}),
-            _ => {}
-        }
-    }
-}
-
 /// Nothing arrives for 300 ms.
 async fn silent(ws: &mut Ws) {
     if let Ok(Some(frame)) = tokio::time::timeout(Duration::from_millis(300), ws.next()).await {
@@ -97,8 +65,8 @@ async fn broadcasts_reach_every_node_once_and_in_order() {
     let redis = RedisServer::start();
     let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
     linked(&[&a, &b]).await;
-    let mut on_a = connect(&a, "").await;
-    let mut on_b = connect(&b, "").await;
+    let mut on_a = connect_v2(&a, "").await;
+    let mut on_b = connect_v2(&b, "").await;
     join(&mut on_a, "rooms:lobby", json!({})).await;
     join(&mut on_b, "rooms:lobby", json!({})).await;
     for n in 0..20 {
@@ -175,9 +143,9 @@ async fn broadcast_from_excludes_only_the_sender_on_every_node() {
         .await
         .unwrap();
     linked(&[&a, &b]).await;
-    let mut sender = connect(&a, "").await;
-    let mut same_node = connect(&a, "").await;
-    let mut other_node = connect(&b, "").await;
+    let mut sender = connect_v2(&a, "").await;
+    let mut same_node = connect_v2(&a, "").await;
+    let mut other_node = connect_v2(&b, "").await;
     for ws in [&mut sender, &mut same_node, &mut other_node] {
         join(ws, "relay:1", json!({})).await;
     }
@@ -196,10 +164,10 @@ async fn a_socket_id_disconnect_closes_that_user_on_every_node() {
     let redis = RedisServer::start();
     let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
     linked(&[&a, &b]).await;
-    let mut victim_on_b = connect(&b, "&user_id=7").await;
-    let mut victim_on_a = connect(&a, "&user_id=7").await;
-    let mut bystander = connect(&b, "&user_id=8").await;
-    let mut admin = connect(&a, "").await;
+    let mut victim_on_b = connect_v2(&b, "&user_id=7").await;
+    let mut victim_on_a = connect_v2(&a, "&user_id=7").await;
+    let mut bystander = connect_v2(&b, "&user_id=8").await;
+    let mut admin = connect_v2(&a, "").await;
     join(&mut admin, "rooms:lobby", json!({})).await;
     send(
         &mut admin,
@@ -246,13 +214,13 @@ async fn presence_spans_three_nodes() {
         node(&redis, "c").await,
     );
     linked(&[&a, &b, &c]).await;
-    let mut alice = connect(&a, "").await;
+    let mut alice = connect_v2(&a, "").await;
     join(&mut alice, "presence:lobby", json!({"user": "alice"})).await;
     assert_eq!(
         keys(&next_event(&mut alice, "presence_state").await),
         ["alice"]
     );
-    let mut bob = connect(&b, "").await;
+    let mut bob = connect_v2(&b, "").await;
     join(&mut bob, "presence:lobby", json!({"user": "bob"})).await;
     assert_eq!(
         keys(&next_event(&mut bob, "presence_state").await),
@@ -260,7 +228,7 @@ async fn presence_spans_three_nodes() {
     );
     let diff = next_event(&mut alice, "presence_diff").await;
     assert_eq!(keys(&diff["joins"]), ["bob"], "alice sees bob join: {diff}");
-    let mut carol = connect(&c, "").await;
+    let mut carol = connect_v2(&c, "").await;
     join(&mut carol, "presence:lobby", json!({"user": "carol"})).await;
     let state = next_event(&mut carol, "presence_state").await;
     assert_eq!(keys(&state), ["alice", "bob", "carol"]);
@@ -287,8 +255,8 @@ async fn broadcasts_resume_after_redis_restarts_and_nothing_crashes() {
     let mut redis = RedisServer::start();
     let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
     linked(&[&a, &b]).await;
-    let mut on_a = connect(&a, "").await;
-    let mut on_b = connect(&b, "").await;
+    let mut on_a = connect_v2(&a, "").await;
+    let mut on_b = connect_v2(&b, "").await;
     join(&mut on_a, "rooms:lobby", json!({})).await;
     join(&mut on_b, "rooms:lobby", json!({})).await;
 
@@ -368,7 +336,7 @@ async fn nodes_with_reuse_port_share_one_port() {
     assert!(without.is_err(), "without SO_REUSEPORT the port is taken");
     linked(&[&first, &second]).await;
     // Whichever node takes a connection, a broadcast from the other reaches it.
-    let mut ws = connect(&first, "").await;
+    let mut ws = connect_v2(&first, "").await;
     join(&mut ws, "rooms:lobby", json!({})).await;
     for server in [&first, &second] {
         server

@@ -11,17 +11,16 @@
 //! and whose drop recurses) and compared as text: the re-encoding of these shapes is known
 //! exactly.
 
+mod support;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::value::RawValue;
 use slipstream_server::{RunningServer, ServerConfig, spawn_demo};
-use tokio_tungstenite::tungstenite::Message;
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use support::ws::{Ws, recv_text, send_text};
 
 /// Generous: a debug build on a loaded 2-core machine re-encodes megabytes.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -40,35 +39,16 @@ async fn joined(url: &str) -> Ws {
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("websocket connects");
-    send(
+    send_text(
         &mut ws,
         r#"["1","1","rooms:lobby","phx_join",{}]"#.to_owned(),
     )
     .await;
-    let (status, _) = reply(&recv(&mut ws).await);
+    let (status, _) = reply(&recv_text(&mut ws, PATIENCE).await);
     assert_eq!(status, "ok", "join of rooms:lobby");
     ws
 }
 
-async fn send(ws: &mut Ws, text: String) {
-    ws.send(Message::Text(text.into())).await.expect("send");
-}
-
-/// The next text frame.
-async fn recv(ws: &mut Ws) -> String {
-    loop {
-        let next = tokio::time::timeout(PATIENCE, ws.next())
-            .await
-            .expect("a frame in time");
-        match next {
-            Some(Ok(Message::Text(text))) => return text.as_str().to_owned(),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
-}
-
-/// The five elements of a V2 frame, each as raw JSON.
 fn elements(frame: &str) -> Vec<&RawValue> {
     let elements: Vec<&RawValue> = serde_json::from_str(frame).expect("a V2 frame");
     assert_eq!(elements.len(), 5, "a V2 frame has 5 elements");
@@ -87,12 +67,12 @@ fn reply(frame: &str) -> (String, String) {
 
 /// Pings `rooms:lobby` on `ws` and expects the pong.
 async fn served(ws: &mut Ws, msg_ref: &str) {
-    send(
+    send_text(
         ws,
         format!(r#"["1","{msg_ref}","rooms:lobby","ping",{{}}]"#),
     )
     .await;
-    let (status, response) = reply(&recv(ws).await);
+    let (status, response) = reply(&recv_text(ws, PATIENCE).await);
     assert_eq!(
         (status.as_str(), response.as_str()),
         ("ok", r#"{"pong":"pong"}"#)
@@ -104,12 +84,12 @@ async fn served(ws: &mut Ws, msg_ref: &str) {
 async fn echo(payload: &str, expected: &str) {
     let (_server, url) = demo().await;
     let mut ws = joined(&url).await;
-    send(
+    send_text(
         &mut ws,
         format!(r#"["1","2","rooms:lobby","echo",{payload}]"#),
     )
     .await;
-    let (status, response) = reply(&recv(&mut ws).await);
+    let (status, response) = reply(&recv_text(&mut ws, PATIENCE).await);
     assert_eq!(status, "ok");
     assert!(
         response == expected,
@@ -129,13 +109,13 @@ async fn broadcast(payload: &str, expected: &str) {
     let (_server, url) = demo().await;
     let mut sender = joined(&url).await;
     let mut listener = joined(&url).await;
-    send(
+    send_text(
         &mut sender,
         format!(r#"["1","2","rooms:lobby","broadcast",{payload}]"#),
     )
     .await;
     for ws in [&mut sender, &mut listener] {
-        let frame = recv(ws).await;
+        let frame = recv_text(ws, PATIENCE).await;
         let elements = elements(&frame);
         assert_eq!(elements[3].get(), r#""broadcast_event""#);
         assert!(
@@ -259,12 +239,12 @@ async fn deep_join_params_are_read_past() {
         ("2", "rooms:b", "false", "ok", r#"{"joined":"rooms:b"}"#),
     ] {
         let params = format!(r#"{{"nest":{deep},"deny":{deny}}}"#);
-        send(
+        send_text(
             &mut ws,
             format!(r#"["{join_ref}","{join_ref}","{topic}","phx_join",{params}]"#),
         )
         .await;
-        let (got_status, got_response) = reply(&recv(&mut ws).await);
+        let (got_status, got_response) = reply(&recv_text(&mut ws, PATIENCE).await);
         assert_eq!(
             (got_status.as_str(), got_response.as_str()),
             (status, response)
@@ -279,8 +259,8 @@ async fn deep_values_in_the_other_elements_of_a_frame_are_answered() {
     let (_server, url) = demo().await;
     let mut ws = joined(&url).await;
     let deep = nested_arrays(1_000_000);
-    send(&mut ws, format!(r#"[null,"2",{deep},"echo",{{}}]"#)).await;
-    let frame = recv(&mut ws).await;
+    send_text(&mut ws, format!(r#"[null,"2",{deep},"echo",{{}}]"#)).await;
+    let frame = recv_text(&mut ws, PATIENCE).await;
     let elements = elements(&frame);
     assert!(elements[2].get() == deep, "the topic is echoed");
     let (status, response) = reply(&frame);
@@ -288,12 +268,12 @@ async fn deep_values_in_the_other_elements_of_a_frame_are_answered() {
         (status.as_str(), response.as_str()),
         ("error", r#"{"reason":"unmatched topic"}"#)
     );
-    send(
+    send_text(
         &mut ws,
         format!(r#"["1",{deep},"rooms:lobby","ping",{{}}]"#),
     )
     .await;
-    let frame = recv(&mut ws).await;
+    let frame = recv_text(&mut ws, PATIENCE).await;
     assert!(elements_ref(&frame) == deep, "the ref is echoed");
     served(&mut ws, "3").await;
     let mut other = joined(&url).await;

@@ -9,14 +9,13 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use slipstream_server::{ServerConfig, spawn_demo};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::Captured;
+use crate::support::ws::{recv_text, send_text};
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// How long a frame may take.
+const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The secret values the client sends, and the one plain value that must be logged.
 const CONNECT_SECRETS: [(&str, &str); 3] = [
@@ -31,25 +30,6 @@ const JOIN_SECRETS: [&str; 4] = [
     "p-refused-join-password",
 ];
 const PLAIN: &str = "u-plain-user";
-
-async fn send(ws: &mut Ws, text: &str) {
-    ws.send(Message::Text(text.to_owned().into()))
-        .await
-        .expect("send");
-}
-
-async fn recv(ws: &mut Ws) -> String {
-    loop {
-        let next = tokio::time::timeout(Duration::from_secs(20), ws.next())
-            .await
-            .expect("a frame in time");
-        match next {
-            Some(Ok(Message::Text(text))) => return text.as_str().to_owned(),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
-}
 
 /// Connects with secrets in the query, joins with secrets in the params (nested too), has a
 /// join refused with a secret, and has a connect refused with a secret; returns the log.
@@ -68,18 +48,26 @@ async fn log_of_a_session(config: ServerConfig, captured: &Captured) -> String {
     let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
         .await
         .expect("websocket connects");
-    send(
+    send_text(
         &mut ws,
         r#"["1","1","rooms:lobby","phx_join",{"token":"t-join-token","nested":{"list":[{"password":"p-join-password"}]},"authorization":"x-join-authorization","user":"u-plain-user"}]"#,
     )
     .await;
-    assert!(recv(&mut ws).await.contains(r#""status":"ok""#));
-    send(
+    assert!(
+        recv_text(&mut ws, PATIENCE)
+            .await
+            .contains(r#""status":"ok""#)
+    );
+    send_text(
         &mut ws,
         r#"["2","2","rooms:private","phx_join",{"deny":true,"Password":"p-refused-join-password"}]"#,
     )
     .await;
-    assert!(recv(&mut ws).await.contains(r#""status":"error""#));
+    assert!(
+        recv_text(&mut ws, PATIENCE)
+            .await
+            .contains(r#""status":"error""#)
+    );
     let mut log = captured.until("REFUSED JOIN rooms:private").await;
     assert!(
         log.contains("JOINED rooms:lobby"),

@@ -7,7 +7,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::body::Bytes;
@@ -17,6 +17,7 @@ use slipstream_server::{RunningServer, ServerConfig};
 use tokio_tungstenite::tungstenite::Message;
 
 use support::demo_with;
+use support::ws::{connect_v2, recv};
 
 /// One HTTP answer: status, headers, body.
 struct Answer {
@@ -138,34 +139,6 @@ impl Lp {
     }
 }
 
-async fn ws(
-    server: &RunningServer,
-    params: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let url = format!("{}?vsn=2.0.0{params}", server.ws_url());
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket")
-        .0
-}
-
-async fn ws_recv(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("a frame within 5 s")
-            .expect("open")
-            .expect("a frame");
-        if let Message::Text(text) = frame {
-            return serde_json::from_str(&text).expect("JSON");
-        }
-    }
-}
-
 async fn eventually(what: &str, check: impl Fn() -> bool) {
     for _ in 0..200 {
         if check() {
@@ -186,7 +159,7 @@ async fn broadcasts_cross_between_websocket_and_long_poll_clients() {
         200
     );
     assert_eq!(lp.messages(1).await[0][3], "phx_reply");
-    let mut ws = ws(&server, "").await;
+    let mut ws = connect_v2(&server, "").await;
     ws.send(Message::Text(
         json!(["1", "1", "rooms:lobby", "phx_join", {}])
             .to_string()
@@ -194,7 +167,7 @@ async fn broadcasts_cross_between_websocket_and_long_poll_clients() {
     ))
     .await
     .unwrap();
-    assert_eq!(ws_recv(&mut ws).await[3], "phx_reply");
+    assert_eq!(recv(&mut ws).await[3], "phx_reply");
 
     ws.send(Message::Text(
         json!(["1", "2", "rooms:lobby", "broadcast", {"from": "ws"}])
@@ -204,7 +177,7 @@ async fn broadcasts_cross_between_websocket_and_long_poll_clients() {
     .await
     .unwrap();
     assert_eq!(
-        ws_recv(&mut ws).await,
+        recv(&mut ws).await,
         json!([null, null, "rooms:lobby", "broadcast_event", {"from": "ws"}])
     );
     assert_eq!(
@@ -215,7 +188,7 @@ async fn broadcasts_cross_between_websocket_and_long_poll_clients() {
     lp.post(&[json!(["1", "2", "rooms:lobby", "broadcast", {"from": "lp"}])])
         .await;
     assert_eq!(
-        ws_recv(&mut ws).await,
+        recv(&mut ws).await,
         json!([null, null, "rooms:lobby", "broadcast_event", {"from": "lp"}])
     );
     assert_eq!(
@@ -321,7 +294,7 @@ async fn a_session_without_polls_expires_and_its_channels_end() {
     })
     .await;
     eventually("its connection's end", || server.connection_count() == 0).await;
-    let mut watcher = ws(&server, "").await;
+    let mut watcher = connect_v2(&server, "").await;
     watcher
         .send(Message::Text(
             json!(["1", "1", "presence:lobby", "phx_join", {"user": "w"}])
@@ -331,7 +304,7 @@ async fn a_session_without_polls_expires_and_its_channels_end() {
         .await
         .unwrap();
     let state = loop {
-        let frame = ws_recv(&mut watcher).await;
+        let frame = recv(&mut watcher).await;
         if frame[3] == "presence_state" {
             break frame;
         }

@@ -18,45 +18,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
+use crate::support::ws::{Ws, connect, recv, send};
 use crate::support::{any_port, demo_with};
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn demo() -> RunningServer {
     demo_with(ServerConfig::default()).await
-}
-
-async fn connect(url: &str) -> Ws {
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket connects")
-        .0
-}
-
-async fn send(ws: &mut Ws, frame: Value) {
-    ws.send(Message::Text(frame.to_string().into()))
-        .await
-        .expect("send");
-}
-
-/// The next message (text as JSON; close as `{"close": code}`), or panics after 5 s.
-async fn recv(ws: &mut Ws) -> Value {
-    loop {
-        let next = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("a frame within 5 s");
-        match next {
-            Some(Ok(Message::Text(text))) => {
-                return serde_json::from_str(&text).expect("server sent JSON");
-            }
-            Some(Ok(Message::Close(frame))) => {
-                return json!({"close": frame.map(|f| u16::from(f.code))});
-            }
-            Some(Ok(_)) => continue,
-            other => return json!({"ended": format!("{other:?}")}),
-        }
-    }
 }
 
 async fn join(ws: &mut Ws, join_ref: &str, topic: &str, params: Value) -> Value {

@@ -1,11 +1,10 @@
 //! Long-poll sessions: one connection each, kept between requests.
 //!
-//! A session is a [`connection::serve`] whose frames come from POSTs and whose writer's queue is
-//! emptied by GETs. Its keeper task moves what the connection sends into the session's buffer
-//! (the bytes stay counted against `max_outbound_bytes` until a poll takes them, so a client that
-//! stops polling is closed as a websocket client that stops reading is), and ends the session
-//! when the connection ends, when the server closes it, or when no GET came for 1.5 times the
-//! poll window. Ending removes the session from the registry: its token is unknown from then on.
+//! A session holds its connection's input (the frames POSTs bring) and what the connection sent
+//! and no GET took yet (the bytes stay counted against `max_outbound_bytes` until a poll takes
+//! them, so a client that stops polling is closed as a websocket client that stops reading is).
+//! Ending a session removes it from the registry: its token is unknown from then on. Who runs
+//! the connection and ends the session is the HTTP layer's keeper (`http::keeper`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,11 +15,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use super::token::Signer;
-use crate::connection::{self, Wiring};
 use crate::inbound::Inbound;
-use crate::outbound::{self, Out, QueueState};
-use crate::shared::Shared;
-use crate::socket::SocketInfo;
+use crate::outbound::QueueState;
 
 /// Every live session of a server, by id, and the key their tokens are signed with.
 pub(crate) struct Sessions {
@@ -56,45 +52,17 @@ impl Sessions {
         self.live().len()
     }
 
-    /// Opens a session for an accepted connect and starts its connection; returns its token.
-    pub(crate) fn open(
-        &self,
-        shared: &Arc<Shared>,
-        socket: Arc<SocketInfo>,
-    ) -> Result<(Arc<Session>, String), Full> {
-        let conn_id = shared.next_id();
-        let (out, out_rx, queue) = outbound::queue(shared.config.max_outbound_bytes);
-        let (frames_tx, frames) = mpsc::channel(8);
-        let session = Arc::new(Session {
-            id: conn_id,
-            frames: Mutex::new(Some(frames_tx)),
-            state: Mutex::new(State {
-                buffer: VecDeque::new(),
-                ended: false,
-                poll_epoch: 0,
-                polls_in_flight: 0,
-                last_poll: Instant::now(),
-            }),
-            changed: Notify::new(),
-            queue: queue.clone(),
-        });
+    /// Registers `session` unless `max` sessions are open already; returns its token.
+    pub(crate) fn insert(&self, session: Arc<Session>, max: usize) -> Result<String, Full> {
+        let id = session.id;
         {
             let mut live = self.live();
-            if live.len() >= shared.config.max_longpoll_sessions.max(1) {
+            if live.len() >= max.max(1) {
                 return Err(Full);
             }
-            live.insert(conn_id, session.clone());
+            live.insert(id, session);
         }
-        let wiring = Wiring {
-            conn_id,
-            frames,
-            out,
-            queue,
-            idle_close: false,
-        };
-        let serve = connection::serve(shared.clone(), socket, wiring);
-        tokio::spawn(keep(shared.clone(), session.clone(), out_rx, serve));
-        Ok((session.clone(), self.signer.sign(conn_id)))
+        Ok(self.signer.sign(id))
     }
 
     fn remove(&self, id: u64) {
@@ -146,6 +114,27 @@ pub(crate) enum Polled {
 }
 
 impl Session {
+    /// A session for connection `id`, reading `frames` and accounting on `queue`.
+    pub(crate) fn new(
+        id: u64,
+        frames: mpsc::Sender<Inbound>,
+        queue: Arc<QueueState>,
+    ) -> Arc<Session> {
+        Arc::new(Session {
+            id,
+            frames: Mutex::new(Some(frames)),
+            state: Mutex::new(State {
+                buffer: VecDeque::new(),
+                ended: false,
+                poll_epoch: 0,
+                polls_in_flight: 0,
+                last_poll: Instant::now(),
+            }),
+            changed: Notify::new(),
+            queue,
+        })
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -153,6 +142,11 @@ impl Session {
     /// The session's connection id (as in the server's log lines).
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The byte accounting of the connection's queue.
+    pub(crate) fn queue(&self) -> &QueueState {
+        &self.queue
     }
 
     /// The connection's input, while the session lives.
@@ -205,94 +199,24 @@ impl Session {
         state.ended.then_some(Polled::Gone)
     }
 
-    fn push(&self, frame: Bytes) {
+    /// Keeps a frame the connection sent until a poll takes it.
+    pub(crate) fn push(&self, frame: Bytes) {
         self.state().buffer.push_back(frame);
         self.changed.notify_waiters();
     }
 
     /// Whether no poll is in flight and none came for `limit`.
-    fn expired(&self, limit: Duration) -> bool {
+    pub(crate) fn expired(&self, limit: Duration) -> bool {
         let state = self.state();
         state.polls_in_flight == 0 && state.last_poll.elapsed() >= limit
     }
 
     /// Ends the session: its token is forgotten, its connection's input closes, and a waiting
     /// poll answers. Messages not polled yet are still delivered to a poll already waiting.
-    fn end(&self, sessions: &Sessions) {
+    pub(crate) fn end(&self, sessions: &Sessions) {
         sessions.remove(self.id);
         self.frames.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.state().ended = true;
         self.changed.notify_waiters();
     }
-}
-
-/// Why a session's keeper ended it.
-enum Ended {
-    /// The connection ended on its own (a malformed frame, the queue overflowing, ...).
-    Connection,
-    /// The connection sent a close (the server closed it, or a socket-id disconnect).
-    Closed(u16),
-    /// No GET for 1.5 times the window.
-    Expired,
-}
-
-/// Runs a session's connection and ends the session with it (see the module docs).
-async fn keep(
-    shared: Arc<Shared>,
-    session: Arc<Session>,
-    mut out: mpsc::UnboundedReceiver<Out>,
-    serve: impl std::future::Future<Output = ()>,
-) {
-    let window = shared.config.longpoll_window;
-    let expiry = window + window / 2;
-    tokio::pin!(serve);
-    let mut check = tokio::time::interval(expiry.min(Duration::from_secs(1)));
-    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut finished = false;
-    let ended = loop {
-        tokio::select! {
-            _ = &mut serve => {
-                finished = true;
-                break Ended::Connection;
-            }
-            item = out.recv() => match item {
-                Some(Out::Frame(frame)) => session.push(frame),
-                Some(Out::Close(code)) => break Ended::Closed(code),
-                None => break Ended::Connection,
-            },
-            _ = check.tick() => {
-                if session.expired(expiry) {
-                    break Ended::Expired;
-                }
-            }
-        }
-    };
-    let id = session.id;
-    match ended {
-        Ended::Connection if session.queue.is_full() => {
-            let queued = session.queue.queued();
-            tracing::warn!(
-                conn_id = id,
-                "long-poll session {id} is not polling: {queued} bytes wait for it, past the \
-                 limit of {} (max_outbound_bytes); ending it",
-                shared.config.max_outbound_bytes
-            );
-        }
-        Ended::Connection => tracing::debug!(conn_id = id, "long-poll session ended"),
-        Ended::Closed(code) => {
-            tracing::debug!(conn_id = id, code, "long-poll session closed by the server")
-        }
-        Ended::Expired => tracing::info!(
-            conn_id = id,
-            "long-poll session {id} got no poll for {} ms; ending it",
-            expiry.as_millis()
-        ),
-    }
-    session.end(&shared.longpoll);
-    // Nothing more can be delivered: free the queue now, then let the connection finish.
-    drop(out);
-    if !finished {
-        serve.await;
-    }
-    tracing::debug!(conn_id = id, "connection ended");
 }

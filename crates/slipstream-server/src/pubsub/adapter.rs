@@ -1,9 +1,10 @@
 //! The PubSub adapter seam: how what happens on one node reaches the others.
 //!
 //! A node delivers to its own subscribers itself (`PubSub`); the adapter only carries
-//! [`NodeMessage`]s to the other nodes of the same application, where the receiving side
-//! (`cluster::receive`) delivers them to that node's subscribers. Two implementations: [`Local`]
-//! (one node, nothing to carry; the default) and `redis::RedisAdapter` (Redis PUB/SUB).
+//! [`NodeMessage`]s to the other nodes of the same application, where the receiving side (an
+//! [`Inbox`]: the server's `cluster` module) delivers them to that node's subscribers. Two
+//! implementations: [`Local`] (one node, nothing to carry; the default) and
+//! `redis::RedisAdapter` (Redis PUB/SUB).
 
 use std::sync::Arc;
 
@@ -29,6 +30,13 @@ pub(crate) trait Adapter: Send + Sync {
     fn reaches_other_nodes(&self) -> bool {
         true
     }
+}
+
+/// Where an adapter hands what arrives from other nodes. The server implements it (in `cluster`),
+/// so the adapters know nothing above this seam.
+pub(crate) trait Inbox: Send + Sync {
+    /// Handles one message from another node (or this node's own, which it ignores).
+    fn receive(&self, message: NodeMessage);
 }
 
 /// One node only: there is nowhere to publish.
@@ -94,16 +102,9 @@ pub(crate) enum Body {
     },
 }
 
-/// A message from one node to the others.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct NodeMessage {
-    pub(crate) from: NodeId,
-    pub(crate) body: Body,
-}
-
-impl NodeMessage {
+impl Body {
     /// A broadcast carrying `payload` (a reply payload is sent as its JSON form).
-    pub(crate) fn broadcast(from: NodeId, topic: &str, event: &str, payload: &Payload) -> Self {
+    pub(crate) fn broadcast(topic: &str, event: &str, payload: &Payload) -> Self {
         let (json, binary) = match payload {
             Payload::Binary(bytes) => (None, Some(STANDARD.encode(bytes))),
             Payload::Json(raw) => (Some(raw.clone()), None),
@@ -112,17 +113,23 @@ impl NodeMessage {
                 None,
             ),
         };
-        NodeMessage {
-            from,
-            body: Body::Broadcast {
-                topic: topic.to_owned(),
-                event: event.to_owned(),
-                json,
-                binary,
-            },
+        Body::Broadcast {
+            topic: topic.to_owned(),
+            event: event.to_owned(),
+            json,
+            binary,
         }
     }
+}
 
+/// A message from one node to the others.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct NodeMessage {
+    pub(crate) from: NodeId,
+    pub(crate) body: Body,
+}
+
+impl NodeMessage {
     /// The wire form.
     pub(crate) fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
@@ -163,7 +170,10 @@ mod tests {
             Payload::json(&serde_json::json!({"n": [1, 2.5, "x"]})),
             Payload::binary(vec![0u8, 1, 255]),
         ] {
-            let message = NodeMessage::broadcast(node(), "rooms:lobby", "news", &payload);
+            let message = NodeMessage {
+                from: node(),
+                body: Body::broadcast("rooms:lobby", "news", &payload),
+            };
             let back = NodeMessage::decode(&message.encode()).expect("decodes");
             assert_eq!(back.from, node());
             let Body::Broadcast {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use slipstream_protocol::{EncodeError, Message, Payload, Serializer};
 
 use crate::outbound::{self, Out, OutTx};
-use adapter::{Local, NodeId, NodeMessage, SharedAdapter};
+use adapter::{Body, Local, NodeId, NodeMessage, SharedAdapter};
 
 /// One joined channel listening on a topic.
 #[derive(Clone)]
@@ -55,12 +55,18 @@ impl PubSub {
     }
 
     /// Sends a message to the other nodes (nowhere, on a single node).
-    pub(crate) fn publish(&self, body: adapter::Body) {
+    pub(crate) fn publish(&self, body: Body) {
+        self.publish_with(|| body);
+    }
+
+    /// [`publish`](Self::publish), making the message only when there is another node to send
+    /// it to (a broadcast's copy of its payload costs nothing on a single node).
+    fn publish_with(&self, body: impl FnOnce() -> Body) {
         let adapter = self.adapter();
         if adapter.reaches_other_nodes() {
             adapter.publish(NodeMessage {
                 from: self.node.clone(),
-                body,
+                body: body(),
             });
         }
     }
@@ -112,15 +118,7 @@ impl PubSub {
         payload: Payload,
         exclude: Option<u64>,
     ) -> Result<usize, EncodeError> {
-        let adapter = self.adapter();
-        if adapter.reaches_other_nodes() {
-            adapter.publish(NodeMessage::broadcast(
-                self.node.clone(),
-                topic,
-                event,
-                &payload,
-            ));
-        }
+        self.publish_with(|| Body::broadcast(topic, event, &payload));
         self.broadcast_local(topic, event, payload, exclude)
     }
 

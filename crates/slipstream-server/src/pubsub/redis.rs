@@ -2,7 +2,7 @@
 //! (`ServerConfig::pubsub`), as `phoenix_pubsub_redis` does.
 //!
 //! Two tasks per node: a publisher that writes queued messages on a multiplexed connection in
-//! order, and a subscriber that hands every message from another node to `cluster::receive`.
+//! order, and a subscriber that hands every message from another node to the node's [`Inbox`].
 //! When Redis goes away both reconnect with backoff (100 ms doubling to 5 s) while the node goes
 //! on serving its own clients; one WARN line says so, and one INFO line on return says how many
 //! messages to other nodes were lost meanwhile (broadcasts from other nodes in that time are
@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::adapter::{Adapter, NodeMessage};
-use crate::cluster;
-use crate::shared::Shared;
+use super::adapter::{Adapter, Inbox, NodeMessage};
 
 /// Messages that may wait for the publisher.
 const QUEUE: usize = 16_384;
@@ -63,11 +61,12 @@ impl Drop for RedisAdapter {
     }
 }
 
-/// Checks `url` and starts the adapter's tasks; Redis need not be reachable yet.
+/// Checks `url` and starts the adapter's tasks; Redis need not be reachable yet. The
+/// subscriber hands messages to `inbox` and stops once it is gone.
 pub(crate) fn start(
     url: &str,
     channel: &str,
-    shared: Weak<Shared>,
+    inbox: Weak<dyn Inbox>,
 ) -> Result<RedisAdapter, redis::RedisError> {
     let client = redis::Client::open(url)?;
     let link = Arc::new(Link {
@@ -78,7 +77,7 @@ pub(crate) fn start(
     });
     let (outgoing, queue) = mpsc::channel(QUEUE);
     let publisher = tokio::spawn(publish_loop(client.clone(), link.clone(), queue));
-    let subscriber = tokio::spawn(subscribe_loop(client, link.clone(), shared));
+    let subscriber = tokio::spawn(subscribe_loop(client, link.clone(), inbox));
     Ok(RedisAdapter {
         outgoing,
         link,
@@ -119,7 +118,7 @@ async fn publish_loop(client: redis::Client, link: Arc<Link>, mut queue: mpsc::R
     }
 }
 
-async fn subscribe_loop(client: redis::Client, link: Arc<Link>, shared: Weak<Shared>) {
+async fn subscribe_loop(client: redis::Client, link: Arc<Link>, inbox: Weak<dyn Inbox>) {
     let mut wait = BACKOFF.0;
     let mut connected_before = false;
     // When the current outage began, and the lost count then.
@@ -149,11 +148,11 @@ async fn subscribe_loop(client: redis::Client, link: Arc<Link>, shared: Weak<Sha
                     connected_before = true;
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
-                        let Some(shared) = shared.upgrade() else {
+                        let Some(inbox) = inbox.upgrade() else {
                             return;
                         };
                         if let Some(message) = NodeMessage::decode(message.get_payload_bytes()) {
-                            cluster::receive(&shared, message);
+                            inbox.receive(message);
                         }
                     }
                     link.up.store(false, Ordering::Release);
@@ -169,7 +168,7 @@ async fn subscribe_loop(client: redis::Client, link: Arc<Link>, shared: Weak<Sha
             },
             Err(err) => report_unreachable(&link, &err, &mut outage, &mut outage_logged),
         }
-        if shared.strong_count() == 0 {
+        if inbox.strong_count() == 0 {
             return;
         }
         tokio::time::sleep(wait).await;

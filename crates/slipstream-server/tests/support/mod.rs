@@ -1,8 +1,10 @@
-//! What the server's test binaries share: starting the demo server and showing its logs.
+//! What the server's test binaries share: starting the demo server, showing its logs, and a
+//! websocket client (`ws`).
 
 #![allow(dead_code)]
 
 pub mod redis;
+pub mod ws;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -1,6 +1,10 @@
 //! The HTTP side: `/health`, and the websocket upgrade with Phoenix's checks in Phoenix's order
 //! (sub-protocol / auth token, serializer from `vsn`, the connect hook) — every refusal is an
-//! empty-bodied 403 unless the hook picks another status.
+//! empty-bodied 403 unless the hook picks another status. The long-poll transport's requests
+//! are answered in `longpoll`, and its sessions' connections run under `keeper`.
+
+mod keeper;
+mod longpoll;
 
 use std::sync::Arc;
 
@@ -14,12 +18,11 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use slipstream_protocol::Serializer;
 
+use crate::accepted::Accepted;
+use crate::connect::{ConnectInfo, ConnectResult, SocketInfo};
 use crate::connection;
 use crate::log_filter;
-use crate::longpoll;
-use crate::server::Accepted;
 use crate::shared::Shared;
-use crate::socket::{ConnectInfo, ConnectResult, SocketInfo};
 use crate::ws;
 
 const TOKEN_PREFIX: &str = "base64url.bearer.phx.";
