@@ -9,7 +9,7 @@ use slipstream_bench::executor::{Plan, RunControl, Scenario, run};
 use slipstream_bench::result::RunResult;
 use slipstream_bench::scenario::Target;
 use slipstream_bench::scenario::connect::Connect;
-use slipstream_bench::scenario::fanout::Fanout;
+use slipstream_bench::scenario::fanout::{self, Fanout};
 use slipstream_bench::scenario::ping::Ping;
 use slipstream_bench::scenario::presence::PresenceScenario;
 use slipstream_bench::scenario::reconnect::{Cut, Reconnect};
@@ -116,6 +116,8 @@ async fn fanout_delivers_every_message_to_every_receiver() {
         topic: "bench:fanout".into(),
         senders: 2,
         rate: Rate::per_second(20.0).unwrap(),
+        send_after: fanout::DEFAULT_SEND_AFTER,
+        per_round: false,
     });
     let result = bench(scenario, 10, 2.0, Duration::ZERO).await;
     assert_eq!(errors(&result), Vec::<(&String, &u64)>::new());
@@ -125,6 +127,39 @@ async fn fanout_delivers_every_message_to_every_receiver() {
     assert_eq!(result.counters["messages.received"], sent * 8);
     assert_eq!(count(&result, "delivery"), sent * 8);
     // Present at 0 (a threshold `messages.lost == 0` must find it), not merely absent.
+    assert_eq!(result.counters["messages.lost"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_per_round_has_one_histogram_per_message_reaching_every_receiver() {
+    let server = demo().await;
+    let scenario = Arc::new(Fanout {
+        target: target(&server),
+        topic: "bench:fanout".into(),
+        senders: 1,
+        rate: Rate::per_second(5.0).unwrap(),
+        send_after: Duration::from_millis(700),
+        per_round: true,
+    });
+    let result = bench(scenario, 6, 2.0, Duration::ZERO).await;
+    assert_eq!(errors(&result), Vec::<(&String, &u64)>::new());
+    let sent = result.counters["messages.sent"];
+    // The sender waited 0.7 s of the 2 s, then sent at 5/s (the first at once): at most 8.
+    assert!((1..=8).contains(&sent), "{sent}");
+    let rounds: Vec<&String> = result
+        .latencies
+        .keys()
+        .filter(|name| name.starts_with("round."))
+        .collect();
+    let expected: Vec<String> = (0..sent).map(|q| fanout::round_metric(0, q)).collect();
+    assert_eq!(rounds, expected.iter().collect::<Vec<_>>());
+    for name in rounds {
+        let round = &result.latencies[name];
+        // Each of the 5 receivers got each message once; the last delivery is the max.
+        assert_eq!(round.len(), 5, "{name}");
+        assert!(round.max() <= result.latencies["delivery"].max(), "{name}");
+    }
+    assert_eq!(count(&result, "delivery"), sent * 5);
     assert_eq!(result.counters["messages.lost"], 0);
 }
 

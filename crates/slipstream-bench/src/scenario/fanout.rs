@@ -9,6 +9,11 @@
 //! `messages.lost` the sequence numbers it never saw, from the first message it saw of each
 //! sender up to that sender's end (or its last message seen, when no end came). Senders count
 //! `messages.sent`.
+//!
+//! With [`Fanout::per_round`], each delivery is also recorded under [`round_metric`]
+//! (`round.<sender>.<seq>`): one histogram per message, whose `max` is the time until its last
+//! delivery and whose count is how many receivers it reached. Histograms merge exactly, so this
+//! holds across `--workers` and `--segment` runs too, where no one process sees every receiver.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +30,16 @@ use crate::executor::{Scenario, User, UserFuture};
 /// How long receivers keep listening after the stop for the senders' last messages.
 pub const DRAIN: Duration = Duration::from_secs(3);
 
+/// How long a sender waits after its join before its first message, by default: the receivers
+/// that start with it are joined by then.
+pub const DEFAULT_SEND_AFTER: Duration = Duration::from_millis(500);
+
+/// The metric of message `seq` of `sender` when deliveries are recorded per round:
+/// `round.<sender>.<seq>`, the sequence zero-padded to 4 digits so rounds sort in order.
+pub fn round_metric(sender: u64, seq: u64) -> String {
+    format!("round.{sender}.{seq:04}")
+}
+
 /// The `fanout` scenario.
 #[derive(Debug, Clone)]
 pub struct Fanout {
@@ -36,6 +51,12 @@ pub struct Fanout {
     pub senders: u64,
     /// Messages a second per sender.
     pub rate: Rate,
+    /// How long a sender waits after its join before its first message
+    /// ([`DEFAULT_SEND_AFTER`]; longer to let a long ramp-up finish first).
+    pub send_after: Duration,
+    /// Also record each delivery under [`round_metric`]: the time until each message's last
+    /// delivery. One histogram per message: for runs of tens of rounds, not thousands.
+    pub per_round: bool,
 }
 
 /// What one receiver saw of one sender.
@@ -178,8 +199,13 @@ impl Fanout {
             return;
         };
         if track.saw(seq) {
+            let latency = now.saturating_sub(t);
             user.recorder.count("messages.received", 1);
-            user.recorder.latency_us("delivery", now.saturating_sub(t));
+            user.recorder.latency_us("delivery", latency);
+            if self.per_round {
+                user.recorder
+                    .latency_us(&round_metric(sender, seq), latency);
+            }
         }
     }
 }
@@ -218,9 +244,9 @@ impl Scenario for Fanout {
                 .await
             {
                 if sender {
-                    // Receivers join first: a sender waits a moment so the first messages
-                    // find them listening.
-                    if user.sleep(Duration::from_millis(500)).await {
+                    // Receivers join first: a sender waits a moment (or until the ramp-up is
+                    // done) so the first messages find them listening.
+                    if user.sleep(self.send_after).await {
                         self.send(&user, &socket).await;
                     }
                 } else {
@@ -234,7 +260,15 @@ impl Scenario for Fanout {
 
 #[cfg(test)]
 mod tests {
-    use super::SenderTrack;
+    use super::{SenderTrack, round_metric};
+
+    #[test]
+    fn round_metrics_sort_in_send_order() {
+        assert_eq!(round_metric(0, 7), "round.0.0007");
+        let mut names: Vec<String> = [10, 2, 1].iter().map(|q| round_metric(3, *q)).collect();
+        names.sort();
+        assert_eq!(names, ["round.3.0001", "round.3.0002", "round.3.0010"]);
+    }
 
     #[test]
     fn losses_are_the_gaps_from_the_first_seen_to_the_end() {

@@ -173,6 +173,15 @@ pub struct FanoutArgs {
         help_heading = "Scenario"
     )]
     pub rate: Rate,
+    /// How long each sender waits after its join before its first message (e.g. the ramp-up,
+    /// so every message goes to every user).
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = duration, help_heading = "Scenario")]
+    pub send_after: Duration,
+    /// Also record each message's deliveries as `round.<sender>.<seq>`: its max is the time
+    /// until that message's last delivery, its count the receivers it reached (exact across
+    /// --workers). One histogram per message: for tens of messages, not thousands.
+    #[arg(long, help_heading = "Scenario")]
+    pub per_round: bool,
 }
 
 /// `presence`'s flags.

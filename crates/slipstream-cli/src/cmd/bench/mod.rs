@@ -114,6 +114,8 @@ pub fn run(args: BenchArgs) -> ExitCode {
                 topic: a.topic,
                 senders: a.senders,
                 rate: a.rate,
+                send_after: a.send_after,
+                per_round: a.per_round,
             }))
         }),
         BenchCommand::Presence(a) => launch(a.load, 1, Duration::ZERO, None, move |target, _| {
@@ -218,13 +220,17 @@ fn launch(
     target.timeout = load.timeout;
     target.buffer = load.socket_buffer;
     target.heartbeat = load.heartbeat;
+    // Users keep their global index in a segment, and the segments of `--workers` share this
+    // machine's ports: the spread is for the whole load, not this process's share of it.
     target.source_addrs = load
         .source_addrs
-        .unwrap_or_else(|| slipstream_bench::scenario::source_addrs_for(&url, users));
+        .unwrap_or_else(|| slipstream_bench::scenario::source_addrs_for(&url, shape.peak()));
     if target.source_addrs > 1 {
         eprintln!(
-            "spreading {users} users over {} loopback source addresses (127.0.0.1 onwards)",
-            target.source_addrs
+            "spreading {users} users over {} loopback source addresses (127.0.0.1 onwards, \
+             by user index among all {})",
+            target.source_addrs,
+            shape.peak()
         );
     }
     let scenario = match make(target, &load) {
