@@ -202,20 +202,22 @@ impl<'a> Reader<'a> {
         Ok(bytes.try_into().expect("take returned N bytes"))
     }
 
-    fn string(&mut self, len: u8, field: Field) -> Result<String, DecodeError> {
+    fn text(&mut self, len: u8, field: Field) -> Result<&'a str, DecodeError> {
         let (start, bytes) = self.take(usize::from(len), field.name())?;
-        std::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|_| DecodeError::InvalidUtf8 {
-                field,
-                start,
-                end: start + bytes.len(),
-            })
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8 {
+            field,
+            start,
+            end: start + bytes.len(),
+        })
+    }
+
+    fn string(&mut self, len: u8, field: Field) -> Result<String, DecodeError> {
+        self.text(len, field).map(str::to_owned)
     }
 
     fn opt_ref(&mut self, len: u8, field: Field) -> Result<Option<Ref>, DecodeError> {
-        let s = self.string(len, field)?;
-        Ok((!s.is_empty()).then_some(Ref::Str(s)))
+        let s = self.text(len, field)?;
+        Ok((!s.is_empty()).then(|| Ref::from(s)))
     }
 
     fn rest(&self) -> Bytes {

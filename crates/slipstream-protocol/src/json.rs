@@ -30,13 +30,18 @@ pub(crate) fn kind_of_document(text: &[u8]) -> &'static str {
     kind_of(std::str::from_utf8(&text[start..]).unwrap_or(""))
 }
 
-/// Reads a `ref`/`join_ref` element: `null` → `None`, string → `Ref::Str`, anything else kept as JSON text.
+/// Reads a `ref`/`join_ref` element: `null` → `None`, a string → its value, anything else kept
+/// as JSON text.
 pub(crate) fn read_ref(raw: &RawValue) -> Result<Option<Ref>, DecodeError> {
     let text = raw.get();
     match text.as_bytes().first() {
         Some(b'n') => Ok(None),
-        Some(b'"') => read_string(raw).map(|s| Some(Ref::Str(s))),
-        _ => Ok(Some(Ref::Json(text.to_owned()))),
+        // Fast path: no escapes, so the text between the quotes is the string itself.
+        Some(b'"') if !text[1..text.len() - 1].contains('\\') => {
+            Ok(Some(Ref::from(&text[1..text.len() - 1])))
+        }
+        Some(b'"') => read_string(raw).map(|s| Some(Ref::from(s))),
+        _ => Ok(Some(Ref::from_json_text(text))),
     }
 }
 
@@ -280,7 +285,7 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
 pub(crate) fn write_ref(out: &mut String, r: Option<&Ref>) {
     match r {
         None => out.push_str("null"),
-        Some(Ref::Str(s)) => write_string(out, s),
-        Some(Ref::Json(text)) => out.push_str(text),
+        Some(r) if r.is_json() => out.push_str(r.as_text()),
+        Some(r) => write_string(out, r.as_text()),
     }
 }

@@ -74,8 +74,8 @@ fn json_number_text() -> impl Strategy<Value = String> {
 fn text_ref() -> impl Strategy<Value = Option<Ref>> {
     prop_oneof![
         1 => Just(None),
-        3 => text().prop_map(|s| Some(Ref::Str(s))),
-        1 => json_number_text().prop_map(|n| Some(Ref::Json(n))),
+        3 => text().prop_map(|s| Some(Ref::from(s))),
+        1 => json_number_text().prop_map(|n| Some(Ref::from_json_text(&n))),
     ]
 }
 
@@ -83,7 +83,7 @@ fn text_ref() -> impl Strategy<Value = Option<Ref>> {
 fn binary_ref() -> impl Strategy<Value = Option<Ref>> {
     prop_oneof![
         1 => Just(None),
-        3 => short_text().prop_map(|s| Some(Ref::Str(s))),
+        3 => short_text().prop_map(|s| Some(Ref::from(s))),
     ]
 }
 
@@ -252,7 +252,7 @@ proptest! {
     fn v2_binary_server_push(
         join_ref in short_text(), topic in short_text(), event in binary_event(), payload in bytes(),
     ) {
-        let message = Message::new(Some(Ref::Str(join_ref)), None, topic, event, Payload::Binary(payload));
+        let message = Message::new(Some(Ref::from(join_ref)), None, topic, event, Payload::Binary(payload));
         let frame = Serializer::V2.encode_to_client(&message).unwrap();
         prop_assert!(matches!(&frame, Frame::Binary(b) if b[0] == 0));
         prop_assert_eq!(server_round_trip(Serializer::V2, &message)?, message);
@@ -300,7 +300,7 @@ proptest! {
 
         // Client push: join_ref, ref, topic, event.
         let push = Message::new(
-            Some(Ref::Str(pick(Field::JoinRef))), Some(Ref::Str(pick(Field::Ref))),
+            Some(Ref::from(pick(Field::JoinRef))), Some(Ref::from(pick(Field::Ref))),
             pick(Field::Topic), Event::from(pick(Field::Event)), Payload::Binary(payload.clone()),
         );
         prop_assert_eq!(
@@ -308,7 +308,7 @@ proptest! {
             Err(EncodeError::FieldTooLong { field, len })
         );
         let fits = Message::new(
-            Some(Ref::Str(ok.clone())), Some(Ref::Str(ok.clone())), ok.clone(),
+            Some(Ref::from(ok.clone())), Some(Ref::from(ok.clone())), ok.clone(),
             Event::from(ok.clone()), Payload::Binary(payload.clone()),
         );
         prop_assert_eq!(client_round_trip(Serializer::V2, &fits)?, fits);
@@ -316,7 +316,7 @@ proptest! {
         // Server reply: join_ref, ref, topic, status (the event slot is the status here).
         let status_field = if field == Field::Event { Field::Status } else { field };
         let reply = Message::reply(
-            Some(Ref::Str(pick(Field::JoinRef))), Some(Ref::Str(pick(Field::Ref))),
+            Some(Ref::from(pick(Field::JoinRef))), Some(Ref::from(pick(Field::Ref))),
             pick(Field::Topic), pick(Field::Event), Payload::Binary(payload.clone()),
         );
         prop_assert_eq!(
@@ -326,7 +326,7 @@ proptest! {
 
         // Server push (no ref field: a long ref is not written, so only the others count).
         let server_push = Message::new(
-            Some(Ref::Str(pick(Field::JoinRef))), None, pick(Field::Topic),
+            Some(Ref::from(pick(Field::JoinRef))), None, pick(Field::Topic),
             Event::from(pick(Field::Event)), Payload::Binary(payload.clone()),
         );
         let result = Serializer::V2.encode_to_client(&server_push);

@@ -611,8 +611,8 @@ impl Connection {
     fn send_raw_unmatched(&self, msg_ref: Option<Ref>, topic_json: &str) {
         let ref_json = match &msg_ref {
             None => "null".to_owned(),
-            Some(Ref::Str(s)) => serde_json::to_string(s).unwrap_or_else(|_| "null".to_owned()),
-            Some(Ref::Json(text)) => text.clone(),
+            Some(r) if r.is_json() => r.as_text().to_owned(),
+            Some(r) => serde_json::to_string(r.as_text()).unwrap_or_else(|_| "null".to_owned()),
         };
         let reply = r#"{"response":{"reason":"unmatched topic"},"status":"error"}"#;
         let text = match self.serializer {

@@ -206,7 +206,7 @@ mod tests {
         for not in ["", "017", "+1", "-1", "1.0", "x", "99999999999999999999999"] {
             assert_eq!(ref_number(&Ref::from(not)), None, "{not:?}");
         }
-        assert_eq!(ref_number(&Ref::Json("17".into())), None);
+        assert_eq!(ref_number(&Ref::from_json_text("17")), None);
     }
 
     #[test]
