@@ -14,6 +14,9 @@ const V2_PUSH_SMALL: &str = r#"["3","17","rooms:lobby","new_msg",{"body":"hello 
 const V2_REPLY_SMALL: &str =
     r#"["3","17","rooms:lobby","phx_reply",{"response":{"id":4211},"status":"ok"}]"#;
 
+/// A broadcast as a server sends it to every subscriber: both refs null.
+const V2_BROADCAST_SMALL: &str = r#"[null,null,"rooms:lobby","new_msg",{"body":"hello there, how are you doing today?","user":"alice"}]"#;
+
 /// The V1 spelling of `V2_PUSH_SMALL` (as a client sends it).
 const V1_PUSH_SMALL: &str = r#"{"event":"new_msg","join_ref":"3","payload":{"body":"hello there, how are you doing today?","user":"alice"},"ref":"17","topic":"rooms:lobby"}"#;
 
@@ -114,7 +117,12 @@ fn decode(c: &mut Criterion) {
             b.iter(|| serializer.decode_from_client(black_box(*frame)).unwrap())
         });
     }
-    let from_server: [(&str, Serializer, FrameRef<'_>); 3] = [
+    let from_server: [(&str, Serializer, FrameRef<'_>); 4] = [
+        (
+            "v2_text_broadcast_small",
+            Serializer::V2,
+            FrameRef::Text(V2_BROADCAST_SMALL),
+        ),
         (
             "v2_text_reply_small",
             Serializer::V2,

@@ -121,19 +121,29 @@ pub(crate) fn read_message(
 ) -> Result<Message, DecodeError> {
     let topic = read_topic(topic, &join_ref, &msg_ref)?;
     let event = read_event(event)?;
-    let payload = match payload {
-        PayloadElement::Reply(split) => reply_payload(split)?,
-        PayloadElement::Raw(raw) if parse_replies && event == Event::Reply => {
-            reply_payload(split_reply(raw))?
-        }
-        PayloadElement::Raw(raw) => Payload::Json(raw.to_owned()),
-    };
+    let payload = read_payload(payload, &event, parse_replies)?;
     Ok(Message {
         join_ref,
         msg_ref,
         topic,
         event,
         payload,
+    })
+}
+
+/// Builds the payload of a message whose `event` is known: a `phx_reply` payload becomes a
+/// [`Payload::Reply`] when `parse_replies` is on; any other payload stays raw JSON.
+pub(crate) fn read_payload(
+    payload: PayloadElement<'_>,
+    event: &Event,
+    parse_replies: bool,
+) -> Result<Payload, DecodeError> {
+    Ok(match payload {
+        PayloadElement::Reply(split) => reply_payload(split)?,
+        PayloadElement::Raw(raw) if parse_replies && *event == Event::Reply => {
+            reply_payload(split_reply(raw))?
+        }
+        PayloadElement::Raw(raw) => Payload::Json(raw.to_owned()),
     })
 }
 
@@ -165,6 +175,16 @@ fn reply_payload(split: Result<ReplySplit<'_>, String>) -> Result<Payload, Decod
 /// `status` and `response` (the first of each wins, other keys are ignored). Anything else is
 /// reported as not a reply rather than as a broken frame.
 pub(crate) struct ReplySeed;
+
+/// A reply payload split as [`ReplySeed`] does, as a type serde can deserialize on its own (for
+/// a [`serde_json::StreamDeserializer`], which reports where the value ended).
+pub(crate) struct SplitReply<'a>(pub(crate) Result<ReplySplit<'a>, String>);
+
+impl<'de> Deserialize<'de> for SplitReply<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ReplySeed.deserialize(deserializer).map(SplitReply)
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for ReplySeed {
     type Value = Result<ReplySplit<'de>, String>;

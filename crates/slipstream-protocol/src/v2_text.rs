@@ -9,12 +9,23 @@ use crate::error::{DecodeError, EncodeError};
 use crate::json::{self, kind_of_document};
 use crate::message::{Message, MessageRef, Payload};
 
+mod common;
+
 /// Decodes a V2 text frame. `parse_replies` turns `phx_reply` payloads into [`Payload::Reply`]
 /// (what a client wants); a server keeps every payload as sent.
 ///
 /// Takes `&str`, not bytes: serde_json then skips re-validating UTF-8 in every string and raw
 /// value, which is a good part of the decoding time of a small frame.
 pub(crate) fn decode(text: &str, parse_replies: bool) -> Result<Message, DecodeError> {
+    match common::decode(text, parse_replies) {
+        Some(message) => Ok(message),
+        None => decode_exact(text, parse_replies),
+    }
+}
+
+/// Decodes any V2 text frame, reporting exactly what is wrong with an invalid one: each element
+/// is first read as raw JSON, then checked for what it must be.
+fn decode_exact(text: &str, parse_replies: bool) -> Result<Message, DecodeError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let elements = match de.deserialize_seq(ElementsVisitor { parse_replies }) {
         Ok(elements) => elements,

@@ -1,0 +1,233 @@
+//! The fast path of V2 text decoding, for the frames servers send: refs that are `null` or plain
+//! strings, a plain string topic and event, then the payload and the closing bracket.
+//!
+//! "Plain" means without escapes or control characters, so the text between the quotes is the
+//! value itself. Those four elements are found by scanning the bytes; only the payload goes
+//! through serde_json (which validates it, as the exact decoder does). A frame of any other
+//! shape, and any error, makes [`decode`] give up (`None`): the exact decoder then reads the
+//! frame from the start and reports precisely what is wrong. So this path never decides an
+//! outcome the exact one would not; it reaches the same message sooner.
+
+use serde_json::value::RawValue;
+
+use crate::json::{self, PayloadElement, SplitReply};
+use crate::message::{Event, Message, Ref};
+
+/// Decodes a frame of the common shape, or `None` when the frame has another shape or is invalid.
+pub(super) fn decode(text: &str, parse_replies: bool) -> Option<Message> {
+    let mut cursor = Cursor { text, pos: 0 };
+    cursor.expect(b'[')?;
+    let join_ref = cursor.null_or_plain_string()?;
+    cursor.expect(b',')?;
+    let msg_ref = cursor.null_or_plain_string()?;
+    cursor.expect(b',')?;
+    let topic = cursor.null_or_plain_string()??;
+    cursor.expect(b',')?;
+    let event = cursor.null_or_plain_string()??;
+    cursor.expect(b',')?;
+    let event = Event::from(event);
+    let payload = if parse_replies && event == Event::Reply {
+        PayloadElement::Reply(cursor.value::<SplitReply<'_>>()?.0)
+    } else {
+        PayloadElement::Raw(cursor.value::<&RawValue>()?)
+    };
+    // Extra elements (which Phoenix ignores) are left to the exact decoder.
+    cursor.expect(b']')?;
+    cursor.at_end()?;
+    let payload = json::read_payload(payload, &event, parse_replies).ok()?;
+    Some(Message {
+        join_ref: join_ref.map(Ref::from),
+        msg_ref: msg_ref.map(Ref::from),
+        topic: topic.to_owned(),
+        event,
+        payload,
+    })
+}
+
+/// A position in the frame's text. Every method returns `None` where the frame leaves the
+/// common shape.
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn skip_whitespace(&mut self) {
+        let rest = &self.text.as_bytes()[self.pos..];
+        self.pos += rest
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
+    }
+
+    /// Skips whitespace, then takes `byte`.
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.skip_whitespace();
+        (self.text.as_bytes().get(self.pos) == Some(&byte)).then(|| self.pos += 1)
+    }
+
+    /// Skips trailing whitespace; `None` unless that reaches the end.
+    fn at_end(&mut self) -> Option<()> {
+        self.skip_whitespace();
+        (self.pos == self.text.len()).then_some(())
+    }
+
+    /// `null` (`Some(None)`), or a string without escapes or control characters.
+    fn null_or_plain_string(&mut self) -> Option<Option<&'a str>> {
+        self.skip_whitespace();
+        let rest = &self.text[self.pos..];
+        if rest.starts_with("null") {
+            self.pos += 4;
+            return Some(None);
+        }
+        let body = rest.strip_prefix('"')?;
+        let len = body
+            .bytes()
+            .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if body.as_bytes()[len] != b'"' {
+            return None;
+        }
+        // The quotes are ASCII, so `len` falls on a character boundary.
+        self.pos += len + 2;
+        Some(Some(&body[..len]))
+    }
+
+    /// One JSON value, read (and validated) by serde_json.
+    fn value<T: serde::Deserialize<'a>>(&mut self) -> Option<T> {
+        let rest = &self.text[self.pos..];
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<T>();
+        let value = values.next()?.ok()?;
+        self.pos += values.byte_offset();
+        Some(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::super::decode_exact;
+
+    /// JSON texts for the four head elements, in the common shape.
+    const PLAIN_HEADS: &[&str] = &[
+        "null",
+        r#""""#,
+        r#""1""#,
+        r#""rooms:lobby""#,
+        r#""phx_reply""#,
+        r#""phx_join""#,
+        r#""push to me""#,
+        r#""é☃""#,
+    ];
+
+    /// JSON texts for head elements outside the common shape, valid or not.
+    const OTHER_HEADS: &[&str] = &[
+        "nul",
+        r#""\u0031""#,
+        "nullx",
+        r#""rooms:\"quoted\"""#,
+        r#""phx\u005freply""#,
+        "\"tab\there\"",
+        r#""\ud83d\ude00""#,
+        r#""\ud800""#,
+        "7",
+        "4.5",
+        "true",
+        "{}",
+        "[]",
+        r#""unterminated"#,
+    ];
+
+    /// JSON texts for the payload.
+    const PAYLOADS: &[&str] = &[
+        "{}",
+        r#"{"bar":"baz"}"#,
+        r#"{"status":"ok","response":{"pong":"pong"}}"#,
+        r#"{"response":{},"status":"error"}"#,
+        r#"{"status":1,"response":{}}"#,
+        r#"{"status":"ok"}"#,
+        "[1,2]",
+        r#""text""#,
+        "12",
+        "null",
+        "{",
+        "{}}",
+    ];
+
+    fn head() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            6 => proptest::sample::select(PLAIN_HEADS),
+            1 => proptest::sample::select(OTHER_HEADS),
+        ]
+    }
+
+    fn frame() -> impl Strategy<Value = String> {
+        let heads = prop_oneof![
+            9 => proptest::collection::vec(head(), 4),
+            1 => proptest::collection::vec(head(), 0..4),
+        ];
+        let space = proptest::sample::select(&["", " ", "\n\t "][..]);
+        let end = prop_oneof![
+            6 => Just("]"),
+            1 => proptest::sample::select(&["", "] x", "]]", ",0]", ", null ]"][..]),
+        ];
+        (
+            heads,
+            proptest::option::weighted(0.95, proptest::sample::select(PAYLOADS)),
+            space,
+            end,
+        )
+            .prop_map(|(heads, payload, space, end)| {
+                let mut parts = heads;
+                parts.extend(payload);
+                format!(
+                    "{space}[{space}{}{space}{end}{space}",
+                    parts.join(&format!("{space},{space}"))
+                )
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// Whatever the fast path decodes, the exact decoder decodes to the same message.
+        #[test]
+        fn agrees_with_the_exact_decoder(text in frame(), parse_replies: bool) {
+            if let Some(fast) = super::decode(&text, parse_replies) {
+                prop_assert_eq!(Ok(fast), decode_exact(&text, parse_replies), "frame {}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn takes_the_frames_servers_send() {
+        for text in [
+            r#"[null,null,"rooms:lobby","foo",{"bar":"baz"}]"#,
+            r#"["1","2","rooms:lobby","phx_reply",{"status":"ok","response":{}}]"#,
+            r#" [ null , "3" , "phoenix" , "phx_reply" , {"response":{},"status":"ok"} ] "#,
+            r#"[null,null,"rooms:é","new msg",[1,"two"]]"#,
+        ] {
+            let fast = super::decode(text, true);
+            assert!(fast.is_some(), "{text}");
+            assert_eq!(fast.map(Ok), Some(decode_exact(text, true)), "{text}");
+        }
+    }
+
+    #[test]
+    fn leaves_other_shapes_to_the_exact_decoder() {
+        for text in [
+            r#"[1,null,"t","e",{}]"#,
+            r#"[null,null,7,"e",{}]"#,
+            r#"[null,null,null,"e",{}]"#,
+            r#"[null,null,"t",null,{}]"#,
+            r#"[null,null,"t\"","e",{}]"#,
+            r#"[null,null,"t","e"]"#,
+            r#"[null,null,"t","e",{},1]"#,
+            r#"[null,null,"t","e",{}] x"#,
+            r#"[null,null,"t","phx_reply",{"status":"ok"}]"#,
+            r#"{"topic":"t"}"#,
+        ] {
+            assert!(super::decode(text, true).is_none(), "{text}");
+        }
+    }
+}
