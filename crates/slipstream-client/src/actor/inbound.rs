@@ -68,13 +68,13 @@ impl Actor {
             self.on_heartbeat_reply(message.msg_ref.as_ref());
             return;
         }
-        // Stale filter: a non-null join_ref must be the topic's current one.
-        let current = self.channels.get(&message.topic);
-        let accepted = match (&message.join_ref, current) {
-            (None, _) => true,
-            (Some(_), Some(ch)) => ch.accepts(message.join_ref.as_ref()),
-            (Some(_), None) => false,
-        };
+        // Stale filter: a non-null join_ref must be the topic's current one. (A broadcast has
+        // none, so it costs no lookup.)
+        let accepted = message.join_ref.is_none()
+            || self
+                .channels
+                .get(&message.topic)
+                .is_some_and(|ch| ch.accepts(message.join_ref.as_ref()));
         if !accepted {
             tracing::debug!(
                 topic = %message.topic,

@@ -19,6 +19,7 @@ mod channels;
 mod command_queue;
 mod commands;
 mod connection;
+mod event_batch;
 mod inbound;
 mod lifecycle;
 mod log_throttle;
@@ -45,6 +46,7 @@ use crate::socket::Shared;
 use channels::{Channel, ClosedTopics};
 pub(crate) use command_queue::{CommandSender, command_queue};
 pub(crate) use connection::dial;
+use event_batch::EventBatch;
 use log_throttle::LogThrottle;
 use outbound::Outbound;
 use pending::PendingTable;
@@ -183,9 +185,8 @@ pub(crate) struct Actor {
     malformed_log: LogThrottle,
     /// `connect()` requests not yet answered: the attempt that ends them answers each one.
     connect_requests: u32,
-    /// While `Some`, events are gathered here and reach the mailbox together (see
-    /// [`Actor::emit_together`]).
-    batch: std::cell::RefCell<Option<Vec<SocketEvent>>>,
+    /// Events gathered to reach the mailbox together (see [`Actor::emit_together`]).
+    batch: std::cell::RefCell<EventBatch>,
 }
 
 /// Closes the mailbox when the task ends, even by panic, so awaits return `Closed`.
@@ -222,7 +223,7 @@ impl Actor {
             healthy: false,
             fell_back: false,
             broken: None,
-            batch: std::cell::RefCell::new(None),
+            batch: std::cell::RefCell::default(),
             malformed_log: LogThrottle::default(),
             connect_requests: 0,
         }
@@ -357,9 +358,9 @@ impl Actor {
     }
 
     fn emit(&self, event: SocketEvent) {
-        match self.batch.borrow_mut().as_mut() {
-            Some(batch) => batch.push(event),
-            None => self.shared.mailbox.push(event),
+        let outside_a_batch = self.batch.borrow_mut().push(event);
+        if let Err(event) = outside_a_batch {
+            self.shared.mailbox.push(event);
         }
     }
 
@@ -367,13 +368,11 @@ impl Actor {
     /// the first of them finds the rest already queued (after `await_disconnect`, the failed
     /// pushes and closed topics of that disconnect are in the mailbox).
     fn emit_together<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
-        if self.batch.borrow().is_some() {
+        if !self.batch.borrow_mut().start() {
             return f(self); // already gathering: the outer call delivers these too
         }
-        self.batch.replace(Some(Vec::new()));
         let result = f(self);
-        let events = self.batch.take().unwrap_or_default();
-        self.shared.mailbox.push_all(events);
+        self.batch.borrow_mut().finish(&self.shared.mailbox);
         result
     }
 
