@@ -7,7 +7,7 @@ pub(crate) mod human;
 use std::fmt;
 use std::time::Duration;
 
-use slipstream_protocol::{Payload, Ref, Reply};
+use slipstream_protocol::{Payload, Ref, Reply, SharedStr};
 
 use crate::error::{ConnectError, JoinError, ReplyError};
 pub use human::close_code_name;
@@ -25,12 +25,19 @@ use human::duration;
 /// };
 /// assert_eq!(m.json().unwrap()["bar"], "baz");
 /// ```
+///
+/// The topic and event are [`SharedStr`]s: slices of the frame the message came in, shared
+/// rather than copied, so a delivery allocates nothing for them. They read as `&str`
+/// (`m.topic.as_str()`, or any `str` method), compare with strings (`m.event == "foo"`) and
+/// print as text; `String::from(m.topic)` makes an owned copy. A message kept for long keeps
+/// the buffer it was read into alive (at most the socket's read buffer, 8 KiB by default, shared
+/// with the messages read with it): copy out what you keep for long.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelMessage {
     /// The topic, e.g. `rooms:lobby`.
-    pub topic: String,
+    pub topic: SharedStr,
     /// The event name, e.g. `foo`.
-    pub event: String,
+    pub event: SharedStr,
     /// The payload: JSON or binary.
     pub payload: Payload,
 }

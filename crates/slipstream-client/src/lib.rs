@@ -247,7 +247,7 @@ pub use event::{
     ChannelMessage, DisconnectReason, JoinStatus, SocketEvent, TopicCloseReason, close_code_name,
 };
 pub use pattern::{MessagePattern, Pattern};
-pub use slipstream_protocol::{Payload, Ref, Reply, Serializer};
+pub use slipstream_protocol::{Payload, Ref, Reply, Serializer, SharedStr};
 pub use socket::Socket;
 pub use transport::Transport;
 

@@ -5,6 +5,8 @@
 //!   binary bytes and replies (any status string, any JSON or binary response).
 //! * [`Serializer`] is Phoenix's V1 (JSON object) or V2 (JSON array + binary frames) serializer,
 //!   negotiated from the `vsn` query parameter, with an encoder and a decoder for each side.
+//! * A client can decode a text frame it holds in a shared buffer into a [`SharedMessage`],
+//!   whose topic and event are slices of that buffer rather than copies.
 //! * Every malformed input gives a [`DecodeError`] that says what was wrong and where; decoders
 //!   never panic.
 //!
@@ -29,6 +31,8 @@ mod frame;
 mod json;
 mod message;
 mod serializer;
+mod shared;
+mod shared_str;
 mod v1_text;
 mod v2_text;
 
@@ -36,3 +40,5 @@ pub use error::{DecodeError, EncodeError, Field, VsnError};
 pub use frame::{Frame, FrameRef};
 pub use message::{Event, Message, MessageRef, PHOENIX_TOPIC, Payload, Ref, Reply};
 pub use serializer::Serializer;
+pub use shared::SharedMessage;
+pub use shared_str::SharedStr;

@@ -144,8 +144,14 @@ impl Event {
         }
     }
 
-    /// The reserved event `name` stands for, if any.
-    fn reserved(name: &str) -> Option<Event> {
+    /// The reserved event `name` stands for, if any (`None` for an application event).
+    ///
+    /// ```
+    /// use slipstream_protocol::Event;
+    /// assert_eq!(Event::reserved("phx_close"), Some(Event::Close));
+    /// assert_eq!(Event::reserved("foo"), None);
+    /// ```
+    pub fn reserved(name: &str) -> Option<Event> {
         Some(match name {
             "phx_join" => Event::Join,
             "phx_leave" => Event::Leave,

@@ -4,6 +4,8 @@ use crate::binary;
 use crate::error::{DecodeError, EncodeError, VsnError};
 use crate::frame::{Frame, FrameRef};
 use crate::message::{Message, MessageRef, Payload};
+use crate::shared::SharedMessage;
+use crate::shared_str::SharedStr;
 use crate::{v1_text, v2_text};
 
 /// A Phoenix serializer.
@@ -160,6 +162,20 @@ impl Serializer {
             (Serializer::V1, FrameRef::Binary(bytes)) => v1_text::decode_bytes(bytes, true),
             (Serializer::V2, FrameRef::Text(text)) => v2_text::decode(text, true),
             (Serializer::V2, FrameRef::Binary(bytes)) => binary::decode_from_server(bytes),
+        }
+    }
+
+    /// Decodes a server's text frame held in a shared buffer, as
+    /// [`decode_from_server`](Self::decode_from_server) does, into a [`SharedMessage`] whose
+    /// topic and event are slices of `text` (for V2's usual frames; otherwise they are moved
+    /// out of an ordinary decode). Errors are the same.
+    pub fn decode_text_from_server_shared(
+        self,
+        text: &SharedStr,
+    ) -> Result<SharedMessage, DecodeError> {
+        match self {
+            Serializer::V1 => v1_text::decode_text(text, true).map(SharedMessage::from),
+            Serializer::V2 => v2_text::decode_shared(text, true),
         }
     }
 }

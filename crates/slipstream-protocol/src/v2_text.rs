@@ -8,6 +8,8 @@ use serde_json::value::RawValue;
 use crate::error::{DecodeError, EncodeError};
 use crate::json::{self, kind_of_document};
 use crate::message::{Message, MessageRef, Payload};
+use crate::shared::SharedMessage;
+use crate::shared_str::SharedStr;
 
 mod common;
 
@@ -17,9 +19,21 @@ mod common;
 /// Takes `&str`, not bytes: serde_json then skips re-validating UTF-8 in every string and raw
 /// value, which is a good part of the decoding time of a small frame.
 pub(crate) fn decode(text: &str, parse_replies: bool) -> Result<Message, DecodeError> {
-    match common::decode(text, parse_replies) {
-        Some(message) => Ok(message),
+    match common::parse(text, parse_replies) {
+        Some(parts) => Ok(parts.into_message()),
         None => decode_exact(text, parse_replies),
+    }
+}
+
+/// Decodes a V2 text frame from a server as [`decode`] does, slicing the topic and event out of
+/// the shared `text` when the frame has the usual shape.
+pub(crate) fn decode_shared(
+    text: &SharedStr,
+    parse_replies: bool,
+) -> Result<SharedMessage, DecodeError> {
+    match common::parse(text, parse_replies) {
+        Some(parts) => Ok(parts.into_shared(text)),
+        None => decode_exact(text, parse_replies).map(SharedMessage::from),
     }
 }
 

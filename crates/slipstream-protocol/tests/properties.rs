@@ -5,7 +5,8 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::Value;
 use slipstream_protocol::{
-    EncodeError, Event, Field, Frame, FrameRef, Message, Payload, Ref, Serializer,
+    EncodeError, Event, Field, Frame, FrameRef, Message, Payload, Ref, Serializer, SharedMessage,
+    SharedStr,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -398,7 +399,7 @@ fn frame_like_bytes() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-/// Decodes with all four decoders; whatever decodes must re-encode and decode to the same message
+/// Decodes with all four decoders (and the shared text decoder); whatever decodes must re-encode and decode to the same message
 /// (V1 servers never send join_ref, so it is dropped on that path).
 fn check_all_decoders(frame: FrameRef<'_>) -> Result<(), TestCaseError> {
     for serializer in [Serializer::V1, Serializer::V2] {
@@ -406,7 +407,15 @@ fn check_all_decoders(frame: FrameRef<'_>) -> Result<(), TestCaseError> {
             let again = client_round_trip(serializer, &message)?;
             prop_assert_eq!(again, message);
         }
-        if let Ok(message) = serializer.decode_from_server(frame) {
+        let decoded = serializer.decode_from_server(frame);
+        if let FrameRef::Text(text) = frame {
+            // The shared decoder agrees with the ordinary one, errors included.
+            let shared = serializer
+                .decode_text_from_server_shared(&SharedStr::from(text))
+                .map(SharedMessage::into_message);
+            prop_assert_eq!(&shared, &decoded);
+        }
+        if let Ok(message) = decoded {
             let again = server_round_trip(serializer, &message)?;
             let expected = match serializer {
                 Serializer::V1 => Message {

@@ -188,7 +188,7 @@ impl Listen {
             };
             match event {
                 SocketEvent::Message(message) => {
-                    if !open.contains(&message.topic) {
+                    if !open.contains(&*message.topic) {
                         continue;
                     }
                     if let Err(failed) = out.line(&self.show(&message)) {
@@ -320,7 +320,7 @@ impl Listen {
             let event = if event.is_empty() || event.contains(char::is_whitespace) {
                 format!("{event:?}")
             } else {
-                event.clone()
+                event.to_string()
             };
             format!(
                 "{} {event} {}",

@@ -338,8 +338,8 @@ fn millis_int(duration: &std::time::Duration) -> INT {
 /// A message as the map `await_message` returns: `#{topic, event, payload}`.
 pub fn message_to_dynamic(message: &ChannelMessage) -> Dynamic {
     let mut map = Map::new();
-    map.insert("topic".into(), Dynamic::from(message.topic.clone()));
-    map.insert("event".into(), Dynamic::from(message.event.clone()));
+    map.insert("topic".into(), Dynamic::from(message.topic.to_string()));
+    map.insert("event".into(), Dynamic::from(message.event.to_string()));
     map.insert("payload".into(), from_payload(&message.payload));
     Dynamic::from_map(map)
 }

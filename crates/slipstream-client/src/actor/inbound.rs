@@ -1,6 +1,9 @@
 //! Frames from the server: decoding, the stale-join_ref filter, replies and channel lifecycle.
 
-use slipstream_protocol::{Event, FrameRef, Message, PHOENIX_TOPIC, Payload, Reply};
+use bytes::Bytes;
+use slipstream_protocol::{
+    Event, FrameRef, Message, PHOENIX_TOPIC, Payload, Reply, SharedMessage, SharedStr,
+};
 use tokio_tungstenite::tungstenite;
 
 use super::Actor;
@@ -13,15 +16,17 @@ impl Actor {
         &mut self,
         frame: Option<Result<tungstenite::Message, tungstenite::Error>>,
     ) {
-        let decoded = match &frame {
+        let decoded = match frame {
+            // The message's topic and event stay slices of the frame (no copies).
             Some(Ok(tungstenite::Message::Text(text))) => self
                 .config
                 .serializer
-                .decode_from_server(FrameRef::Text(text.as_str())),
+                .decode_text_from_server_shared(&shared_text(text)),
             Some(Ok(tungstenite::Message::Binary(bytes))) => self
                 .config
                 .serializer
-                .decode_from_server(FrameRef::Binary(bytes)),
+                .decode_from_server(FrameRef::Binary(&bytes))
+                .map(SharedMessage::from),
             // tungstenite queues the pong for a ping itself; it goes out on our next read/write.
             Some(Ok(tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_))) => return,
             Some(Ok(tungstenite::Message::Frame(_))) => return,
@@ -63,8 +68,9 @@ impl Actor {
         }
     }
 
-    fn on_message(&mut self, message: Message) {
-        if message.topic == PHOENIX_TOPIC && message.event == Event::Reply {
+    fn on_message(&mut self, message: SharedMessage) {
+        let reserved = message.reserved_event();
+        if message.topic == PHOENIX_TOPIC && reserved == Some(Event::Reply) {
             self.on_heartbeat_reply(message.msg_ref.as_ref());
             return;
         }
@@ -73,24 +79,24 @@ impl Actor {
         let accepted = message.join_ref.is_none()
             || self
                 .channels
-                .get(&message.topic)
+                .get(&*message.topic)
                 .is_some_and(|ch| ch.accepts(message.join_ref.as_ref()));
         if !accepted {
             tracing::debug!(
                 topic = %message.topic,
                 join_ref = message.join_ref.as_ref().map_or("null", |r| r.as_text()),
-                event = message.event.as_str(),
+                event = &*message.event,
                 "stale message from an earlier join dropped"
             );
             return;
         }
-        match message.event {
-            Event::Reply => self.on_reply(message),
-            Event::Close => self.on_close(message),
-            Event::Error => self.on_error(message),
-            event => self.emit(SocketEvent::Message(ChannelMessage {
+        match reserved {
+            Some(Event::Reply) => self.on_reply(message.into_message()),
+            Some(Event::Close) => self.on_close(message.into_message()),
+            Some(Event::Error) => self.on_error(message.into_message()),
+            _ => self.emit(SocketEvent::Message(ChannelMessage {
                 topic: message.topic,
-                event: event.into_name(),
+                event: message.event,
                 payload: message.payload,
             })),
         }
@@ -227,4 +233,11 @@ impl Actor {
             }
         }
     }
+}
+
+/// A text frame's payload as a shared string, without copying it. tungstenite has already
+/// checked that it is UTF-8, so the check here always passes; were it ever to fail, the frame
+/// would decode as empty and be reported as malformed, not lost in silence.
+fn shared_text(text: tungstenite::Utf8Bytes) -> SharedStr {
+    SharedStr::from_utf8(Bytes::from(text)).unwrap_or_default()
 }

@@ -20,8 +20,8 @@ fn is_message<'a>(frame: &'a ClientFrame, topic: &str, event: &Event) -> Option<
 
 fn as_channel_message(m: &Message) -> ChannelMessage {
     ChannelMessage {
-        topic: m.topic.clone(),
-        event: m.event.as_str().to_owned(),
+        topic: m.topic.as_str().into(),
+        event: m.event.as_str().into(),
         payload: m.payload.clone(),
     }
 }

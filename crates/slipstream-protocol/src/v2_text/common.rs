@@ -4,17 +4,28 @@
 //! "Plain" means without escapes or control characters, so the text between the quotes is the
 //! value itself. Those four elements are found by scanning the bytes; only the payload goes
 //! through serde_json (which validates it, as the exact decoder does). A frame of any other
-//! shape, and any error, makes [`decode`] give up (`None`): the exact decoder then reads the
+//! shape, and any error, makes [`parse`] give up (`None`): the exact decoder then reads the
 //! frame from the start and reports precisely what is wrong. So this path never decides an
 //! outcome the exact one would not; it reaches the same message sooner.
 
+use crate::shared_str::SharedStr;
 use serde_json::value::RawValue;
 
 use crate::json::{self, PayloadElement, SplitReply};
-use crate::message::{Event, Message, Ref};
+use crate::message::{Event, Message, Payload, Ref};
+use crate::shared::SharedMessage;
 
-/// Decodes a frame of the common shape, or `None` when the frame has another shape or is invalid.
-pub(super) fn decode(text: &str, parse_replies: bool) -> Option<Message> {
+/// A frame of the common shape, its payload decoded, its other elements still in the frame.
+pub(super) struct Parts<'a> {
+    join_ref: Option<&'a str>,
+    msg_ref: Option<&'a str>,
+    topic: &'a str,
+    event: &'a str,
+    payload: Payload,
+}
+
+/// Reads a frame of the common shape, or `None` when the frame has another shape or is invalid.
+pub(super) fn parse(text: &str, parse_replies: bool) -> Option<Parts<'_>> {
     let mut cursor = Cursor { text, pos: 0 };
     cursor.expect(b'[')?;
     let join_ref = cursor.null_or_plain_string()?;
@@ -25,8 +36,8 @@ pub(super) fn decode(text: &str, parse_replies: bool) -> Option<Message> {
     cursor.expect(b',')?;
     let event = cursor.null_or_plain_string()??;
     cursor.expect(b',')?;
-    let event = Event::from(event);
-    let payload = if parse_replies && event == Event::Reply {
+    let is_reply = event == Event::Reply.as_str();
+    let payload = if parse_replies && is_reply {
         PayloadElement::Reply(cursor.value::<SplitReply<'_>>()?.0)
     } else {
         PayloadElement::Raw(cursor.value::<&RawValue>()?)
@@ -34,14 +45,41 @@ pub(super) fn decode(text: &str, parse_replies: bool) -> Option<Message> {
     // Extra elements (which Phoenix ignores) are left to the exact decoder.
     cursor.expect(b']')?;
     cursor.at_end()?;
-    let payload = json::read_payload(payload, &event, parse_replies).ok()?;
-    Some(Message {
-        join_ref: join_ref.map(Ref::from),
-        msg_ref: msg_ref.map(Ref::from),
-        topic: topic.to_owned(),
+    let event_kind = if is_reply { Event::Reply } else { Event::Close };
+    // Only whether the event is `phx_reply` matters to the payload.
+    let payload = json::read_payload(payload, &event_kind, parse_replies).ok()?;
+    Some(Parts {
+        join_ref,
+        msg_ref,
+        topic,
         event,
         payload,
     })
+}
+
+impl Parts<'_> {
+    /// The message, with its own copies of the topic and event.
+    pub(super) fn into_message(self) -> Message {
+        Message {
+            join_ref: self.join_ref.map(Ref::from),
+            msg_ref: self.msg_ref.map(Ref::from),
+            topic: self.topic.to_owned(),
+            event: Event::from(self.event),
+            payload: self.payload,
+        }
+    }
+
+    /// The message, its topic and event sliced out of `frame` (the text these parts were read
+    /// from).
+    pub(super) fn into_shared(self, frame: &SharedStr) -> SharedMessage {
+        SharedMessage {
+            join_ref: self.join_ref.map(Ref::from),
+            msg_ref: self.msg_ref.map(Ref::from),
+            topic: frame.slice_ref(self.topic),
+            event: frame.slice_ref(self.event),
+            payload: self.payload,
+        }
+    }
 }
 
 /// A position in the frame's text. Every method returns `None` where the frame leaves the
@@ -104,6 +142,7 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
+    use crate::shared_str::SharedStr;
     use proptest::prelude::*;
 
     use super::super::decode_exact;
@@ -193,8 +232,13 @@ mod tests {
         /// Whatever the fast path decodes, the exact decoder decodes to the same message.
         #[test]
         fn agrees_with_the_exact_decoder(text in frame(), parse_replies: bool) {
-            if let Some(fast) = super::decode(&text, parse_replies) {
-                prop_assert_eq!(Ok(fast), decode_exact(&text, parse_replies), "frame {}", text);
+            let frame = SharedStr::from(text.clone());
+            if let Some(parts) = super::parse(&frame, parse_replies) {
+                let exact = decode_exact(&text, parse_replies);
+                let shared = parts.into_shared(&frame).into_message();
+                prop_assert_eq!(Ok(shared), exact.clone(), "frame {} (shared)", text);
+                let owned = super::parse(&text, parse_replies).map(super::Parts::into_message);
+                prop_assert_eq!(owned.map(Ok), Some(exact), "frame {}", text);
             }
         }
     }
@@ -207,7 +251,7 @@ mod tests {
             r#" [ null , "3" , "phoenix" , "phx_reply" , {"response":{},"status":"ok"} ] "#,
             r#"[null,null,"rooms:é","new msg",[1,"two"]]"#,
         ] {
-            let fast = super::decode(text, true);
+            let fast = super::parse(text, true).map(super::Parts::into_message);
             assert!(fast.is_some(), "{text}");
             assert_eq!(fast.map(Ok), Some(decode_exact(text, true)), "{text}");
         }
@@ -227,7 +271,7 @@ mod tests {
             r#"[null,null,"t","phx_reply",{"status":"ok"}]"#,
             r#"{"topic":"t"}"#,
         ] {
-            assert!(super::decode(text, true).is_none(), "{text}");
+            assert!(super::parse(text, true).is_none(), "{text}");
         }
     }
 }

@@ -86,7 +86,7 @@ pub fn watch(socket: &blocking::Socket, sink: Sink, words: SharedWords) {
                     Ok(event) => {
                         if let SocketEvent::Message(m) = &event {
                             let mut words = words.lock().unwrap_or_else(|p| p.into_inner());
-                            words.events.insert(m.event.clone());
+                            words.events.insert(m.event.to_string());
                         }
                         if let Some(line) = lines.line(&event) {
                             sink(line);
