@@ -51,8 +51,11 @@ pub(crate) enum WaitError {
 /// At most one overflow line per this interval (the first line of a burst is written at once).
 pub(crate) const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Below this many slots the queue's storage is never shrunk (a small queue is cheap to keep).
+/// Below this many slots the queue's storage is never shrunk (a small queue is cheap to keep)…
 const RETAINED_SLOTS: usize = 64;
+/// …except that storage of at most this many slots is given back whenever the queue empties, so
+/// that idle sockets, the many in a process, keep none.
+const IDLE_SLOTS: usize = 8;
 
 /// One overflow line due: what [`OverflowLog`] asks the mailbox to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +163,13 @@ impl Queue {
     /// page-faulting, on every burst. Amortised O(1), as growth is.
     fn release_storage(&mut self) {
         let (used, slots) = (self.events.len(), self.events.capacity());
+        if used == 0 && slots <= IDLE_SLOTS {
+            // Emptied after a few events (a connect, a join, one reply): an idle socket keeps
+            // no storage; the next event allocates it again.
+            self.events = VecDeque::new();
+            self.underused = 0;
+            return;
+        }
         if slots <= RETAINED_SLOTS || used * 4 > slots {
             self.underused = 0;
             return;
@@ -651,6 +661,21 @@ mod tests {
             assert!(mb.take_first(&mut is_event("a")).is_some());
         }
         assert!(mb.queue().events.capacity() <= RETAINED_SLOTS * 2);
+    }
+
+    #[test]
+    fn an_idle_mailbox_keeps_no_storage() {
+        let mb = Mailbox::new(crate::config::DEFAULT_MAILBOX_CAPACITY);
+        mb.push(message("connected"));
+        mb.push(message("joined"));
+        assert!(mb.queue().events.capacity() > 0);
+        assert!(mb.take_first(&mut is_event("connected")).is_some());
+        assert!(
+            mb.queue().events.capacity() > 0,
+            "kept while an event waits"
+        );
+        assert!(mb.take_first(&mut is_event("joined")).is_some());
+        assert_eq!(mb.queue().events.capacity(), 0);
     }
 
     /// The times of a clock the test moves by hand.

@@ -134,6 +134,20 @@ pub(crate) enum TryRecvError {
     Disconnected,
 }
 
+/// Storage of at most this many slots is given back whenever the queue is empty, so that idle
+/// sockets keep none (the next command allocates it again).
+const IDLE_SLOTS: usize = 8;
+
+/// Shrinks an empty queue's storage: to nothing if it is small, else to [`RETAINED_SLOTS`].
+fn release_storage(queue: &mut VecDeque<Command>) {
+    let slots = queue.capacity();
+    if slots > RETAINED_SLOTS {
+        queue.shrink_to(RETAINED_SLOTS);
+    } else if slots > 0 && slots <= IDLE_SLOTS {
+        *queue = VecDeque::new();
+    }
+}
+
 impl CommandReceiver {
     /// The next command, waiting for one; `None` once every handle is gone and nothing is left.
     pub(crate) async fn recv(&mut self) -> Option<Command> {
@@ -161,12 +175,8 @@ impl CommandReceiver {
             drop(state);
             return self.batch.pop_front().ok_or(TryRecvError::Empty);
         }
-        if state.queued.capacity() > RETAINED_SLOTS {
-            state.queued.shrink_to(RETAINED_SLOTS);
-        }
-        if self.batch.capacity() > RETAINED_SLOTS {
-            self.batch.shrink_to(RETAINED_SLOTS);
-        }
+        release_storage(&mut state.queued);
+        release_storage(&mut self.batch);
         if state.senders == 0 {
             return Err(TryRecvError::Disconnected);
         }
@@ -195,6 +205,18 @@ mod tests {
 
     fn connect() -> Command {
         Command::Connect
+    }
+
+    #[test]
+    fn an_idle_queue_keeps_no_storage() {
+        let (tx, mut rx) = command_queue();
+        tx.send(connect()).unwrap();
+        tx.send(connect()).unwrap();
+        assert!(rx.try_recv().is_ok());
+        assert!(rx.try_recv().is_ok());
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+        assert_eq!(rx.batch.capacity(), 0);
+        assert_eq!(rx.shared.lock().queued.capacity(), 0);
     }
 
     #[tokio::test]

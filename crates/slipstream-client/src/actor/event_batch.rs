@@ -3,12 +3,15 @@
 use crate::event::SocketEvent;
 use crate::mailbox::Mailbox;
 
+/// A turn that emits at least this many events is a burst, whose batch storage is worth keeping.
+const BURST: usize = 16;
+
 /// Events emitted while the actor handles a batch of frames or commands; [`finish`](Self::finish)
 /// puts them into the mailbox under one lock, with one wake-up.
 ///
-/// The storage is kept from one turn to the next while turns use at least a quarter of it, so a
-/// burst does not regrow it on every turn, and given back when they do not, so an idle socket
-/// keeps next to nothing.
+/// The storage is kept from one turn to the next while turns are bursts (at least [`BURST`]
+/// events) that use at least a quarter of it, so a burst does not regrow it on every turn; it is
+/// given back after any other turn, so an idle socket keeps none.
 #[derive(Debug, Default)]
 pub(super) struct EventBatch {
     events: Vec<SocketEvent>,
@@ -38,8 +41,8 @@ impl EventBatch {
         if used > 0 {
             mailbox.push_all(self.events.drain(..));
         }
-        if used * 4 < self.events.capacity() {
-            self.events.shrink_to(used);
+        if used < BURST || used * 4 < self.events.capacity() {
+            self.events = Vec::new();
         }
     }
 }
@@ -90,10 +93,10 @@ mod tests {
         assert!(batch.start());
         batch.push(SocketEvent::Connected).unwrap();
         batch.finish(&mailbox);
-        assert!(
-            batch.events.capacity() < 25,
-            "a quiet turn gives the storage back (kept {})",
-            batch.events.capacity()
+        assert_eq!(
+            batch.events.capacity(),
+            0,
+            "a quiet turn gives the storage back"
         );
     }
 }
