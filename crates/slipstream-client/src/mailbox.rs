@@ -53,8 +53,9 @@ pub(crate) const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Below this many slots the queue's storage is never shrunk (a small queue is cheap to keep)…
 const RETAINED_SLOTS: usize = 64;
-/// …except that storage of at most this many slots is given back whenever the queue empties, so
-/// that idle sockets, the many in a process, keep none.
+/// …except that storage of at most this many slots is given back when the queue empties, as long
+/// as it has held no more than this many events in its life: idle sockets, the many in a
+/// process, keep none.
 const IDLE_SLOTS: usize = 8;
 
 /// One overflow line due: what [`OverflowLog`] asks the mailbox to write.
@@ -146,6 +147,8 @@ struct Queue {
     overflow: OverflowLog,
     /// Removals in a row that left at most a quarter of the storage used.
     underused: usize,
+    /// Removals over the mailbox's life, up to [`IDLE_SLOTS`] + 1 (see [`Queue::release_storage`]).
+    removals: usize,
 }
 
 impl Queue {
@@ -163,9 +166,11 @@ impl Queue {
     /// page-faulting, on every burst. Amortised O(1), as growth is.
     fn release_storage(&mut self) {
         let (used, slots) = (self.events.len(), self.events.capacity());
-        if used == 0 && slots <= IDLE_SLOTS {
-            // Emptied after a few events (a connect, a join, one reply): an idle socket keeps
-            // no storage; the next event allocates it again.
+        self.removals = (self.removals + 1).min(IDLE_SLOTS + 1);
+        if used == 0 && slots <= IDLE_SLOTS && self.removals <= IDLE_SLOTS {
+            // A socket that has had only a handful of events (a connect, a join) and is now
+            // idle keeps no storage. One that is in use keeps its few slots rather than
+            // reallocating them for every reply.
             self.events = VecDeque::new();
             self.underused = 0;
             return;
@@ -676,6 +681,12 @@ mod tests {
         );
         assert!(mb.take_first(&mut is_event("joined")).is_some());
         assert_eq!(mb.queue().events.capacity(), 0);
+        // A mailbox in steady use keeps its few slots instead of reallocating them each time.
+        for _ in 0..IDLE_SLOTS * 2 {
+            mb.push(message("reply"));
+            assert!(mb.take_first(&mut is_event("reply")).is_some());
+        }
+        assert!(mb.queue().events.capacity() > 0);
     }
 
     /// The times of a clock the test moves by hand.

@@ -22,6 +22,8 @@ const RETAINED_SLOTS: usize = 16;
 #[derive(Debug, Default)]
 struct State {
     queued: VecDeque<Command>,
+    /// Commands sent over the queue's life, up to [`IDLE_SLOTS`] + 1 (see [`release_storage`]).
+    sent: usize,
     senders: usize,
     receiver_alive: bool,
     /// The task's waker, while it waits for a command.
@@ -86,6 +88,7 @@ impl CommandSender {
                 return Err(TaskGone);
             }
             state.queued.push_back(command);
+            state.sent = (state.sent + 1).min(IDLE_SLOTS + 1);
             state.waiting.take()
         };
         if let Some(waker) = waiting {
@@ -134,16 +137,18 @@ pub(crate) enum TryRecvError {
     Disconnected,
 }
 
-/// Storage of at most this many slots is given back whenever the queue is empty, so that idle
-/// sockets keep none (the next command allocates it again).
+/// Storage of at most this many slots is given back when the queue is empty, as long as no more
+/// than this many commands have been sent over it: idle sockets keep none, while a socket in
+/// steady use keeps its few slots instead of reallocating them for every push.
 const IDLE_SLOTS: usize = 8;
 
-/// Shrinks an empty queue's storage: to nothing if it is small, else to [`RETAINED_SLOTS`].
-fn release_storage(queue: &mut VecDeque<Command>) {
+/// Shrinks an empty queue's storage to [`RETAINED_SLOTS`], or to nothing if it is small and the
+/// queue has carried `few_sent` commands.
+fn release_storage(queue: &mut VecDeque<Command>, few_sent: bool) {
     let slots = queue.capacity();
     if slots > RETAINED_SLOTS {
         queue.shrink_to(RETAINED_SLOTS);
-    } else if slots > 0 && slots <= IDLE_SLOTS {
+    } else if few_sent && slots > 0 && slots <= IDLE_SLOTS {
         *queue = VecDeque::new();
     }
 }
@@ -175,8 +180,9 @@ impl CommandReceiver {
             drop(state);
             return self.batch.pop_front().ok_or(TryRecvError::Empty);
         }
-        release_storage(&mut state.queued);
-        release_storage(&mut self.batch);
+        let few_sent = state.sent <= IDLE_SLOTS;
+        release_storage(&mut state.queued, few_sent);
+        release_storage(&mut self.batch, few_sent);
         if state.senders == 0 {
             return Err(TryRecvError::Disconnected);
         }
@@ -217,6 +223,13 @@ mod tests {
         assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
         assert_eq!(rx.batch.capacity(), 0);
         assert_eq!(rx.shared.lock().queued.capacity(), 0);
+        // A queue in steady use keeps its few slots.
+        for _ in 0..IDLE_SLOTS * 2 {
+            tx.send(connect()).unwrap();
+            assert!(rx.try_recv().is_ok());
+            assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+        }
+        assert!(rx.batch.capacity() + rx.shared.lock().queued.capacity() > 0);
     }
 
     #[tokio::test]
