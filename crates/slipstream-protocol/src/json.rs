@@ -36,11 +36,10 @@ pub(crate) fn read_ref(raw: &RawValue) -> Result<Option<Ref>, DecodeError> {
     let text = raw.get();
     match text.as_bytes().first() {
         Some(b'n') => Ok(None),
-        // Fast path: no escapes, so the text between the quotes is the string itself.
-        Some(b'"') if !text[1..text.len() - 1].contains('\\') => {
-            Ok(Some(Ref::from(&text[1..text.len() - 1])))
-        }
-        Some(b'"') => read_string(raw).map(|s| Some(Ref::from(s))),
+        Some(b'"') => match unescaped(text) {
+            Some(value) => Ok(Some(Ref::from(value))),
+            None => read_string(raw).map(|s| Some(Ref::from(s))),
+        },
         _ => Ok(Some(Ref::from_json_text(text))),
     }
 }
@@ -62,19 +61,26 @@ pub(crate) fn read_string_field(raw: &RawValue, field: Field) -> Result<String, 
 /// allocation when they are written without escapes, which is how every encoder writes them.
 pub(crate) fn read_event(raw: &RawValue) -> Result<Event, DecodeError> {
     let text = raw.get();
-    if text.starts_with('"') && !text[1..text.len() - 1].contains('\\') {
-        return Ok(Event::from(&text[1..text.len() - 1]));
+    if text.starts_with('"')
+        && let Some(name) = unescaped(text)
+    {
+        return Ok(Event::from(name));
     }
     read_string_field(raw, Field::Event).map(Event::from)
 }
 
 fn read_string(raw: &RawValue) -> Result<String, DecodeError> {
-    let text = raw.get();
-    // Fast path: no escapes, so the text between the quotes is the string itself.
-    if !text[1..text.len() - 1].contains('\\') {
-        return Ok(text[1..text.len() - 1].to_owned());
+    match unescaped(raw.get()) {
+        Some(value) => Ok(value.to_owned()),
+        None => serde_json::from_str(raw.get()).map_err(|e| DecodeError::from_json(&e)),
     }
-    serde_json::from_str(text).map_err(|e| DecodeError::from_json(&e))
+}
+
+/// The value of a valid JSON string literal (`text`, quotes included) when it has no escapes,
+/// so that the text between the quotes is the value itself.
+fn unescaped(text: &str) -> Option<&str> {
+    let inner = &text[1..text.len() - 1];
+    (!inner.contains('\\')).then_some(inner)
 }
 
 /// Reads a topic, keeping what a server needs to answer a non-string one as Phoenix does.
@@ -121,7 +127,7 @@ pub(crate) fn read_message(
 ) -> Result<Message, DecodeError> {
     let topic = read_topic(topic, &join_ref, &msg_ref)?;
     let event = read_event(event)?;
-    let payload = read_payload(payload, &event, parse_replies)?;
+    let payload = read_payload(payload, event == Event::Reply, parse_replies)?;
     Ok(Message {
         join_ref,
         msg_ref,
@@ -131,18 +137,16 @@ pub(crate) fn read_message(
     })
 }
 
-/// Builds the payload of a message whose `event` is known: a `phx_reply` payload becomes a
+/// Builds the payload of a message, knowing whether its event `is_reply`: a `phx_reply` payload becomes a
 /// [`Payload::Reply`] when `parse_replies` is on; any other payload stays raw JSON.
 pub(crate) fn read_payload(
     payload: PayloadElement<'_>,
-    event: &Event,
+    is_reply: bool,
     parse_replies: bool,
 ) -> Result<Payload, DecodeError> {
     Ok(match payload {
         PayloadElement::Reply(split) => reply_payload(split)?,
-        PayloadElement::Raw(raw) if parse_replies && *event == Event::Reply => {
-            reply_payload(split_reply(raw))?
-        }
+        PayloadElement::Raw(raw) if parse_replies && is_reply => reply_payload(split_reply(raw))?,
         PayloadElement::Raw(raw) => Payload::Json(raw.to_owned()),
     })
 }

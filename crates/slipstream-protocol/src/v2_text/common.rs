@@ -45,9 +45,7 @@ pub(super) fn parse(text: &str, parse_replies: bool) -> Option<Parts<'_>> {
     // Extra elements (which Phoenix ignores) are left to the exact decoder.
     cursor.expect(b']')?;
     cursor.at_end()?;
-    let event_kind = if is_reply { Event::Reply } else { Event::Close };
-    // Only whether the event is `phx_reply` matters to the payload.
-    let payload = json::read_payload(payload, &event_kind, parse_replies).ok()?;
+    let payload = json::read_payload(payload, is_reply, parse_replies).ok()?;
     Some(Parts {
         join_ref,
         msg_ref,
