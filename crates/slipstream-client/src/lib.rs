@@ -223,6 +223,7 @@ pub mod callback;
 mod config;
 mod error;
 mod event;
+mod idle_storage;
 mod longpoll;
 mod mailbox;
 mod message_macros;

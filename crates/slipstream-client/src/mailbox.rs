@@ -38,6 +38,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use crate::event::SocketEvent;
+use crate::idle_storage::Carried;
 
 /// What a selective wait ended with, when it found nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,12 +52,9 @@ pub(crate) enum WaitError {
 /// At most one overflow line per this interval (the first line of a burst is written at once).
 pub(crate) const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Below this many slots the queue's storage is never shrunk (a small queue is cheap to keep)…
+/// Below this many slots the queue's storage is never shrunk (a small queue is cheap to keep),
+/// except for what an idle socket would keep (see [`crate::idle_storage`]).
 const RETAINED_SLOTS: usize = 64;
-/// …except that storage of at most this many slots is given back when the queue empties, as long
-/// as it has held no more than this many events in its life: idle sockets, the many in a
-/// process, keep none.
-const IDLE_SLOTS: usize = 8;
 
 /// One overflow line due: what [`OverflowLog`] asks the mailbox to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,8 +145,8 @@ struct Queue {
     overflow: OverflowLog,
     /// Removals in a row that left at most a quarter of the storage used.
     underused: usize,
-    /// Removals over the mailbox's life, up to [`IDLE_SLOTS`] + 1 (see [`Queue::release_storage`]).
-    removals: usize,
+    /// Events taken out over the mailbox's life (see [`Queue::release_storage`]).
+    removals: Carried,
 }
 
 impl Queue {
@@ -166,12 +164,8 @@ impl Queue {
     /// page-faulting, on every burst. Amortised O(1), as growth is.
     fn release_storage(&mut self) {
         let (used, slots) = (self.events.len(), self.events.capacity());
-        self.removals = (self.removals + 1).min(IDLE_SLOTS + 1);
-        if used == 0 && slots <= IDLE_SLOTS && self.removals <= IDLE_SLOTS {
-            // A socket that has had only a handful of events (a connect, a join) and is now
-            // idle keeps no storage. One that is in use keeps its few slots rather than
-            // reallocating them for every reply.
-            self.events = VecDeque::new();
+        self.removals.add_one();
+        if self.removals.release_if_idle(&mut self.events) {
             self.underused = 0;
             return;
         }
@@ -682,7 +676,7 @@ mod tests {
         assert!(mb.take_first(&mut is_event("joined")).is_some());
         assert_eq!(mb.queue().events.capacity(), 0);
         // A mailbox in steady use keeps its few slots instead of reallocating them each time.
-        for _ in 0..IDLE_SLOTS * 2 {
+        for _ in 0..crate::idle_storage::IDLE_SLOTS * 2 {
             mb.push(message("reply"));
             assert!(mb.take_first(&mut is_event("reply")).is_some());
         }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 
 use super::Command;
+use crate::idle_storage::Carried;
 
 /// Queues whose storage grew past this many slots are shrunk once emptied.
 const RETAINED_SLOTS: usize = 16;
@@ -22,8 +23,8 @@ const RETAINED_SLOTS: usize = 16;
 #[derive(Debug, Default)]
 struct State {
     queued: VecDeque<Command>,
-    /// Commands sent over the queue's life, up to [`IDLE_SLOTS`] + 1 (see [`release_storage`]).
-    sent: usize,
+    /// Commands sent over the queue's life (see [`release_storage`]).
+    sent: Carried,
     senders: usize,
     receiver_alive: bool,
     /// The task's waker, while it waits for a command.
@@ -88,7 +89,7 @@ impl CommandSender {
                 return Err(TaskGone);
             }
             state.queued.push_back(command);
-            state.sent = (state.sent + 1).min(IDLE_SLOTS + 1);
+            state.sent.add_one();
             state.waiting.take()
         };
         if let Some(waker) = waiting {
@@ -137,19 +138,13 @@ pub(crate) enum TryRecvError {
     Disconnected,
 }
 
-/// Storage of at most this many slots is given back when the queue is empty, as long as no more
-/// than this many commands have been sent over it: idle sockets keep none, while a socket in
-/// steady use keeps its few slots instead of reallocating them for every push.
-const IDLE_SLOTS: usize = 8;
-
-/// Shrinks an empty queue's storage to [`RETAINED_SLOTS`], or to nothing if it is small and the
-/// queue has carried `few_sent` commands.
-fn release_storage(queue: &mut VecDeque<Command>, few_sent: bool) {
-    let slots = queue.capacity();
-    if slots > RETAINED_SLOTS {
+/// Shrinks an empty queue's storage to [`RETAINED_SLOTS`], or gives it all back if the socket is
+/// idle (see [`crate::idle_storage`]) by what has been `sent` over it.
+fn release_storage(queue: &mut VecDeque<Command>, sent: Carried) {
+    if queue.capacity() > RETAINED_SLOTS {
         queue.shrink_to(RETAINED_SLOTS);
-    } else if few_sent && slots > 0 && slots <= IDLE_SLOTS {
-        *queue = VecDeque::new();
+    } else {
+        sent.release_if_idle(queue);
     }
 }
 
@@ -180,9 +175,9 @@ impl CommandReceiver {
             drop(state);
             return self.batch.pop_front().ok_or(TryRecvError::Empty);
         }
-        let few_sent = state.sent <= IDLE_SLOTS;
-        release_storage(&mut state.queued, few_sent);
-        release_storage(&mut self.batch, few_sent);
+        let sent = state.sent;
+        release_storage(&mut state.queued, sent);
+        release_storage(&mut self.batch, sent);
         if state.senders == 0 {
             return Err(TryRecvError::Disconnected);
         }
@@ -224,7 +219,7 @@ mod tests {
         assert_eq!(rx.batch.capacity(), 0);
         assert_eq!(rx.shared.lock().queued.capacity(), 0);
         // A queue in steady use keeps its few slots.
-        for _ in 0..IDLE_SLOTS * 2 {
+        for _ in 0..crate::idle_storage::IDLE_SLOTS * 2 {
             tx.send(connect()).unwrap();
             assert!(rx.try_recv().is_ok());
             assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
