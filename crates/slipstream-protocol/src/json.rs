@@ -180,8 +180,7 @@ fn reply_payload(split: Result<ReplySplit<'_>, String>) -> Result<Payload, Decod
 /// reported as not a reply rather than as a broken frame.
 pub(crate) struct ReplySeed;
 
-/// A reply payload split as [`ReplySeed`] does, as a type serde can deserialize on its own (for
-/// a [`serde_json::StreamDeserializer`], which reports where the value ended).
+/// A reply payload split as [`ReplySeed`] does, as a type serde can deserialize on its own.
 pub(crate) struct SplitReply<'a>(pub(crate) Result<ReplySplit<'a>, String>);
 
 impl<'de> Deserialize<'de> for SplitReply<'de> {

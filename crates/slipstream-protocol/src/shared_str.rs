@@ -44,6 +44,23 @@ impl SharedStr {
         ByteString::try_from(bytes).map(SharedStr)
     }
 
+    /// The text of `bytes` already known to be UTF-8 (a websocket text frame's, which the
+    /// websocket library checked as it read it), sharing their buffer without checking again.
+    ///
+    /// # Safety
+    /// `bytes` must be valid UTF-8.
+    ///
+    /// ```
+    /// use slipstream_protocol::SharedStr;
+    /// let frame = bytes::Bytes::from_static(b"hello");
+    /// // SAFETY: the bytes above are ASCII.
+    /// assert_eq!(unsafe { SharedStr::from_utf8_unchecked(frame) }, "hello");
+    /// ```
+    pub unsafe fn from_utf8_unchecked(bytes: Bytes) -> SharedStr {
+        // SAFETY: the caller promises UTF-8.
+        SharedStr(unsafe { ByteString::from_bytes_unchecked(bytes) })
+    }
+
     /// `part` (which must lie within `self`) as a string sharing `self`'s buffer.
     pub(crate) fn slice_ref(&self, part: &str) -> SharedStr {
         SharedStr(self.0.slice_ref(part))

@@ -37,14 +37,14 @@ pub(super) fn parse(text: &str, parse_replies: bool) -> Option<Parts<'_>> {
     let event = cursor.null_or_plain_string()??;
     cursor.expect(b',')?;
     let is_reply = event == Event::Reply.as_str();
+    // The payload is all that is left before the closing bracket. Extra elements (which Phoenix
+    // ignores) make it invalid JSON, so they are left to the exact decoder.
+    let payload = cursor.last_element()?;
     let payload = if parse_replies && is_reply {
-        PayloadElement::Reply(cursor.value::<SplitReply<'_>>()?.0)
+        PayloadElement::Reply(serde_json::from_str::<SplitReply<'_>>(payload).ok()?.0)
     } else {
-        PayloadElement::Raw(cursor.value::<&RawValue>()?)
+        PayloadElement::Raw(serde_json::from_str::<&RawValue>(payload).ok()?)
     };
-    // Extra elements (which Phoenix ignores) are left to the exact decoder.
-    cursor.expect(b']')?;
-    cursor.at_end()?;
     let payload = json::read_payload(payload, is_reply, parse_replies).ok()?;
     Some(Parts {
         join_ref,
@@ -102,10 +102,12 @@ impl<'a> Cursor<'a> {
         (self.text.as_bytes().get(self.pos) == Some(&byte)).then(|| self.pos += 1)
     }
 
-    /// Skips trailing whitespace; `None` unless that reaches the end.
-    fn at_end(&mut self) -> Option<()> {
-        self.skip_whitespace();
-        (self.pos == self.text.len()).then_some(())
+    /// The rest of the frame up to its closing bracket (and the whitespace after that), or
+    /// `None` if the frame does not end with a bracket.
+    fn last_element(&self) -> Option<&'a str> {
+        self.text[self.pos..]
+            .trim_end_matches([' ', '\t', '\n', '\r'])
+            .strip_suffix(']')
     }
 
     /// `null` (`Some(None)`), or a string without escapes or control characters.
@@ -126,15 +128,6 @@ impl<'a> Cursor<'a> {
         // The quotes are ASCII, so `len` falls on a character boundary.
         self.pos += len + 2;
         Some(Some(&body[..len]))
-    }
-
-    /// One JSON value, read (and validated) by serde_json.
-    fn value<T: serde::Deserialize<'a>>(&mut self) -> Option<T> {
-        let rest = &self.text[self.pos..];
-        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<T>();
-        let value = values.next()?.ok()?;
-        self.pos += values.byte_offset();
-        Some(value)
     }
 }
 
