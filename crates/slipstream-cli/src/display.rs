@@ -14,9 +14,9 @@ use slipstream_client::{
 /// A payload as one line: compact JSON, `<<1, 2, 3>>` for bytes, `(status, response)` for a reply.
 pub fn show_payload(payload: &Payload) -> String {
     match payload {
-        Payload::Json(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
+        Payload::Json(raw) => match serde_json::from_str::<serde_json::Value>(raw.as_str()) {
             Ok(value) => value.to_string(),
-            Err(_) => raw.get().to_owned(),
+            Err(_) => raw.as_str().to_owned(),
         },
         Payload::Binary(bytes) => {
             let listed: Vec<String> = bytes.iter().map(u8::to_string).collect();

@@ -26,7 +26,8 @@ use human::duration;
 /// assert_eq!(m.json().unwrap()["bar"], "baz");
 /// ```
 ///
-/// The topic and event are [`SharedStr`]s: slices of the frame the message came in, shared
+/// The topic and event are [`SharedStr`]s, and a JSON payload is a
+/// [`JsonText`](slipstream_protocol::JsonText): slices of the frame the message came in, shared
 /// rather than copied, so a delivery allocates nothing for them. They read as `&str`
 /// (`m.topic.as_str()`, or any `str` method), compare with strings (`m.event == "foo"`) and
 /// print as text; `String::from(m.topic)` makes an owned copy. A message kept for long keeps

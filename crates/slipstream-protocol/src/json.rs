@@ -6,6 +6,8 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use crate::json_text::JsonText;
+
 use crate::error::{DecodeError, Field};
 use crate::message::{Event, Message, Payload, Ref, Reply};
 
@@ -127,7 +129,12 @@ pub(crate) fn read_message(
 ) -> Result<Message, DecodeError> {
     let topic = read_topic(topic, &join_ref, &msg_ref)?;
     let event = read_event(event)?;
-    let payload = read_payload(payload, event == Event::Reply, parse_replies)?;
+    let payload = read_payload(
+        payload,
+        event == Event::Reply,
+        parse_replies,
+        JsonText::from,
+    )?;
     Ok(Message {
         join_ref,
         msg_ref,
@@ -137,17 +144,22 @@ pub(crate) fn read_message(
     })
 }
 
-/// Builds the payload of a message, knowing whether its event `is_reply`: a `phx_reply` payload becomes a
-/// [`Payload::Reply`] when `parse_replies` is on; any other payload stays raw JSON.
-pub(crate) fn read_payload(
-    payload: PayloadElement<'_>,
+/// Builds the payload of a message, knowing whether its event `is_reply`: a `phx_reply` payload
+/// becomes a [`Payload::Reply`] when `parse_replies` is on; any other payload stays JSON text.
+/// `keep` makes the JSON text of a raw value read from the frame: a copy, or a slice of a shared
+/// frame.
+pub(crate) fn read_payload<'a>(
+    payload: PayloadElement<'a>,
     is_reply: bool,
     parse_replies: bool,
+    keep: impl Fn(&'a RawValue) -> JsonText,
 ) -> Result<Payload, DecodeError> {
     Ok(match payload {
-        PayloadElement::Reply(split) => reply_payload(split)?,
-        PayloadElement::Raw(raw) if parse_replies && is_reply => reply_payload(split_reply(raw))?,
-        PayloadElement::Raw(raw) => Payload::Json(raw.to_owned()),
+        PayloadElement::Reply(split) => reply_payload(split, keep)?,
+        PayloadElement::Raw(raw) if parse_replies && is_reply => {
+            reply_payload(split_reply(raw), keep)?
+        }
+        PayloadElement::Raw(raw) => Payload::Json(keep(raw)),
     })
 }
 
@@ -159,7 +171,10 @@ fn split_reply(raw: &RawValue) -> Result<ReplySplit<'_>, String> {
 }
 
 /// Turns a reply's parts into a [`Payload::Reply`], checking that the status is a string.
-fn reply_payload(split: Result<ReplySplit<'_>, String>) -> Result<Payload, DecodeError> {
+fn reply_payload<'a>(
+    split: Result<ReplySplit<'a>, String>,
+    keep: impl Fn(&'a RawValue) -> JsonText,
+) -> Result<Payload, DecodeError> {
     let split = split.map_err(|reason| DecodeError::MalformedReply { reason })?;
     if !split.status.get().starts_with('"') {
         return Err(DecodeError::MalformedReply {
@@ -171,7 +186,7 @@ fn reply_payload(split: Result<ReplySplit<'_>, String>) -> Result<Payload, Decod
     }
     Ok(Payload::Reply(Box::new(Reply {
         status: read_string(split.status)?,
-        response: Payload::Json(split.response.to_owned()),
+        response: Payload::Json(keep(split.response)),
     })))
 }
 

@@ -6,7 +6,8 @@
 //! * [`Serializer`] is Phoenix's V1 (JSON object) or V2 (JSON array + binary frames) serializer,
 //!   negotiated from the `vsn` query parameter, with an encoder and a decoder for each side.
 //! * A client can decode a text frame it holds in a shared buffer into a [`SharedMessage`],
-//!   whose topic and event are slices of that buffer rather than copies.
+//!   whose topic, event and JSON payload ([`JsonText`]) are slices of that buffer rather than
+//!   copies.
 //! * Every malformed input gives a [`DecodeError`] that says what was wrong and where; decoders
 //!   never panic.
 //!
@@ -29,6 +30,7 @@ mod binary;
 mod error;
 mod frame;
 mod json;
+mod json_text;
 mod message;
 mod serializer;
 mod shared;
@@ -38,6 +40,7 @@ mod v2_text;
 
 pub use error::{DecodeError, EncodeError, Field, VsnError};
 pub use frame::{Frame, FrameRef};
+pub use json_text::JsonText;
 pub use message::{Event, Message, MessageRef, PHOENIX_TOPIC, Payload, Ref, Reply};
 pub use serializer::Serializer;
 pub use shared::SharedMessage;

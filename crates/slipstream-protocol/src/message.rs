@@ -2,9 +2,9 @@
 
 use std::fmt;
 
+use crate::json_text::JsonText;
 use bytes::Bytes;
 use compact_str::{CompactString, ToCompactString};
-use serde_json::value::RawValue;
 
 /// A `ref` or `join_ref`, kept exactly as it travelled.
 ///
@@ -196,8 +196,8 @@ pub const PHOENIX_TOPIC: &str = "phoenix";
 /// ```
 #[derive(Clone, Debug)]
 pub enum Payload {
-    /// A JSON value, as raw text.
-    Json(Box<RawValue>),
+    /// A JSON value, as its text (checked, shared, parsed only on demand).
+    Json(JsonText),
     /// Raw bytes, sent as a V2 binary frame.
     Binary(Bytes),
     /// The payload of a `phx_reply`: a status and a response.
@@ -207,7 +207,7 @@ pub enum Payload {
 impl Payload {
     /// The empty JSON object `{}`.
     pub fn empty() -> Self {
-        Payload::Json(RawValue::from_string("{}".to_owned()).expect("{} is valid JSON"))
+        Payload::Json(JsonText::empty_object())
     }
 
     /// Serializes any `serde` value into a JSON payload.
@@ -215,17 +215,17 @@ impl Payload {
     /// Panics never: a value that fails to serialize (a map with non-string keys) becomes `null`.
     /// Use [`Payload::try_json`] to see that error.
     pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Self {
-        Self::try_json(value).unwrap_or_else(|_| Payload::Json(raw_null()))
+        Self::try_json(value).unwrap_or_else(|_| Payload::Json(JsonText::null()))
     }
 
     /// Serializes any `serde` value into a JSON payload, reporting serialization errors.
     pub fn try_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        serde_json::value::to_raw_value(value).map(Payload::Json)
+        JsonText::from_value(value).map(Payload::Json)
     }
 
     /// Parses JSON text into a payload, checking that it is valid JSON.
     pub fn from_json_str(text: &str) -> Result<Self, serde_json::Error> {
-        RawValue::from_string(text.to_owned()).map(Payload::Json)
+        JsonText::parse(text).map(Payload::Json)
     }
 
     /// Wraps bytes as a binary payload.
@@ -244,7 +244,7 @@ impl Payload {
     /// The raw JSON text, for a JSON payload.
     pub fn as_json_str(&self) -> Option<&str> {
         match self {
-            Payload::Json(raw) => Some(raw.get()),
+            Payload::Json(json) => Some(json.as_str()),
             _ => None,
         }
     }
@@ -271,7 +271,7 @@ impl Payload {
     /// (binary responses appear as an array of byte values).
     pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
         match self {
-            Payload::Json(raw) => serde_json::from_str(raw.get()),
+            Payload::Json(json) => serde_json::from_str(json.as_str()),
             Payload::Binary(bytes) => Ok(serde_json::Value::from(bytes.to_vec())),
             Payload::Reply(reply) => Ok(serde_json::json!({
                 "status": reply.status,
@@ -284,7 +284,7 @@ impl Payload {
 impl PartialEq for Payload {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Payload::Json(a), Payload::Json(b)) => a.get() == b.get(),
+            (Payload::Json(a), Payload::Json(b)) => a == b,
             (Payload::Binary(a), Payload::Binary(b)) => a == b,
             (Payload::Reply(a), Payload::Reply(b)) => a == b,
             _ => false,
@@ -305,7 +305,7 @@ impl PartialEq for Payload {
 impl fmt::Display for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Payload::Json(raw) => write_compact_json(f, raw.get()),
+            Payload::Json(json) => write_compact_json(f, json.as_str()),
             Payload::Binary(bytes) => match bytes.len() {
                 1 => f.write_str("<binary, 1 byte>"),
                 n => write!(f, "<binary, {n} bytes>"),
@@ -499,10 +499,6 @@ impl fmt::Display for Message {
             (Some(r), Some(j)) => write!(f, " (ref {r}, join_ref {j})"),
         }
     }
-}
-
-fn raw_null() -> Box<RawValue> {
-    RawValue::from_string("null".to_owned()).expect("null is valid JSON")
 }
 
 #[cfg(test)]

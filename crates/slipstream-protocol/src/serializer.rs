@@ -167,7 +167,7 @@ impl Serializer {
 
     /// Decodes a server's text frame held in a shared buffer, as
     /// [`decode_from_server`](Self::decode_from_server) does, into a [`SharedMessage`] whose
-    /// topic and event are slices of `text` (for V2's usual frames; otherwise they are moved
+    /// topic, event and JSON payload are slices of `text` (for V2's usual frames; otherwise they are moved
     /// out of an ordinary decode). Errors are the same.
     pub fn decode_text_from_server_shared(
         self,

@@ -1,14 +1,14 @@
-//! A server's message decoded from a frame it shares: the topic and event are slices of the
-//! frame's text, not copies.
+//! A server's message decoded from a frame it shares: the topic, event and payload are slices
+//! of the frame's text, not copies.
 
 use crate::shared_str::SharedStr;
 
 use crate::message::{Event, Message, Payload, Ref};
 
-/// A message from a server whose topic and event are slices of the received frame (a shared,
-/// reference-counted buffer), so decoding one copies neither. What
+/// A message from a server whose topic, event and JSON payload are slices of the received frame
+/// (a shared, reference-counted buffer), so decoding one copies none of them. What
 /// [`Serializer::decode_text_from_server_shared`](crate::Serializer::decode_text_from_server_shared)
-/// returns; a client delivers the topic and event as they are.
+/// returns; a client delivers them as they are.
 ///
 /// ```
 /// use slipstream_protocol::{SharedStr, Serializer};

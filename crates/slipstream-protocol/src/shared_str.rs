@@ -32,6 +32,11 @@ impl SharedStr {
         &self.0
     }
 
+    /// A string over static text (no allocation).
+    pub const fn from_static(text: &'static str) -> SharedStr {
+        SharedStr(ByteString::from_static(text))
+    }
+
     /// The text of `bytes`, sharing their buffer, or why they are not UTF-8.
     ///
     /// ```

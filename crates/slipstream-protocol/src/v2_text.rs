@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{DecodeError, EncodeError};
 use crate::json::{self, kind_of_document};
+use crate::json_text::JsonText;
 use crate::message::{Message, MessageRef, Payload};
 use crate::shared::SharedMessage;
 use crate::shared_str::SharedStr;
@@ -19,19 +20,19 @@ mod common;
 /// Takes `&str`, not bytes: serde_json then skips re-validating UTF-8 in every string and raw
 /// value, which is a good part of the decoding time of a small frame.
 pub(crate) fn decode(text: &str, parse_replies: bool) -> Result<Message, DecodeError> {
-    match common::parse(text, parse_replies) {
+    match common::parse(text, parse_replies, JsonText::from) {
         Some(parts) => Ok(parts.into_message()),
         None => decode_exact(text, parse_replies),
     }
 }
 
-/// Decodes a V2 text frame from a server as [`decode`] does, slicing the topic and event out of
+/// Decodes a V2 text frame from a server as [`decode`] does, slicing the topic, event and payload out of
 /// the shared `text` when the frame has the usual shape.
 pub(crate) fn decode_shared(
     text: &SharedStr,
     parse_replies: bool,
 ) -> Result<SharedMessage, DecodeError> {
-    match common::parse(text, parse_replies) {
+    match common::parse(text, parse_replies, common::sliced(text)) {
         Some(parts) => Ok(parts.into_shared(text)),
         None => decode_exact(text, parse_replies).map(SharedMessage::from),
     }
@@ -80,11 +81,11 @@ pub(crate) fn encode(message: MessageRef<'_>) -> Result<String, EncodeError> {
 /// Appends a JSON payload; a reply is written as `{"response": …, "status": …}` (Phoenix's key order).
 pub(crate) fn write_payload(out: &mut String, payload: &Payload) -> Result<(), EncodeError> {
     match payload {
-        Payload::Json(raw) => out.push_str(raw.get()),
+        Payload::Json(json) => out.push_str(json.as_str()),
         Payload::Reply(reply) => {
             out.push_str("{\"response\":");
             match &reply.response {
-                Payload::Json(raw) => out.push_str(raw.get()),
+                Payload::Json(json) => out.push_str(json.as_str()),
                 Payload::Binary(_) => return Err(EncodeError::BinaryUnsupported),
                 Payload::Reply(_) => return Err(EncodeError::MisplacedReply),
             }
@@ -99,7 +100,7 @@ pub(crate) fn write_payload(out: &mut String, payload: &Payload) -> Result<(), E
 
 fn payload_len(payload: &Payload) -> usize {
     match payload {
-        Payload::Json(raw) => raw.get().len(),
+        Payload::Json(json) => json.as_str().len(),
         Payload::Reply(reply) => 32 + payload_len(&reply.response),
         Payload::Binary(bytes) => bytes.len(),
     }

@@ -23,8 +23,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
-use slipstream_protocol::Payload;
+use slipstream_protocol::{JsonText, Payload};
 
 /// Why a JSON text could not be re-encoded. Positions are byte offsets into the text.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -58,11 +57,11 @@ type Result<T> = std::result::Result<T, NormalizeError>;
 /// assert_eq!(normalize(p).as_json_str(), Some(deep.as_str()));
 /// ```
 pub fn normalize(payload: Payload) -> Payload {
-    let Payload::Json(raw) = &payload else {
+    let Payload::Json(json) = &payload else {
         return payload;
     };
-    match normalize_str(raw.get()).map(RawValue::from_string) {
-        Ok(Ok(raw)) => Payload::Json(raw),
+    match normalize_str(json.as_str()).map(JsonText::parse) {
+        Ok(Ok(json)) => Payload::Json(json),
         _ => payload,
     }
 }

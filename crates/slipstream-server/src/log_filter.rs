@@ -57,11 +57,11 @@ pub(crate) fn connect_params(params: &[(String, String)], filters: &[String]) ->
 /// every secret key, at any depth, is `"[FILTERED]"`.
 pub(crate) fn payload(payload: &Payload, filters: &[String]) -> String {
     match payload {
-        Payload::Json(raw) => filter_json(raw.get(), filters).unwrap_or_else(|_| {
+        Payload::Json(raw) => filter_json(raw.as_str(), filters).unwrap_or_else(|_| {
             // Unreadable keys (a lone surrogate) might hide a secret: show nothing of it.
             format!(
                 "<{} bytes of JSON that could not be filtered>",
-                raw.get().len()
+                raw.as_str().len()
             )
         }),
         Payload::Binary(bytes) => format!("<{} bytes of binary>", bytes.len()),

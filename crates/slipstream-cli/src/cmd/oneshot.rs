@@ -314,7 +314,7 @@ pub async fn await_join(
 /// a reply as `{"status":…,"response":…}`.
 pub fn payload_json(payload: &Payload, json_key: &'static str) -> (&'static str, String) {
     match payload {
-        Payload::Json(raw) => (json_key, compact_json(raw.get())),
+        Payload::Json(raw) => (json_key, compact_json(raw.as_str())),
         Payload::Binary(bytes) => {
             let listed: Vec<String> = bytes.iter().map(u8::to_string).collect();
             ("binary", format!("[{}]", listed.join(",")))

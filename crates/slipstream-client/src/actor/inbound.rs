@@ -17,7 +17,7 @@ impl Actor {
         frame: Option<Result<tungstenite::Message, tungstenite::Error>>,
     ) {
         let decoded = match frame {
-            // The message's topic and event stay slices of the frame (no copies).
+            // The message's topic, event and payload stay slices of the frame (no copies).
             Some(Ok(tungstenite::Message::Text(text))) => self
                 .config
                 .serializer

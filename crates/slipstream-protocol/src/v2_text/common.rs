@@ -12,6 +12,7 @@ use crate::shared_str::SharedStr;
 use serde_json::value::RawValue;
 
 use crate::json::{self, PayloadElement, SplitReply};
+use crate::json_text::JsonText;
 use crate::message::{Event, Message, Payload, Ref};
 use crate::shared::SharedMessage;
 
@@ -25,7 +26,12 @@ pub(super) struct Parts<'a> {
 }
 
 /// Reads a frame of the common shape, or `None` when the frame has another shape or is invalid.
-pub(super) fn parse(text: &str, parse_replies: bool) -> Option<Parts<'_>> {
+/// `keep` makes the payload's JSON text out of the part of `text` it was read from.
+pub(super) fn parse<'a>(
+    text: &'a str,
+    parse_replies: bool,
+    keep: impl Fn(&'a RawValue) -> JsonText,
+) -> Option<Parts<'a>> {
     let mut cursor = Cursor { text, pos: 0 };
     cursor.expect(b'[')?;
     let join_ref = cursor.null_or_plain_string()?;
@@ -45,7 +51,7 @@ pub(super) fn parse(text: &str, parse_replies: bool) -> Option<Parts<'_>> {
     } else {
         PayloadElement::Raw(serde_json::from_str::<&RawValue>(payload).ok()?)
     };
-    let payload = json::read_payload(payload, is_reply, parse_replies).ok()?;
+    let payload = json::read_payload(payload, is_reply, parse_replies, keep).ok()?;
     Some(Parts {
         join_ref,
         msg_ref,
@@ -53,6 +59,11 @@ pub(super) fn parse(text: &str, parse_replies: bool) -> Option<Parts<'_>> {
         event,
         payload,
     })
+}
+
+/// A `keep` for [`parse`] that slices the payload out of the shared `frame` (no copy).
+pub(super) fn sliced(frame: &SharedStr) -> impl Fn(&RawValue) -> JsonText + '_ {
+    move |raw| JsonText::checked(frame.slice_ref(raw.get()))
 }
 
 impl Parts<'_> {
@@ -68,7 +79,7 @@ impl Parts<'_> {
     }
 
     /// The message, its topic and event sliced out of `frame` (the text these parts were read
-    /// from).
+    /// from; [`sliced`] does the same for the payload).
     pub(super) fn into_shared(self, frame: &SharedStr) -> SharedMessage {
         SharedMessage {
             join_ref: self.join_ref.map(Ref::from),
@@ -133,6 +144,7 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
+    use crate::json_text::JsonText;
     use crate::shared_str::SharedStr;
     use proptest::prelude::*;
 
@@ -224,11 +236,11 @@ mod tests {
         #[test]
         fn agrees_with_the_exact_decoder(text in frame(), parse_replies: bool) {
             let frame = SharedStr::from(text.clone());
-            if let Some(parts) = super::parse(&frame, parse_replies) {
+            if let Some(parts) = super::parse(&frame, parse_replies, super::sliced(&frame)) {
                 let exact = decode_exact(&text, parse_replies);
                 let shared = parts.into_shared(&frame).into_message();
                 prop_assert_eq!(Ok(shared), exact.clone(), "frame {} (shared)", text);
-                let owned = super::parse(&text, parse_replies).map(super::Parts::into_message);
+                let owned = super::parse(&text, parse_replies, JsonText::from).map(super::Parts::into_message);
                 prop_assert_eq!(owned.map(Ok), Some(exact), "frame {}", text);
             }
         }
@@ -242,7 +254,7 @@ mod tests {
             r#" [ null , "3" , "phoenix" , "phx_reply" , {"response":{},"status":"ok"} ] "#,
             r#"[null,null,"rooms:é","new msg",[1,"two"]]"#,
         ] {
-            let fast = super::parse(text, true).map(super::Parts::into_message);
+            let fast = super::parse(text, true, JsonText::from).map(super::Parts::into_message);
             assert!(fast.is_some(), "{text}");
             assert_eq!(fast.map(Ok), Some(decode_exact(text, true)), "{text}");
         }
@@ -262,7 +274,7 @@ mod tests {
             r#"[null,null,"t","phx_reply",{"status":"ok"}]"#,
             r#"{"topic":"t"}"#,
         ] {
-            assert!(super::parse(text, true).is_none(), "{text}");
+            assert!(super::parse(text, true, JsonText::from).is_none(), "{text}");
         }
     }
 }

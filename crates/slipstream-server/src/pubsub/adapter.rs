@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use slipstream_protocol::Payload;
+use slipstream_protocol::{JsonText, Payload};
 
 /// Carries messages to the other nodes. Publishing never waits: a message that cannot go (the
 /// engine is unreachable, its queue is full) is counted as lost by the adapter.
@@ -107,7 +107,7 @@ impl Body {
     pub(crate) fn broadcast(topic: &str, event: &str, payload: &Payload) -> Self {
         let (json, binary) = match payload {
             Payload::Binary(bytes) => (None, Some(STANDARD.encode(bytes))),
-            Payload::Json(raw) => (Some(raw.clone()), None),
+            Payload::Json(json) => (RawValue::from_string(json.as_str().to_owned()).ok(), None),
             other => (
                 RawValue::from_string(other.to_value().unwrap_or(Value::Null).to_string()).ok(),
                 None,
@@ -148,7 +148,7 @@ pub(crate) fn broadcast_payload(json: Option<Box<RawValue>>, binary: Option<Stri
             .decode(b64)
             .map(Payload::binary)
             .unwrap_or_else(|_| Payload::empty()),
-        (Some(raw), None) => Payload::Json(raw),
+        (Some(raw), None) => Payload::Json(JsonText::from(raw)),
         (None, None) => Payload::empty(),
     }
 }
