@@ -7,6 +7,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::value::RawValue;
 
 use crate::json_text::JsonText;
+use crate::plain_text::plain_prefix_len;
 
 use crate::error::{DecodeError, Field};
 use crate::message::{Event, Message, Payload, Ref, Reply};
@@ -287,35 +288,36 @@ impl<'de> Visitor<'de> for ReplyVisitor {
     }
 }
 
-/// Appends a JSON string literal, escaping as JSON requires.
+/// Appends a JSON string literal, escaping as JSON requires. Plain runs are copied whole.
 pub(crate) fn write_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0x08 => Some("\\b"),
-            0x0c => Some("\\f"),
-            0x00..=0x1f => None,
-            _ => continue,
+    let mut rest = s;
+    loop {
+        // The plain prefix ends on a character boundary (see `plain_prefix_len`).
+        let (plain, tail) = rest.split_at(plain_prefix_len(rest.as_bytes()));
+        out.push_str(plain);
+        let Some(&b) = tail.as_bytes().first() else {
+            break;
         };
-        out.push_str(&s[start..i]);
-        match escape {
-            Some(e) => out.push_str(e),
-            None => {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.push_str("\\u00");
                 out.push(HEX[(b >> 4) as usize] as char);
                 out.push(HEX[(b & 0xf) as usize] as char);
             }
         }
-        start = i + 1;
+        // The escaped byte is ASCII, so the tail after it is still a `str`.
+        rest = &tail[1..];
     }
-    out.push_str(&s[start..]);
     out.push('"');
 }
 

@@ -32,6 +32,7 @@ mod frame;
 mod json;
 mod json_text;
 mod message;
+mod plain_text;
 mod serializer;
 mod shared;
 mod shared_str;

@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use crate::json::{self, PayloadElement, SplitReply};
 use crate::json_text::JsonText;
 use crate::message::{Event, Message, Payload, Ref};
+use crate::plain_text::plain_prefix_len;
 use crate::shared::SharedMessage;
 
 /// A frame of the common shape, its payload decoded, its other elements still in the frame.
@@ -130,10 +131,8 @@ impl<'a> Cursor<'a> {
             return Some(None);
         }
         let body = rest.strip_prefix('"')?;
-        let len = body
-            .bytes()
-            .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if body.as_bytes()[len] != b'"' {
+        let len = plain_prefix_len(body.as_bytes());
+        if body.as_bytes().get(len) != Some(&b'"') {
             return None;
         }
         // The quotes are ASCII, so `len` falls on a character boundary.
