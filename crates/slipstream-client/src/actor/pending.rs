@@ -53,12 +53,24 @@ impl Pending {
 /// The number a ref this socket issued stands for: its text is a canonical decimal (no sign, no
 /// leading zero), as [`Shared::next_ref`](crate::socket::Shared::next_ref) writes them.
 pub(crate) fn ref_number(r: &Ref) -> Option<u64> {
-    let text = r.as_str()?;
-    let canonical = !text.is_empty()
-        && text.len() <= 20
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && (text == "0" || !text.starts_with('0'));
-    canonical.then(|| text.parse().ok()).flatten()
+    let digits = r.as_str()?.as_bytes();
+    if digits.is_empty() || digits.len() > 20 || (digits.len() > 1 && digits[0] == b'0') {
+        return None;
+    }
+    // One pass; only a 20-digit text can overflow, so only that pays for checked arithmetic.
+    let mut number: u64 = 0;
+    for &b in digits {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        number = if digits.len() < 20 {
+            number * 10 + u64::from(digit)
+        } else {
+            number.checked_mul(10)?.checked_add(u64::from(digit))?
+        };
+    }
+    Some(number)
 }
 
 /// Fibonacci hashing of a `u64` key: one multiply, with the high bits (which hashbrown uses
@@ -203,7 +215,28 @@ mod tests {
     fn only_canonical_decimals_are_numbers() {
         assert_eq!(ref_number(&Ref::from("17")), Some(17));
         assert_eq!(ref_number(&Ref::from("0")), Some(0));
-        for not in ["", "017", "+1", "-1", "1.0", "x", "99999999999999999999999"] {
+        assert_eq!(
+            ref_number(&Ref::from("18446744073709551615")),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            ref_number(&Ref::from("9999999999999999999")),
+            Some(9_999_999_999_999_999_999)
+        );
+        for not in [
+            "",
+            "017",
+            "00",
+            "+1",
+            "-1",
+            "1.0",
+            "1 ",
+            "x",
+            "١",
+            "18446744073709551616",
+            "99999999999999999999",
+            "99999999999999999999999",
+        ] {
             assert_eq!(ref_number(&Ref::from(not)), None, "{not:?}");
         }
         assert_eq!(ref_number(&Ref::from_json_text("17")), None);
