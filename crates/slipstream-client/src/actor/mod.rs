@@ -165,7 +165,9 @@ pub(crate) struct Actor {
     /// Incremented per established connection; stale heartbeat timers carry an older id.
     conn_id: u64,
     /// Boxed: a map of one topic allocates room for several entries, and a `Channel` is large.
-    channels: HashMap<String, Box<Channel>>,
+    /// Hashed with foldhash (seeded per map), not SipHash: it is looked up on every push and
+    /// every reply, and only this socket's own joins insert into it.
+    channels: HashMap<String, Box<Channel>, foldhash::fast::RandomState>,
     /// Params of topics that closed, for [`Command::Rejoin`] (bounded).
     closed_params: ClosedTopics,
     pending: PendingTable,
@@ -214,7 +216,7 @@ impl Actor {
             commands,
             conn: Conn::Idle,
             conn_id: 0,
-            channels: HashMap::new(),
+            channels: HashMap::default(),
             closed_params: ClosedTopics::default(),
             pending: PendingTable::default(),
             timers: Timers::default(),
