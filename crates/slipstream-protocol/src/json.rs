@@ -321,11 +321,71 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The length of the literal [`write_string`] writes for `s`.
+pub(crate) fn string_literal_len(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    let mut len = 2 + bytes.len();
+    let mut rest = bytes;
+    loop {
+        rest = &rest[plain_prefix_len(rest)..];
+        let Some((&b, tail)) = rest.split_first() else {
+            return len;
+        };
+        // `\"`, `\\`, `\n`, … are two bytes for one; `\u00XX` is six.
+        len += match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            _ => 5,
+        };
+        rest = tail;
+    }
+}
+
+/// The length of what [`write_ref`] writes for `r`.
+pub(crate) fn ref_len(r: Option<&Ref>) -> usize {
+    match r {
+        None => "null".len(),
+        Some(r) if r.is_json() => r.as_text().len(),
+        Some(r) => string_literal_len(r.as_text()),
+    }
+}
+
 /// Appends a ref as JSON: `null`, a string, or the kept JSON text.
 pub(crate) fn write_ref(out: &mut String, r: Option<&Ref>) {
     match r {
         None => out.push_str("null"),
         Some(r) if r.is_json() => out.push_str(r.as_text()),
         Some(r) => write_string(out, r.as_text()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_lengths_are_what_the_writers_write() {
+        let every_byte: String = (0u8..0x80).map(char::from).collect();
+        for s in [
+            "",
+            "rooms:lobby",
+            "é☃ plain",
+            "a\"b\\c\n\r\t\u{8}\u{c}",
+            &every_byte,
+        ] {
+            let mut out = String::new();
+            write_string(&mut out, s);
+            assert_eq!(string_literal_len(s), out.len(), "{s:?}");
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s);
+        }
+        for r in [
+            None,
+            Some(Ref::from("12")),
+            Some(Ref::from("a\"b")),
+            Some(Ref::from_json_text("7")),
+        ] {
+            let mut out = String::new();
+            write_ref(&mut out, r.as_ref());
+            assert_eq!(ref_len(r.as_ref()), out.len(), "{r:?}");
+        }
     }
 }

@@ -63,7 +63,15 @@ fn decode_exact(text: &str, parse_replies: bool) -> Result<Message, DecodeError>
 
 /// Encodes a message whose payload is JSON (or a reply with a JSON response) as a V2 text frame.
 pub(crate) fn encode(message: MessageRef<'_>) -> Result<String, EncodeError> {
-    let mut out = String::with_capacity(48 + message.topic.len() + payload_len(message.payload));
+    // The exact length: a frame handed to the websocket as `Bytes` then takes the string's
+    // buffer as it is, with no separate allocation for its reference count.
+    let len = 6
+        + json::ref_len(message.join_ref)
+        + json::ref_len(message.msg_ref)
+        + json::string_literal_len(message.topic)
+        + json::string_literal_len(message.event)
+        + payload_len(message.payload);
+    let mut out = String::with_capacity(len);
     out.push('[');
     json::write_ref(&mut out, message.join_ref);
     out.push(',');
@@ -75,6 +83,7 @@ pub(crate) fn encode(message: MessageRef<'_>) -> Result<String, EncodeError> {
     out.push(',');
     write_payload(&mut out, message.payload)?;
     out.push(']');
+    debug_assert_eq!(out.len(), len, "the frame's length was computed exactly");
     Ok(out)
 }
 
@@ -98,10 +107,15 @@ pub(crate) fn write_payload(out: &mut String, payload: &Payload) -> Result<(), E
     Ok(())
 }
 
+/// The length of what [`write_payload`] writes for `payload` (a binary one is refused there).
 fn payload_len(payload: &Payload) -> usize {
     match payload {
         Payload::Json(json) => json.as_str().len(),
-        Payload::Reply(reply) => 32 + payload_len(&reply.response),
+        Payload::Reply(reply) => {
+            "{\"response\":,\"status\":}".len()
+                + payload_len(&reply.response)
+                + json::string_literal_len(&reply.status)
+        }
         Payload::Binary(bytes) => bytes.len(),
     }
 }
