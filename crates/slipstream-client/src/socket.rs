@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use slipstream_protocol::{Payload, Ref, Reply};
+use slipstream_protocol::{Payload, Ref, Reply, SharedStr};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -276,7 +276,7 @@ impl Socket {
         let push_ref = self.shared.next_ref();
         self.send(Command::Push {
             topic: topic.to_owned(),
-            event: event.to_owned(),
+            event: SharedStr::from(event),
             payload,
             push_ref: push_ref.clone(),
             timeout,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use slipstream_protocol::{Payload, Ref};
+use slipstream_protocol::{Payload, Ref, SharedStr};
 use tokio::time::Instant;
 
 use crate::event::JoinStatus;
@@ -12,7 +12,7 @@ use crate::event::JoinStatus;
 #[derive(Debug, Clone)]
 pub(crate) struct BufferedPush {
     pub(crate) push_ref: Ref,
-    pub(crate) event: String,
+    pub(crate) event: SharedStr,
     pub(crate) payload: Payload,
     pub(crate) deadline: Instant,
     /// The push's timeout, for the error that reports it.

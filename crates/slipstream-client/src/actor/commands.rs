@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use slipstream_protocol::{Event, Message, MessageRef, Payload, Ref};
+use slipstream_protocol::{Event, Message, MessageRef, Payload, Ref, SharedStr};
 use tokio::time::Instant;
 
 use super::channels::{BufferedPush, Channel};
@@ -248,7 +248,7 @@ impl Actor {
     fn push(
         &mut self,
         topic: String,
-        event: String,
+        event: SharedStr,
         payload: Payload,
         push_ref: Ref,
         timeout: Option<Duration>,
@@ -317,7 +317,7 @@ impl Actor {
         &mut self,
         topic: String,
         push_ref: Ref,
-        event: String,
+        event: SharedStr,
         payload: Payload,
         now: Instant,
         wants_reply: bool,
@@ -337,7 +337,7 @@ impl Actor {
         };
         let error = match super::enqueue(&mut self.conn, &self.config, message, true, cast) {
             Ok(()) | Err(SendError::NotConnected) => {
-                tracing::debug!(%topic, %push_ref, event, "push sent");
+                tracing::debug!(%topic, %push_ref, event = event.as_str(), "push sent");
                 let pending = if wants_reply {
                     Pending::Push {
                         topic,

@@ -91,7 +91,7 @@ impl Actor {
             return;
         }
         match reserved {
-            Some(Event::Reply) => self.on_reply(message.into_message()),
+            Some(Event::Reply) => self.on_reply(message),
             Some(Event::Close) => self.on_close(message.into_message()),
             Some(Event::Error) => self.on_error(message.into_message()),
             _ => self.emit(SocketEvent::Message(ChannelMessage {
@@ -102,7 +102,9 @@ impl Actor {
         }
     }
 
-    fn on_reply(&mut self, message: Message) {
+    /// A reply: its topic is matched against the pending request's, whose own copy is what the
+    /// reply event carries (so the frame's topic is never copied).
+    fn on_reply(&mut self, message: SharedMessage) {
         let Some(msg_ref) = message.msg_ref else {
             tracing::debug!(topic = %message.topic, "reply without a ref ignored");
             return;
@@ -117,9 +119,8 @@ impl Actor {
                 }
             }
         };
-        let topic = message.topic;
-        match self.pending.take(&msg_ref, &topic) {
-            Some(Pending::Push { sent_at, .. }) => {
+        match self.pending.take(&msg_ref, &message.topic) {
+            Some(Pending::Push { topic, sent_at }) => {
                 self.timers.cancel_request(&msg_ref);
                 tracing::debug!(
                     %topic, push_ref = %msg_ref, status = %reply.status,
@@ -131,19 +132,21 @@ impl Actor {
                     result: Ok(reply),
                 });
             }
-            Some(Pending::Join { sent_at, .. }) => {
+            Some(Pending::Join { topic, sent_at }) => {
                 self.timers.cancel_request(&msg_ref);
                 let elapsed_ms = sent_at.elapsed().as_millis() as u64;
                 self.on_join_reply(&topic, reply, elapsed_ms);
             }
-            Some(Pending::Cast { .. }) => {
+            Some(Pending::Cast { topic }) => {
                 tracing::debug!(%topic, push_ref = %msg_ref, "reply to a no-reply push ignored");
             }
-            Some(Pending::Leave { .. }) => {
+            Some(Pending::Leave { topic }) => {
                 tracing::debug!(%topic, status = %reply.status, "leave answered");
                 self.finish_leave(&topic);
             }
-            None => tracing::debug!(%topic, %msg_ref, "reply to an unknown or expired ref ignored"),
+            None => tracing::debug!(
+                topic = %message.topic, %msg_ref, "reply to an unknown or expired ref ignored"
+            ),
         }
     }
 

@@ -35,7 +35,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use slipstream_protocol::{Frame, Message, MessageRef, Payload, Ref};
+use slipstream_protocol::{Frame, Message, MessageRef, Payload, Ref, SharedStr};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
 
@@ -73,7 +73,7 @@ pub(crate) enum Command {
     },
     Push {
         topic: String,
-        event: String,
+        event: SharedStr,
         payload: Payload,
         push_ref: Ref,
         /// Overrides the configured push timeout.

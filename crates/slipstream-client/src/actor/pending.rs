@@ -6,6 +6,7 @@
 //! A ref that is not a canonical decimal number cannot be one of ours, but is still kept, apart.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use slipstream_protocol::Ref;
@@ -118,13 +119,10 @@ impl PendingTable {
     /// Takes the entry for `r` if it belongs to `topic` (a robust client matches topic and ref).
     pub(crate) fn take(&mut self, r: &Ref, topic: &str) -> Option<Pending> {
         match ref_number(r) {
-            Some(n) => {
-                if self.entries.get(&n)?.topic() == topic {
-                    self.entries.remove(&n)
-                } else {
-                    None
-                }
-            }
+            Some(n) => match self.entries.entry(n) {
+                Entry::Occupied(entry) if entry.get().topic() == topic => Some(entry.remove()),
+                _ => None,
+            },
             None => {
                 if self.others.get(r)?.topic() == topic {
                     self.others.remove(r)
