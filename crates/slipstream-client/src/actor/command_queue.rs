@@ -13,18 +13,30 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::Command;
 use crate::idle_storage::Carried;
 
-/// Queues whose storage grew past this many slots are shrunk once emptied.
+/// Queues whose storage grew past this many slots are shrunk once emptied, when no burst has
+/// needed that storage for [`BURST_MEMORY`].
 const RETAINED_SLOTS: usize = 16;
+
+/// How long the storage a burst of commands grew is kept after the last burst that needed it: a
+/// socket pushing in bursts (a window of pushes in flight) keeps it instead of reallocating it,
+/// and faulting its pages back in, on every burst, while one that went quiet gives it back on
+/// its next turn after this.
+const BURST_MEMORY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default)]
 struct State {
     queued: VecDeque<Command>,
     /// Commands sent over the queue's life (see [`release_storage`]).
     sent: Carried,
+    /// When a batch last needed more than [`RETAINED_SLOTS`] (see [`release_storage`]).
+    last_burst: Option<Instant>,
     senders: usize,
     receiver_alive: bool,
     /// The task's waker, while it waits for a command.
@@ -138,11 +150,15 @@ pub(crate) enum TryRecvError {
     Disconnected,
 }
 
-/// Shrinks an empty queue's storage to [`RETAINED_SLOTS`], or gives it all back if the socket is
-/// idle (see [`crate::idle_storage`]) by what has been `sent` over it.
-fn release_storage(queue: &mut VecDeque<Command>, sent: Carried) {
+/// Shrinks an empty queue's storage to [`RETAINED_SLOTS`] once no burst has needed more for
+/// [`BURST_MEMORY`] (the clock is read only while there is storage to give back), or gives it
+/// all back if the socket is idle (see [`crate::idle_storage`]) by what has been `sent` over it.
+fn release_storage(queue: &mut VecDeque<Command>, sent: Carried, last_burst: Option<Instant>) {
     if queue.capacity() > RETAINED_SLOTS {
-        queue.shrink_to(RETAINED_SLOTS);
+        let burst_over = last_burst.is_none_or(|at| at.elapsed() >= BURST_MEMORY);
+        if burst_over {
+            queue.shrink_to(RETAINED_SLOTS);
+        }
     } else {
         sent.release_if_idle(queue);
     }
@@ -170,14 +186,17 @@ impl CommandReceiver {
         }
         let mut state = self.shared.lock();
         if !state.queued.is_empty() {
+            if state.queued.len() > RETAINED_SLOTS {
+                state.last_burst = Some(Instant::now());
+            }
             // Take the whole queue; leave our empty storage in its place.
             std::mem::swap(&mut self.batch, &mut state.queued);
             drop(state);
             return self.batch.pop_front().ok_or(TryRecvError::Empty);
         }
-        let sent = state.sent;
-        release_storage(&mut state.queued, sent);
-        release_storage(&mut self.batch, sent);
+        let (sent, last_burst) = (state.sent, state.last_burst);
+        release_storage(&mut state.queued, sent, last_burst);
+        release_storage(&mut self.batch, sent, last_burst);
         if state.senders == 0 {
             return Err(TryRecvError::Disconnected);
         }
@@ -225,6 +244,35 @@ mod tests {
             assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
         }
         assert!(rx.batch.capacity() + rx.shared.lock().queued.capacity() > 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_keeps_its_storage_until_bursts_stop() {
+        let (tx, mut rx) = command_queue();
+        let burst = |rx: &mut CommandReceiver| {
+            for _ in 0..100 {
+                tx.send(connect()).unwrap();
+            }
+            while rx.try_recv().is_ok() {}
+        };
+        let storage =
+            |rx: &CommandReceiver| rx.batch.capacity() + rx.shared.lock().queued.capacity();
+        burst(&mut rx);
+        assert!(storage(&rx) >= 100, "emptied right after a burst: kept");
+        tokio::time::advance(BURST_MEMORY / 2).await;
+        burst(&mut rx);
+        tokio::time::advance(BURST_MEMORY / 2).await;
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+        assert!(
+            storage(&rx) >= 100,
+            "the last burst was half a memory ago: kept"
+        );
+        tokio::time::advance(BURST_MEMORY).await;
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+        assert!(
+            storage(&rx) <= 2 * RETAINED_SLOTS,
+            "no burst for longer than the memory: given back"
+        );
     }
 
     #[tokio::test]
@@ -276,16 +324,5 @@ mod tests {
         let (tx, rx) = command_queue();
         drop(rx);
         assert_eq!(tx.send(connect()), Err(TaskGone));
-    }
-
-    #[test]
-    fn storage_shrinks_once_a_burst_is_handled() {
-        let (tx, mut rx) = command_queue();
-        for _ in 0..10_000 {
-            tx.send(connect()).unwrap();
-        }
-        while rx.try_recv().is_ok() {}
-        assert!(rx.batch.capacity() <= RETAINED_SLOTS);
-        assert!(rx.shared.lock().queued.capacity() <= RETAINED_SLOTS);
     }
 }
