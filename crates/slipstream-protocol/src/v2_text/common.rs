@@ -101,11 +101,10 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn skip_whitespace(&mut self) {
-        let rest = &self.text.as_bytes()[self.pos..];
-        self.pos += rest
-            .iter()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .count();
+        let bytes = self.text.as_bytes();
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(self.pos) {
+            self.pos += 1;
+        }
     }
 
     /// Skips whitespace, then takes `byte`.
@@ -117,7 +116,8 @@ impl<'a> Cursor<'a> {
     /// The rest of the frame up to its closing bracket (and the whitespace after that), or
     /// `None` if the frame does not end with a bracket.
     fn last_element(&self) -> Option<&'a str> {
-        self.text[self.pos..]
+        self.text
+            .get(self.pos..)?
             .trim_end_matches([' ', '\t', '\n', '\r'])
             .strip_suffix(']')
     }
@@ -125,19 +125,24 @@ impl<'a> Cursor<'a> {
     /// `null` (`Some(None)`), or a string without escapes or control characters.
     fn null_or_plain_string(&mut self) -> Option<Option<&'a str>> {
         self.skip_whitespace();
-        let rest = &self.text[self.pos..];
-        if rest.starts_with("null") {
-            self.pos += 4;
-            return Some(None);
+        let bytes = self.text.as_bytes();
+        match bytes.get(self.pos)? {
+            b'n' if bytes.get(self.pos..self.pos + 4)? == b"null" => {
+                self.pos += 4;
+                Some(None)
+            }
+            b'"' => {
+                let start = self.pos + 1;
+                let end = start + plain_prefix_len(&bytes[start..]);
+                if bytes.get(end) != Some(&b'"') {
+                    return None;
+                }
+                self.pos = end + 1;
+                // Both ends are next to ASCII quotes, so on character boundaries.
+                Some(Some(self.text.get(start..end)?))
+            }
+            _ => None,
         }
-        let body = rest.strip_prefix('"')?;
-        let len = plain_prefix_len(body.as_bytes());
-        if body.as_bytes().get(len) != Some(&b'"') {
-            return None;
-        }
-        // The quotes are ASCII, so `len` falls on a character boundary.
-        self.pos += len + 2;
-        Some(Some(&body[..len]))
     }
 }
 
