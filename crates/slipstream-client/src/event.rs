@@ -27,8 +27,9 @@ use human::duration;
 /// ```
 ///
 /// The topic and event are [`SharedStr`]s, and a JSON payload is a
-/// [`JsonText`](slipstream_protocol::JsonText): slices of the frame the message came in, shared
-/// rather than copied, so a delivery allocates nothing for them. They read as `&str`
+/// [`JsonText`](slipstream_protocol::JsonText): stored inline when short (up to 23 bytes), else
+/// slices of the frame the message came in, shared rather than copied, so a delivery allocates
+/// nothing for them. They read as `&str`
 /// (`m.topic.as_str()`, or any `str` method), compare with strings (`m.event == "foo"`) and
 /// print as text; `String::from(m.topic)` makes an owned copy. A message kept for long keeps
 /// the buffer it was read into alive (at most the socket's read buffer, 8 KiB by default, shared

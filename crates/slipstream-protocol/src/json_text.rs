@@ -10,7 +10,8 @@ use crate::shared_str::SharedStr;
 /// [`Payload`](crate::Payload) holds.
 ///
 /// It is checked when it is made and never parsed again unless someone asks for a value.
-/// Cloning it, or slicing it out of a received frame, copies nothing: a payload a client
+/// Cloning it, or slicing it out of a received frame, copies nothing but a short text (up to
+/// [`SharedStr::INLINE_CAPACITY`] bytes, stored inline): a longer payload a client
 /// decodes shares the frame's buffer.
 ///
 /// ```

@@ -1,5 +1,5 @@
 //! A server's message decoded from a frame it shares: the topic, event and payload are slices
-//! of the frame's text, not copies.
+//! of the frame's text (or, when short, inline copies), not allocations of their own.
 
 use crate::shared_str::SharedStr;
 

@@ -17,7 +17,8 @@ impl Actor {
         frame: Option<Result<tungstenite::Message, tungstenite::Error>>,
     ) {
         let decoded = match frame {
-            // The message's topic, event and payload stay slices of the frame (no copies).
+            // The message's topic, event and payload stay slices of the frame, or inline copies when
+            // short: no allocation.
             Some(Ok(tungstenite::Message::Text(text))) => self
                 .config
                 .serializer

@@ -62,7 +62,8 @@ pub(super) fn parse<'a>(
     })
 }
 
-/// A `keep` for [`parse`] that slices the payload out of the shared `frame` (no copy).
+/// A `keep` for [`parse`] that slices the payload out of the shared `frame` (no copy, but for a
+/// payload short enough to be stored inline).
 pub(super) fn sliced(frame: &SharedStr) -> impl Fn(&RawValue) -> JsonText + '_ {
     move |raw| JsonText::checked(frame.slice_ref(raw.get()))
 }
