@@ -6,11 +6,10 @@ use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::json_text::JsonText;
-use crate::plain_text::plain_prefix_len;
-
 use crate::error::{DecodeError, Field};
+use crate::json_text::JsonText;
 use crate::message::{Event, Message, Payload, Ref, Reply};
+use crate::plain_text::plain_prefix_len;
 
 /// The JSON kind of a raw value, for error messages.
 pub(crate) fn kind_of(raw: &str) -> &'static str {
@@ -300,15 +299,9 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
         let Some(&b) = tail.as_bytes().first() else {
             break;
         };
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x08 => out.push_str("\\b"),
-            0x0c => out.push_str("\\f"),
-            _ => {
+        match short_escape(b) {
+            Some(escape) => out.push_str(escape),
+            None => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.push_str("\\u00");
                 out.push(HEX[(b >> 4) as usize] as char);
@@ -321,6 +314,21 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The two-character escape of a byte a JSON string cannot hold as it is, if it has one (the
+/// other control characters are written `\u00XX`).
+fn short_escape(b: u8) -> Option<&'static str> {
+    Some(match b {
+        b'"' => "\\\"",
+        b'\\' => "\\\\",
+        b'\n' => "\\n",
+        b'\r' => "\\r",
+        b'\t' => "\\t",
+        0x08 => "\\b",
+        0x0c => "\\f",
+        _ => return None,
+    })
+}
+
 /// The length of the literal [`write_string`] writes for `s`.
 pub(crate) fn string_literal_len(s: &str) -> usize {
     let bytes = s.as_bytes();
@@ -331,11 +339,8 @@ pub(crate) fn string_literal_len(s: &str) -> usize {
         let Some((&b, tail)) = rest.split_first() else {
             return len;
         };
-        // `\"`, `\\`, `\n`, … are two bytes for one; `\u00XX` is six.
-        len += match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
-            _ => 5,
-        };
+        // Each escape replaces one byte; `\u00XX` is six bytes.
+        len += short_escape(b).map_or(6, str::len) - 1;
         rest = tail;
     }
 }

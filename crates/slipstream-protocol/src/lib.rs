@@ -6,8 +6,8 @@
 //! * [`Serializer`] is Phoenix's V1 (JSON object) or V2 (JSON array + binary frames) serializer,
 //!   negotiated from the `vsn` query parameter, with an encoder and a decoder for each side.
 //! * A client can decode a text frame it holds in a shared buffer into a [`SharedMessage`],
-//!   whose topic, event and JSON payload ([`JsonText`]) are slices of that buffer rather than
-//!   copies.
+//!   whose topic, event and JSON payload ([`JsonText`]) are slices of that buffer (or inline
+//!   copies, when short) rather than allocations of their own.
 //! * Every malformed input gives a [`DecodeError`] that says what was wrong and where; decoders
 //!   never panic.
 //!

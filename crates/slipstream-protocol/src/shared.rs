@@ -6,7 +6,8 @@ use crate::shared_str::SharedStr;
 use crate::message::{Event, Message, Payload, Ref};
 
 /// A message from a server whose topic, event and JSON payload are slices of the received frame
-/// (a shared, reference-counted buffer), so decoding one copies none of them. What
+/// (a shared, reference-counted buffer, or inline copies when short), so decoding one allocates
+/// for none of them. What
 /// [`Serializer::decode_text_from_server_shared`](crate::Serializer::decode_text_from_server_shared)
 /// returns; a client delivers them as they are.
 ///

@@ -58,20 +58,12 @@ pub(crate) fn ref_number(r: &Ref) -> Option<u64> {
     if digits.is_empty() || digits.len() > 20 || (digits.len() > 1 && digits[0] == b'0') {
         return None;
     }
-    // One pass; only a 20-digit text can overflow, so only that pays for checked arithmetic.
-    let mut number: u64 = 0;
-    for &b in digits {
+    // One pass: check each digit and accumulate (a 20-digit text may overflow a u64).
+    digits.iter().try_fold(0u64, |number, &b| {
         let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
-            return None;
-        }
-        number = if digits.len() < 20 {
-            number * 10 + u64::from(digit)
-        } else {
-            number.checked_mul(10)?.checked_add(u64::from(digit))?
-        };
-    }
-    Some(number)
+        (digit <= 9).then_some(())?;
+        number.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 /// Fibonacci hashing of a `u64` key: one multiply, with the high bits (which hashbrown uses
