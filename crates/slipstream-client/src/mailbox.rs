@@ -304,14 +304,40 @@ impl Mailbox {
         self.push_all(std::iter::once(event));
     }
 
+    /// Moves every event of `batch` to the end of the queue, in order, as
+    /// [`push_all`](Self::push_all) does, leaving `batch` empty (with storage it may reuse).
+    ///
+    /// When nothing is queued, nobody observes and the batch's pushes fit the capacity (the
+    /// usual case for a consumer that keeps up), the batch's storage simply becomes the queue's:
+    /// no event is copied, and `batch` gets the queue's old, empty storage in exchange.
+    pub(crate) fn append(&self, batch: &mut VecDeque<SocketEvent>) {
+        if self.listening_observers().is_none() {
+            let mut queue = self.queue();
+            if queue.events.is_empty() && !queue.overflow.has_unreported() {
+                let pushes = batch.iter().filter(|e| e.is_server_push()).count();
+                if pushes <= self.inner.capacity {
+                    std::mem::swap(&mut queue.events, batch);
+                    queue.pushes = pushes;
+                    drop(queue);
+                    self.inner.notify.notify_waiters();
+                    return;
+                }
+            }
+        }
+        self.push_all(batch.drain(..));
+    }
+
+    fn listening_observers(&self) -> Option<&broadcast::Sender<SocketEvent>> {
+        self.inner
+            .observers
+            .get()
+            .filter(|tx| tx.receiver_count() > 0)
+    }
+
     /// Appends events in order, under one lock: a consumer woken by the first finds all of
     /// them queued. Each is kept or dropped as [`Mailbox::push`] says.
     pub(crate) fn push_all(&self, events: impl IntoIterator<Item = SocketEvent>) {
-        let observers = self
-            .inner
-            .observers
-            .get()
-            .filter(|tx| tx.receiver_count() > 0);
+        let observers = self.listening_observers();
         // The clock is read only when the overflow log needs it (never on the usual path).
         let mut clock = None;
         let mut now = || *clock.get_or_insert_with(Instant::now);
@@ -397,6 +423,12 @@ impl Mailbox {
     /// Removes and returns every queued event.
     pub(crate) fn drain(&self) -> Vec<SocketEvent> {
         self.queue().drain()
+    }
+
+    /// How many events the queue's storage holds without growing.
+    #[cfg(test)]
+    pub(crate) fn storage(&self) -> usize {
+        self.queue().events.capacity()
     }
 
     /// Number of queued events.
@@ -605,6 +637,29 @@ mod tests {
         expected.extend((0..5).map(reply));
         expected.push(SocketEvent::Left { topic: "t".into() });
         assert_eq!(mb.drain(), expected);
+    }
+
+    #[test]
+    fn an_appended_batch_keeps_order_capacity_and_the_push_count() {
+        // Into an empty mailbox: the batch's storage is handed over.
+        let mb = Mailbox::new(3);
+        let mut batch: VecDeque<SocketEvent> = [message("a"), reply(1), message("b")].into();
+        mb.append(&mut batch);
+        assert!(batch.is_empty());
+        // Behind queued events; the capacity still counts the pushes handed over before.
+        let mut batch: VecDeque<SocketEvent> = [message("c"), message("over"), reply(2)].into();
+        mb.append(&mut batch);
+        assert!(batch.is_empty());
+        assert_eq!(mb.dropped(), 1);
+        assert_eq!(
+            mb.drain(),
+            vec![message("a"), reply(1), message("b"), message("c"), reply(2)]
+        );
+        // A batch with more pushes than the capacity is cut as pushes one by one would be.
+        let mut batch: VecDeque<SocketEvent> = ["d", "e", "f", "over"].map(message).into();
+        mb.append(&mut batch);
+        assert_eq!(mb.dropped(), 2);
+        assert_eq!(mb.drain(), ["d", "e", "f"].map(message).to_vec());
     }
 
     #[test]

@@ -452,3 +452,57 @@ async fn a_silent_server_is_reported_over_long_poll_by_the_poll_timeout() {
     socket.await_connect(None).await.unwrap();
     socket.await_join("rooms:lobby", None).await.unwrap();
 }
+
+/// How many broadcasts the burst below holds (about 60 KB of frames: within loopback's kernel
+/// buffers, so the whole burst is waiting when the receiver's task first runs).
+const BURST: usize = 1_000;
+
+#[test]
+fn a_burst_reaches_its_consumer_a_batch_at_a_time_not_all_at_once() {
+    // The server and the sender run on a runtime of their own; the receiver on a current-thread
+    // runtime that runs only inside `block_on`, so the burst piles up in its kernel buffer first.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let receiver_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_rt.block_on(demo());
+    let topic = "bench:burst";
+    let receiver = receiver_rt.block_on(joined_socket(Socket::builder(server.ws_url()), topic));
+    server_rt.block_on(async {
+        let sender = joined_socket(Socket::builder(server.ws_url()), topic).await;
+        for n in 0..BURST {
+            sender.push_no_reply(topic, "fanout", json!({ "n": n }));
+        }
+        // The channel handles pushes in order: once this is answered, the burst was broadcast.
+        let ping = sender.push(topic, "ping", json!({}));
+        sender.await_reply(&ping, Some(WAIT)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    });
+    // A task, as consumers are: the runtime polls `block_on`'s own future only between rounds
+    // of tasks.
+    let consumer = async move {
+        let fanout = slipstream_client::MessagePattern::any().event("fanout");
+        let mut most_waiting = 0;
+        for n in 0..BURST {
+            let message = receiver.await_message(&fanout, Some(WAIT)).await.unwrap();
+            assert_eq!(message.payload, json!({ "n": n }).into(), "in order");
+            most_waiting = most_waiting.max(receiver.pending_events());
+        }
+        most_waiting
+    };
+    let most_waiting = receiver_rt
+        .block_on(async { tokio::spawn(consumer).await })
+        .unwrap();
+    // The connection task hands over a batch (at most 256 frames), then lets the consumer run
+    // before it reads on: a burst never sits in the mailbox whole.
+    assert!(
+        most_waiting < 300,
+        "{most_waiting} events waited in the mailbox at once"
+    );
+    drop(server);
+}

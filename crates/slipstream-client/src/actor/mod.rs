@@ -272,7 +272,11 @@ impl Actor {
                     }
                 }
                 Input::Opened(result) => self.on_opened(result),
-                Input::Frame(frame) => self.on_frames(frame),
+                Input::Frame(frame) => {
+                    if self.on_frames(frame) {
+                        yield_to_woken_tasks().await;
+                    }
+                }
                 Input::WriteFailed(error) => self.write_failed(&error),
                 Input::Timer => {
                     armed_for = None;
@@ -317,7 +321,11 @@ impl Actor {
 
     /// Handles `first` and the frames already read behind it (up to [`FRAME_BATCH`]), their
     /// events reaching the mailbox together: a consumer is woken once for a burst of replies.
-    fn on_frames(&mut self, first: Option<Result<tungstenite::Message, tungstenite::Error>>) {
+    /// `true` when the batch was full, so more frames may be waiting.
+    fn on_frames(
+        &mut self,
+        first: Option<Result<tungstenite::Message, tungstenite::Error>>,
+    ) -> bool {
         self.emit_together(|actor| {
             let conn_id = actor.conn_id;
             let mut next = Some(first);
@@ -335,7 +343,8 @@ impl Actor {
                 }
                 next = actor.ready_frame();
             }
-        });
+            handled >= FRAME_BATCH
+        })
     }
 
     /// The next frame if one can be read without waiting.
@@ -415,6 +424,22 @@ impl Actor {
         self.broken
             .get_or_insert(DisconnectReason::TransportError(error.to_string()));
     }
+}
+
+/// Returns to the scheduler once, already rescheduled: after a full batch of frames, the tasks
+/// its events woke run (and drain the mailbox) before this task reads more, so a burst of
+/// broadcasts reaches its consumer a batch at a time instead of piling up in the mailbox.
+/// (`tokio::task::yield_now` would also wait for the I/O driver's next poll.)
+async fn yield_to_woken_tasks() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if std::mem::replace(&mut yielded, true) {
+            return Poll::Ready(());
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }
 
 /// Encodes `message` into the connection's outbound queue; `bounded` refuses it when the queue is
