@@ -13,7 +13,9 @@ const BURST: usize = 16;
 ///
 /// The storage is kept from one turn to the next while turns are bursts (at least [`BURST`]
 /// events) that use at least a quarter of it, so a burst does not regrow it on every turn; it is
-/// given back after any other turn, so an idle socket keeps none.
+/// given back after any other turn, so an idle socket keeps none. A batch handed to an empty
+/// mailbox trades storage with its queue (see [`Mailbox::append`]), so the storage kept may be
+/// the queue's old one: between them, a burst's storage still goes round instead of regrowing.
 #[derive(Debug, Default)]
 pub(super) struct EventBatch {
     events: VecDeque<SocketEvent>,
