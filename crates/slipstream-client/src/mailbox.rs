@@ -441,7 +441,24 @@ impl Mailbox {
     /// Events are moved, never cloned.
     fn take_first<T>(&self, select: &mut impl FnMut(SocketEvent) -> Selected<T>) -> Option<T> {
         let mut queue = self.queue();
-        for index in 0..queue.events.len() {
+        // The usual case, a consumer keeping up: the first event is the one wanted. Taken out
+        // whole it needs no placeholder, and given back it goes straight back to the front.
+        // The push count is settled before `select` runs, so a selector that panics (taking
+        // the event with it) leaves the count true.
+        let first = queue.events.pop_front()?;
+        let first_is_push = first.is_server_push();
+        queue.pushes -= usize::from(first_is_push);
+        match select(first) {
+            Ok(value) => {
+                queue.release_storage();
+                return Some(value);
+            }
+            Err(first) => {
+                queue.pushes += usize::from(first_is_push);
+                queue.events.push_front(first);
+            }
+        }
+        for index in 1..queue.events.len() {
             let mut hole = Hole::open(&mut queue, index);
             let event = hole.take();
             match select(event) {
@@ -581,6 +598,22 @@ mod tests {
         mb.push(message("over"));
         assert_eq!(mb.dropped(), 1);
         assert_eq!(mb.drain(), vec![message("a"), message("c")]);
+    }
+
+    #[test]
+    fn a_selector_that_panics_on_the_first_event_keeps_the_count_right() {
+        let mb = Mailbox::new(2);
+        mb.push(message("a"));
+        mb.push(message("b"));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            mb.try_select(|_| -> Selected<()> { panic!("selector fails") })
+        }));
+        assert!(outcome.is_err());
+        // `a` went with the panic; `b` is first now, and one push slot is free again.
+        mb.push(message("c"));
+        mb.push(message("over"));
+        assert_eq!(mb.dropped(), 1);
+        assert_eq!(mb.drain(), vec![message("b"), message("c")]);
     }
 
     #[test]

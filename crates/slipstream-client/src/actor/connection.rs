@@ -70,13 +70,14 @@ pub(crate) async fn dial(
     };
     let port = url.port_or_known_default().unwrap_or(80);
     let tcp = connect_tcp(&host, port, config.local_addr).await?;
-    let addr = tcp
-        .peer_addr()
-        .map_or_else(|_| format!("{host}:{port}"), |a| a.to_string());
     if let Err(e) = tcp.set_nodelay(true) {
         tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
     if matches!(url.scheme(), "wss" | "https") {
+        // Only a TLS failure names the peer, so only TLS asks the kernel for its address.
+        let addr = tcp
+            .peer_addr()
+            .map_or_else(|_| format!("{host}:{port}"), |a| a.to_string());
         let name = rustls::pki_types::ServerName::try_from(host.clone())
             .map_err(|e| ConnectError::Tls(format!("invalid server name {host:?}: {e}")))?;
         let tls = tokio_rustls::TlsConnector::from(config.tls.clone())
