@@ -27,13 +27,13 @@ use human::duration;
 /// ```
 ///
 /// The topic and event are [`SharedStr`]s, and a JSON payload is a
-/// [`JsonText`](slipstream_protocol::JsonText): stored inline when short (up to 23 bytes), else
-/// slices of the frame the message came in, shared rather than copied, so a delivery allocates
-/// nothing for them. They read as `&str`
+/// [`JsonText`](slipstream_protocol::JsonText): stored inline when short (up to 23 bytes),
+/// copied out of the frame up to 512 bytes, and beyond that slices of the frame the message
+/// came in, shared rather than copied. They read as `&str`
 /// (`m.topic.as_str()`, or any `str` method), compare with strings (`m.event == "foo"`) and
-/// print as text; `String::from(m.topic)` makes an owned copy. A message kept for long keeps
-/// the buffer it was read into alive (at most the socket's read buffer, 8 KiB by default, shared
-/// with the messages read with it): copy out what you keep for long.
+/// print as text; `String::from(m.topic)` makes an owned copy. A message with a part longer
+/// than 512 bytes keeps the buffer it was read into alive (the socket's read buffer, 8 KiB by
+/// default, or the frame's own when larger): copy out what you keep for long.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelMessage {
     /// The topic, e.g. `rooms:lobby`.

@@ -114,6 +114,26 @@ impl SharedStr {
         }))
     }
 
+    /// The longest part of a received frame that [`part_of_frame`](Self::part_of_frame) copies
+    /// out of it.
+    pub(crate) const FRAME_PART_COPY_LIMIT: usize = 512;
+
+    /// `part` (which must lie within `self`, a received frame) as a string of its own when it is
+    /// at most [`FRAME_PART_COPY_LIMIT`](Self::FRAME_PART_COPY_LIMIT) bytes long, else a slice
+    /// sharing the frame's buffer.
+    ///
+    /// A frame is a slice of the websocket's read buffer. While any slice of that buffer lives
+    /// (a message waiting in a mailbox, say), the websocket cannot reuse the buffer in place:
+    /// it allocates a fresh one, and reads into what is left of the old one, in short reads.
+    /// Copying a short part costs less than that; a long part is still shared, not copied.
+    pub(crate) fn part_of_frame(&self, part: &str) -> SharedStr {
+        if part.len() <= Self::FRAME_PART_COPY_LIMIT {
+            SharedStr::from(part)
+        } else {
+            self.slice_ref(part)
+        }
+    }
+
     /// `part` (which must lie within `self`): a copy if it is short enough to be stored inline,
     /// else a string sharing `self`'s buffer.
     pub(crate) fn slice_ref(&self, part: &str) -> SharedStr {
@@ -273,6 +293,22 @@ mod tests {
         let event = frame.slice_ref(&frame[26..54]);
         assert_eq!(event, "an event name of some length");
         assert_eq!(event.as_ptr(), frame[26..].as_ptr(), "no copy");
+    }
+
+    #[test]
+    fn a_part_of_a_frame_is_copied_up_to_the_limit_and_shared_beyond_it() {
+        let limit = SharedStr::FRAME_PART_COPY_LIMIT;
+        let frame = SharedStr::from(format!("[{}]", "x".repeat(limit + 1)));
+        let owns = |part: &SharedStr| {
+            let inside = frame.as_bytes().as_ptr_range();
+            !inside.contains(&part.as_ptr())
+        };
+        let short = frame.part_of_frame(&frame[1..1 + limit]);
+        assert_eq!(short.len(), limit);
+        assert!(owns(&short), "a short part is a copy");
+        let long = frame.part_of_frame(&frame[1..2 + limit]);
+        assert_eq!(long, "x".repeat(limit + 1));
+        assert!(!owns(&long), "a long part shares the frame");
     }
 
     #[test]

@@ -17,8 +17,8 @@ impl Actor {
         frame: Option<Result<tungstenite::Message, tungstenite::Error>>,
     ) {
         let decoded = match frame {
-            // The message's topic, event and payload stay slices of the frame, or inline copies when
-            // short: no allocation.
+            // The message's topic, event and payload are inline or copied when short, slices of
+            // the frame when long (see `SharedStr::part_of_frame`).
             Some(Ok(tungstenite::Message::Text(text))) => self
                 .config
                 .serializer

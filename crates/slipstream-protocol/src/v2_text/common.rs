@@ -62,10 +62,10 @@ pub(super) fn parse<'a>(
     })
 }
 
-/// A `keep` for [`parse`] that slices the payload out of the shared `frame` (no copy, but for a
-/// payload short enough to be stored inline).
+/// A `keep` for [`parse`] that takes the payload out of the shared `frame`: a copy when short,
+/// else a slice (see [`SharedStr::part_of_frame`]).
 pub(super) fn sliced(frame: &SharedStr) -> impl Fn(&RawValue) -> JsonText + '_ {
-    move |raw| JsonText::checked(frame.slice_ref(raw.get()))
+    move |raw| JsonText::checked(frame.part_of_frame(raw.get()))
 }
 
 impl Parts<'_> {
@@ -80,14 +80,14 @@ impl Parts<'_> {
         }
     }
 
-    /// The message, its topic and event sliced out of `frame` (the text these parts were read
-    /// from; [`sliced`] does the same for the payload).
+    /// The message, its topic and event taken out of `frame` (the text these parts were read
+    /// from) as [`SharedStr::part_of_frame`] does; [`sliced`] does the same for the payload.
     pub(super) fn into_shared(self, frame: &SharedStr) -> SharedMessage {
         SharedMessage {
             join_ref: self.join_ref.map(Ref::from),
             msg_ref: self.msg_ref.map(Ref::from),
-            topic: frame.slice_ref(self.topic),
-            event: frame.slice_ref(self.event),
+            topic: frame.part_of_frame(self.topic),
+            event: frame.part_of_frame(self.event),
             payload: self.payload,
         }
     }
