@@ -11,6 +11,7 @@ use tracing::Instrument;
 use super::outbound::Outbound;
 use super::pending::Pending;
 use super::plan::Plan;
+use super::read_side::ReadSide;
 use super::timers::{Due, Timer};
 use super::transport::{BoxTransport, Opened};
 use super::{Actor, Conn, close_detached};
@@ -82,6 +83,7 @@ impl Actor {
                     ws,
                     out: Outbound::new(self.config.outbound_queue_limit),
                     since: Instant::now(),
+                    reads: ReadSide::new(),
                 };
                 self.conn_id += 1;
                 // The reconnect schedule restarts only once this connection proves healthy: a

@@ -26,6 +26,7 @@ mod log_throttle;
 mod outbound;
 mod pending;
 mod plan;
+mod read_side;
 mod timers;
 mod transport;
 
@@ -51,6 +52,7 @@ use log_throttle::LogThrottle;
 use outbound::Outbound;
 use pending::PendingTable;
 pub(crate) use pending::ref_number;
+use read_side::ReadSide;
 use timers::Timers;
 use transport::{AttemptFuture, Opened};
 pub(crate) use transport::{BoxTransport, Connector};
@@ -100,6 +102,8 @@ enum Conn {
         ws: BoxTransport,
         out: Outbound,
         since: Instant,
+        /// When `ws` is polled for frames (see [`ReadSide`]).
+        reads: ReadSide,
     },
     /// A reconnect timer is armed.
     Waiting,
@@ -109,13 +113,13 @@ impl Conn {
     async fn next(&mut self) -> Input {
         match self {
             Conn::Connecting { attempt, .. } => Input::Opened(attempt.as_mut().await),
-            Conn::Connected { ws, out, .. } => {
+            Conn::Connected { ws, out, reads, .. } => {
                 std::future::poll_fn(|cx| {
                     // Write first (never waiting), then read.
                     if let Err(e) = out.poll_drive(ws.as_mut(), cx) {
                         return Poll::Ready(Input::WriteFailed(e));
                     }
-                    ws.poll_next_unpin(cx).map(Input::Frame)
+                    reads.poll_next(ws, cx).map(Input::Frame)
                 })
                 .await
             }
@@ -349,13 +353,10 @@ impl Actor {
 
     /// The next frame if one can be read without waiting.
     fn ready_frame(&mut self) -> Option<Option<Result<tungstenite::Message, tungstenite::Error>>> {
-        let Conn::Connected { ws, .. } = &mut self.conn else {
+        let Conn::Connected { ws, reads, .. } = &mut self.conn else {
             return None;
         };
-        // Polled with a no-op waker: when nothing is ready the loop's own poll registers the
-        // task's waker on its next turn.
-        let mut cx = Context::from_waker(Waker::noop());
-        match ws.poll_next_unpin(&mut cx) {
+        match reads.poll_again(ws) {
             Poll::Ready(frame) => Some(frame),
             Poll::Pending => None,
         }
