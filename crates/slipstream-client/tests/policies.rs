@@ -92,6 +92,55 @@ async fn a_push_can_carry_its_own_timeout() {
 }
 
 #[tokio::test]
+async fn a_shorter_timeout_behind_a_longer_one_fires_on_time() {
+    // The connection task's one sleep only ever moves earlier: a push whose deadline comes
+    // before those already waiting must move it.
+    let server = demo().await;
+    let socket = joined_socket(Socket::builder(server.ws_url()), "rooms:lobby").await;
+    let _long = socket.push_with_timeout(
+        "rooms:lobby",
+        "quicksand",
+        json!({}),
+        Duration::from_secs(60),
+    );
+    let short = socket.push_with_timeout(
+        "rooms:lobby",
+        "quicksand",
+        json!({}),
+        Duration::from_millis(200),
+    );
+    assert_eq!(
+        socket
+            .await_reply(&short, Some(Duration::from_secs(5)))
+            .await,
+        Err(ReplyError::PushTimeout(Duration::from_millis(200)))
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_behind_an_answered_push_fires_after_the_early_wake() {
+    // An answered push leaves the sleep at its deadline; the sleep fires early for the next
+    // push, finds nothing due, and must move on to that push's own deadline.
+    let server = demo().await;
+    let socket = joined_socket(Socket::builder(server.ws_url()), "rooms:lobby").await;
+    let ping =
+        socket.push_with_timeout("rooms:lobby", "ping", json!({}), Duration::from_millis(200));
+    assert_eq!(socket.await_reply(&ping, None).await.unwrap().status, "ok");
+    let lost = socket.push_with_timeout(
+        "rooms:lobby",
+        "quicksand",
+        json!({}),
+        Duration::from_millis(600),
+    );
+    assert_eq!(
+        socket
+            .await_reply(&lost, Some(Duration::from_secs(5)))
+            .await,
+        Err(ReplyError::PushTimeout(Duration::from_millis(600)))
+    );
+}
+
+#[tokio::test]
 async fn with_auto_rejoin_off_a_reconnect_closes_the_topics() {
     let server = demo().await;
     let socket = joined_socket(

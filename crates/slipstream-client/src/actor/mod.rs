@@ -237,10 +237,14 @@ impl Actor {
 
     pub(crate) async fn run(mut self) {
         let _close = CloseOnDrop(self.shared.clone());
-        // One sleep for the whole life of the task, moved to each new earliest deadline (moving
-        // it later is nearly free in tokio; a new sleep per turn registers a new timer).
+        // One sleep for the whole life of the task (a new sleep per turn registers a new timer).
+        // It only ever moves earlier: a later earliest deadline (each push arms one behind
+        // those before it; a reply removes one) leaves it where it is. It then fires early,
+        // the turn finds nothing due, and it moves to the earliest deadline then. So a push
+        // and its reply move no timer, and no timer ever fires late.
         let timer = tokio::time::sleep_until(Instant::now() + IDLE_SLEEP);
         tokio::pin!(timer);
+        // Where the sleep is set, while it has not fired; `None` once it has.
         let mut armed_for = None;
         loop {
             // Writes progress on every turn, whichever input comes next.
@@ -255,11 +259,11 @@ impl Actor {
             let pending = &self.pending;
             self.timers.prune_lane(|n| pending.is_push(n));
             let deadline = self.timers.next_deadline();
-            if deadline != armed_for {
-                timer
-                    .as_mut()
-                    .reset(deadline.unwrap_or_else(|| Instant::now() + IDLE_SLEEP));
-                armed_for = deadline;
+            if let Some(due) = deadline
+                && armed_for.is_none_or(|armed| due < armed)
+            {
+                timer.as_mut().reset(due);
+                armed_for = Some(due);
             }
             let input = tokio::select! {
                 cmd = self.commands.recv() => Input::Command(cmd),
