@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use slipstream_client::{
-    Backoff, ConnectError, MessagePattern, ReplyError, Socket, SocketEvent, TopicCloseReason,
+    Backoff, ConnectError, MessagePattern, Ref, ReplyError, Socket, SocketEvent, TopicCloseReason,
 };
 
 use crate::support::{demo, joined_socket};
@@ -22,6 +22,19 @@ async fn event_where(socket: &Socket, wanted: impl Fn(&SocketEvent) -> bool) -> 
         }
     }
     panic!("no matching event among the next 50");
+}
+
+/// Pushes `quicksand`, which the demo's lobby never answers, with its own `timeout`.
+fn push_quicksand(socket: &Socket, timeout: Duration) -> Ref {
+    socket.push_with_timeout("rooms:lobby", "quicksand", json!({}), timeout)
+}
+
+/// Waits (at most 5 s) for `push`'s outcome, which must be its own timeout, `after`.
+async fn assert_times_out(socket: &Socket, push: &Ref, after: Duration) {
+    assert_eq!(
+        socket.await_reply(push, Some(Duration::from_secs(5))).await,
+        Err(ReplyError::PushTimeout(after))
+    );
 }
 
 #[tokio::test]
@@ -76,19 +89,9 @@ async fn without_a_final_status_a_refusal_is_retried() {
 async fn a_push_can_carry_its_own_timeout() {
     let server = demo().await;
     let socket = joined_socket(Socket::builder(server.ws_url()), "rooms:lobby").await;
-    let quicksand = socket.push_with_timeout(
-        "rooms:lobby",
-        "quicksand",
-        json!({}),
-        Duration::from_millis(200),
-    );
+    let quicksand = push_quicksand(&socket, Duration::from_millis(200));
     // Well before the configured 10 s push timeout, the push is reported as timed out.
-    assert_eq!(
-        socket
-            .await_reply(&quicksand, Some(Duration::from_secs(5)))
-            .await,
-        Err(ReplyError::PushTimeout(Duration::from_millis(200)))
-    );
+    assert_times_out(&socket, &quicksand, Duration::from_millis(200)).await;
 }
 
 #[tokio::test]
@@ -97,24 +100,9 @@ async fn a_shorter_timeout_behind_a_longer_one_fires_on_time() {
     // before those already waiting must move it.
     let server = demo().await;
     let socket = joined_socket(Socket::builder(server.ws_url()), "rooms:lobby").await;
-    let _long = socket.push_with_timeout(
-        "rooms:lobby",
-        "quicksand",
-        json!({}),
-        Duration::from_secs(60),
-    );
-    let short = socket.push_with_timeout(
-        "rooms:lobby",
-        "quicksand",
-        json!({}),
-        Duration::from_millis(200),
-    );
-    assert_eq!(
-        socket
-            .await_reply(&short, Some(Duration::from_secs(5)))
-            .await,
-        Err(ReplyError::PushTimeout(Duration::from_millis(200)))
-    );
+    let _long = push_quicksand(&socket, Duration::from_secs(60));
+    let short = push_quicksand(&socket, Duration::from_millis(200));
+    assert_times_out(&socket, &short, Duration::from_millis(200)).await;
 }
 
 #[tokio::test]
@@ -126,18 +114,8 @@ async fn a_timeout_behind_an_answered_push_fires_after_the_early_wake() {
     let ping =
         socket.push_with_timeout("rooms:lobby", "ping", json!({}), Duration::from_millis(200));
     assert_eq!(socket.await_reply(&ping, None).await.unwrap().status, "ok");
-    let lost = socket.push_with_timeout(
-        "rooms:lobby",
-        "quicksand",
-        json!({}),
-        Duration::from_millis(600),
-    );
-    assert_eq!(
-        socket
-            .await_reply(&lost, Some(Duration::from_secs(5)))
-            .await,
-        Err(ReplyError::PushTimeout(Duration::from_millis(600)))
-    );
+    let lost = push_quicksand(&socket, Duration::from_millis(600));
+    assert_times_out(&socket, &lost, Duration::from_millis(600)).await;
 }
 
 #[tokio::test]
@@ -210,12 +188,7 @@ async fn a_reply_the_server_drops_ends_as_a_push_timeout() {
     server.set_drop_replies(true);
     let ping =
         socket.push_with_timeout("rooms:lobby", "ping", json!({}), Duration::from_millis(300));
-    assert_eq!(
-        socket
-            .await_reply(&ping, Some(Duration::from_secs(5)))
-            .await,
-        Err(ReplyError::PushTimeout(Duration::from_millis(300)))
-    );
+    assert_times_out(&socket, &ping, Duration::from_millis(300)).await;
     server.set_drop_replies(false);
     let ping = socket.push("rooms:lobby", "ping", json!({}));
     assert_eq!(socket.await_reply(&ping, None).await.unwrap().status, "ok");
