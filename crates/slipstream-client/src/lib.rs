@@ -219,6 +219,7 @@
 mod actor;
 mod backoff;
 pub mod blocking;
+mod burst_storage;
 pub mod callback;
 mod config;
 mod error;

@@ -27,7 +27,7 @@
 //! Observers ([`Mailbox::observe`]) still get a copy of every event, kept or dropped.
 //!
 //! Storage grows with use: nothing is preallocated at the capacity, and the queue gives memory
-//! back once it has been mostly emptied.
+//! back when it empties, or once it has stayed mostly empty.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,7 +38,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use crate::event::SocketEvent;
-use crate::idle_storage::Carried;
+use crate::idle_storage::{Carried, IDLE_SLOTS};
 
 /// What a selective wait ended with, when it found nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +52,8 @@ pub(crate) enum WaitError {
 /// At most one overflow line per this interval (the first line of a burst is written at once).
 pub(crate) const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Below this many slots the queue's storage is never shrunk (a small queue is cheap to keep),
-/// except for what an idle socket would keep (see [`crate::idle_storage`]).
+/// Below this many slots the storage of a queue in use is never shrunk (a small queue is cheap
+/// to keep); an emptied queue keeps at most [`IDLE_SLOTS`] (see [`Queue::release_storage`]).
 const RETAINED_SLOTS: usize = 64;
 
 /// One overflow line due: what [`OverflowLog`] asks the mailbox to write.
@@ -150,22 +150,29 @@ struct Queue {
 }
 
 impl Queue {
+    /// Takes every event, and the storage with them.
     fn drain(&mut self) -> Vec<SocketEvent> {
-        let events = self.events.drain(..).collect();
         self.pushes = 0;
-        self.shrink();
-        events
+        self.underused = 0;
+        std::mem::take(&mut self.events).into()
     }
 
-    /// Called after each removal: shrinks the storage to twice what is queued once it has been
-    /// at most a quarter used for as many removals in a row as it has slots, so a socket that
-    /// once held a flood does not keep the flood's memory, while a queue that fills and empties
-    /// in bursts (replies to pipelined pushes) keeps its storage instead of reallocating, and
-    /// page-faulting, on every burst. Amortised O(1), as growth is.
+    /// Called after each removal. A queue emptied gives its storage to the process's pool for
+    /// the next burst ([`crate::burst_storage`]) unless it is a few slots, which it keeps (an
+    /// idle socket's queue keeps none; see [`crate::idle_storage`]): so many sockets in bursts
+    /// hold storage for what still waits, not each for its largest burst. A queue that stays in
+    /// use but at most a quarter full for as many removals in a row as it has slots shrinks to
+    /// twice what it holds, so a consumer that never quite catches up does not keep a flood's
+    /// memory either. Amortised O(1), as growth is.
     fn release_storage(&mut self) {
         let (used, slots) = (self.events.len(), self.events.capacity());
         self.removals.add_one();
         if self.removals.release_if_idle(&mut self.events) {
+            self.underused = 0;
+            return;
+        }
+        if used == 0 && slots > IDLE_SLOTS {
+            crate::burst_storage::give_back(std::mem::take(&mut self.events));
             self.underused = 0;
             return;
         }
@@ -729,25 +736,41 @@ mod tests {
     #[test]
     fn storage_grows_with_use_and_is_given_back() {
         let mb = Mailbox::new(crate::config::DEFAULT_MAILBOX_CAPACITY);
-        assert_eq!(mb.queue().events.capacity(), 0, "nothing preallocated");
+        let slots = || mb.queue().events.capacity();
+        assert_eq!(slots(), 0, "nothing preallocated");
         for _ in 0..5_000 {
             mb.push(message("a"));
         }
-        assert!(mb.queue().events.capacity() >= 5_000);
+        assert!(slots() >= 5_000);
         assert_eq!(mb.drain().len(), 5_000);
-        assert!(mb.queue().events.capacity() <= RETAINED_SLOTS * 2);
+        assert_eq!(slots(), 0, "a drain takes the storage with the events");
         for _ in 0..4_000 {
             mb.push(message("a"));
         }
-        // Taken one by one, as awaits do: a burst keeps its storage while the queue is busy...
-        while mb.take_first(&mut is_event("a")).is_some() {}
-        assert!(mb.queue().events.capacity() >= 4_000);
-        // ...and gives it back once it has stayed mostly empty for a while.
+        // Taken one by one, as awaits do: a burst keeps its storage while events wait...
+        for _ in 0..3_999 {
+            assert!(mb.take_first(&mut is_event("a")).is_some());
+        }
+        assert!(slots() >= 4_000);
+        // ...and gives it back when the last is taken.
+        assert!(mb.take_first(&mut is_event("a")).is_some());
+        assert!(slots() <= IDLE_SLOTS);
+        // A queue that never empties (an event nobody awaits stays in it) gives the storage
+        // back once it has stayed mostly empty for a while.
+        mb.push(message("unawaited"));
+        for _ in 0..4_000 {
+            mb.push(message("a"));
+        }
+        for _ in 0..4_000 {
+            assert!(mb.take_first(&mut is_event("a")).is_some());
+        }
+        assert!(slots() >= 4_000, "kept while the queue is busy");
         for _ in 0..5_000 {
             mb.push(message("a"));
             assert!(mb.take_first(&mut is_event("a")).is_some());
         }
-        assert!(mb.queue().events.capacity() <= RETAINED_SLOTS * 2);
+        assert!(slots() <= RETAINED_SLOTS * 2);
+        assert!(mb.take_first(&mut is_event("unawaited")).is_some());
     }
 
     #[test]
