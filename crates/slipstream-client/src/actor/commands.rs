@@ -107,7 +107,7 @@ impl Actor {
         ch.status = JoinStatus::Joining;
         let params = ch.params.clone();
         self.shared.set_status(topic, JoinStatus::Joining);
-        let now = Instant::now();
+        let now = self.clock.now();
         self.pending.insert(
             join_ref.clone(),
             Pending::Join {
@@ -221,7 +221,7 @@ impl Actor {
             },
         );
         self.timers.add(
-            Instant::now() + self.config.push_timeout,
+            self.clock.now() + self.config.push_timeout,
             Timer::LeaveTimeout {
                 leave_ref: leave_ref.clone(),
             },
@@ -256,7 +256,7 @@ impl Actor {
     ) {
         let status = self.channels.get(&topic).map(|ch| ch.status);
         let timeout = timeout.unwrap_or(self.config.push_timeout);
-        let now = Instant::now();
+        let now = self.clock.now();
         let deadline = now + timeout;
         let Some(status @ (JoinStatus::Joined | JoinStatus::Joining | JoinStatus::Errored)) =
             status
@@ -372,7 +372,7 @@ impl Actor {
             return;
         };
         let buffered = std::mem::take(&mut ch.buffer);
-        let now = Instant::now();
+        let now = self.clock.now();
         for b in buffered {
             if b.deadline > now {
                 // Its timer was armed in the queue when it was buffered.

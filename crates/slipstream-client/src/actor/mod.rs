@@ -29,6 +29,7 @@ mod plan;
 mod read_side;
 mod timers;
 mod transport;
+mod turn_clock;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,6 +57,7 @@ use read_side::ReadSide;
 use timers::Timers;
 use transport::{AttemptFuture, Opened};
 pub(crate) use transport::{BoxTransport, Connector};
+use turn_clock::TurnClock;
 
 /// A request from a [`Socket`](crate::Socket) handle.
 #[derive(Debug)]
@@ -193,6 +195,8 @@ pub(crate) struct Actor {
     connect_requests: u32,
     /// Events gathered to reach the mailbox together (see [`Actor::emit_together`]).
     batch: std::cell::RefCell<EventBatch>,
+    /// The time of the current turn, for the deadlines of the requests it sends.
+    clock: TurnClock,
 }
 
 /// Closes the mailbox when the task ends, even by panic, so awaits return `Closed`.
@@ -232,6 +236,7 @@ impl Actor {
             batch: std::cell::RefCell::default(),
             malformed_log: LogThrottle::default(),
             connect_requests: 0,
+            clock: TurnClock::default(),
         }
     }
 
@@ -270,6 +275,7 @@ impl Actor {
                 input = self.conn.next() => input,
                 () = timer.as_mut(), if deadline.is_some() => Input::Timer,
             };
+            self.clock.new_turn();
             // Before anything can end the connection: what was flushed is not failed by it.
             self.settle_casts();
             match input {
