@@ -33,7 +33,9 @@ use human::duration;
 /// (`m.topic.as_str()`, or any `str` method), compare with strings (`m.event == "foo"`) and
 /// print as text; `String::from(m.topic)` makes an owned copy. A message with a part longer
 /// than 512 bytes keeps the buffer it was read into alive (the socket's read buffer, 8 KiB by
-/// default, or the frame's own when larger): copy out what you keep for long.
+/// default, or the frame's own when larger), and the copies of messages read in one burst
+/// share 4 KiB chunks, each alive while any of its messages is: copy out what you keep for
+/// long.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelMessage {
     /// The topic, e.g. `rooms:lobby`.

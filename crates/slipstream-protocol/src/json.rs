@@ -152,7 +152,7 @@ pub(crate) fn read_payload<'a>(
     payload: PayloadElement<'a>,
     is_reply: bool,
     parse_replies: bool,
-    keep: impl Fn(&'a RawValue) -> JsonText,
+    keep: impl FnOnce(&'a RawValue) -> JsonText,
 ) -> Result<Payload, DecodeError> {
     Ok(match payload {
         PayloadElement::Reply(split) => reply_payload(split, keep)?,
@@ -173,7 +173,7 @@ fn split_reply(raw: &RawValue) -> Result<ReplySplit<'_>, String> {
 /// Turns a reply's parts into a [`Payload::Reply`], checking that the status is a string.
 fn reply_payload<'a>(
     split: Result<ReplySplit<'a>, String>,
-    keep: impl Fn(&'a RawValue) -> JsonText,
+    keep: impl FnOnce(&'a RawValue) -> JsonText,
 ) -> Result<Payload, DecodeError> {
     let split = split.map_err(|reason| DecodeError::MalformedReply { reason })?;
     if !split.status.get().starts_with('"') {

@@ -27,6 +27,7 @@
 //! ```
 
 mod binary;
+mod copy_buffer;
 mod error;
 mod frame;
 mod json;
@@ -39,6 +40,7 @@ mod shared_str;
 mod v1_text;
 mod v2_text;
 
+pub use copy_buffer::CopyBuffer;
 pub use error::{DecodeError, EncodeError, Field, VsnError};
 pub use frame::{Frame, FrameRef};
 pub use json_text::JsonText;

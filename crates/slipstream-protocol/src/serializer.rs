@@ -1,6 +1,7 @@
 //! The serializers a Phoenix socket negotiates with its `vsn` parameter, for both sides of the wire.
 
 use crate::binary;
+use crate::copy_buffer::CopyBuffer;
 use crate::error::{DecodeError, EncodeError, VsnError};
 use crate::frame::{Frame, FrameRef};
 use crate::message::{Message, MessageRef, Payload};
@@ -173,9 +174,21 @@ impl Serializer {
         self,
         text: &SharedStr,
     ) -> Result<SharedMessage, DecodeError> {
+        self.decode_text_from_server_copying(text, &mut CopyBuffer::new())
+    }
+
+    /// Decodes a server's text frame as
+    /// [`decode_text_from_server_shared`](Self::decode_text_from_server_shared) does, one of a
+    /// burst: the short parts it copies go into `copies`, with those of the frames before it
+    /// (see [`CopyBuffer`]).
+    pub fn decode_text_from_server_copying(
+        self,
+        text: &SharedStr,
+        copies: &mut CopyBuffer,
+    ) -> Result<SharedMessage, DecodeError> {
         match self {
             Serializer::V1 => v1_text::decode_text(text, true).map(SharedMessage::from),
-            Serializer::V2 => v2_text::decode_shared(text, true),
+            Serializer::V2 => v2_text::decode_shared(text, true, copies),
         }
     }
 }

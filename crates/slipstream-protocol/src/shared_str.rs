@@ -9,6 +9,8 @@ use std::ops::Deref;
 use bytes::Bytes;
 use bytestring::ByteString;
 
+use crate::copy_buffer::CopyBuffer;
+
 /// An immutable UTF-8 string that is cheap to clone and to slice out of a received frame.
 ///
 /// A string of up to [`SharedStr::INLINE_CAPACITY`] bytes is stored inline (a topic or an event
@@ -125,10 +127,11 @@ impl SharedStr {
     /// A frame is a slice of the websocket's read buffer. While any slice of that buffer lives
     /// (a message waiting in a mailbox, say), the websocket cannot reuse the buffer in place:
     /// it allocates a fresh one, and reads into what is left of the old one, in short reads.
-    /// Copying a short part costs less than that; a long part is still shared, not copied.
-    pub(crate) fn part_of_frame(&self, part: &str) -> SharedStr {
+    /// Copying a short part (into `copies`, with the other parts of a burst) costs less than
+    /// that; a long part is still shared, not copied.
+    pub(crate) fn part_of_frame(&self, part: &str, copies: &mut CopyBuffer) -> SharedStr {
         if part.len() <= Self::FRAME_PART_COPY_LIMIT {
-            SharedStr::from(part)
+            copies.copy(part)
         } else {
             self.slice_ref(part)
         }
@@ -303,10 +306,10 @@ mod tests {
             let inside = frame.as_bytes().as_ptr_range();
             !inside.contains(&part.as_ptr())
         };
-        let short = frame.part_of_frame(&frame[1..1 + limit]);
+        let short = frame.part_of_frame(&frame[1..1 + limit], &mut CopyBuffer::new());
         assert_eq!(short.len(), limit);
         assert!(owns(&short), "a short part is a copy");
-        let long = frame.part_of_frame(&frame[1..2 + limit]);
+        let long = frame.part_of_frame(&frame[1..2 + limit], &mut CopyBuffer::new());
         assert_eq!(long, "x".repeat(limit + 1));
         assert!(!owns(&long), "a long part shares the frame");
     }

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use crate::copy_buffer::CopyBuffer;
 use crate::error::{DecodeError, EncodeError};
 use crate::json::{self, kind_of_document};
 use crate::json_text::JsonText;
@@ -26,14 +27,16 @@ pub(crate) fn decode(text: &str, parse_replies: bool) -> Result<Message, DecodeE
     }
 }
 
-/// Decodes a V2 text frame from a server as [`decode`] does, slicing the topic, event and payload out of
-/// the shared `text` when the frame has the usual shape.
+/// Decodes a V2 text frame from a server as [`decode`] does, taking the topic, event and payload
+/// out of the shared `text` when the frame has the usual shape: short ones copied into
+/// `copies`, long ones sliced.
 pub(crate) fn decode_shared(
     text: &SharedStr,
     parse_replies: bool,
+    copies: &mut CopyBuffer,
 ) -> Result<SharedMessage, DecodeError> {
-    match common::parse(text, parse_replies, common::sliced(text)) {
-        Some(parts) => Ok(parts.into_shared(text)),
+    match common::parse(text, parse_replies, common::sliced(text, copies)) {
+        Some(parts) => Ok(parts.into_shared(text, copies)),
         None => decode_exact(text, parse_replies).map(SharedMessage::from),
     }
 }

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use slipstream_protocol::{
-    Event, FrameRef, Message, PHOENIX_TOPIC, Payload, Reply, SharedMessage, SharedStr,
+    CopyBuffer, Event, FrameRef, Message, PHOENIX_TOPIC, Payload, Reply, SharedMessage, SharedStr,
 };
 use tokio_tungstenite::tungstenite;
 
@@ -15,14 +15,15 @@ impl Actor {
     pub(super) fn on_frame(
         &mut self,
         frame: Option<Result<tungstenite::Message, tungstenite::Error>>,
+        copies: &mut CopyBuffer,
     ) {
         let decoded = match frame {
-            // The message's topic, event and payload are inline or copied when short, slices of
-            // the frame when long (see `SharedStr::part_of_frame`).
+            // The message's topic, event and payload are inline or copied into `copies` when
+            // short, slices of the frame when long (see `CopyBuffer`).
             Some(Ok(tungstenite::Message::Text(text))) => self
                 .config
                 .serializer
-                .decode_text_from_server_shared(&shared_text(text)),
+                .decode_text_from_server_copying(&shared_text(text), copies),
             Some(Ok(tungstenite::Message::Binary(bytes))) => self
                 .config
                 .serializer

@@ -37,7 +37,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use slipstream_protocol::{Frame, Message, MessageRef, Payload, Ref, SharedStr};
+use slipstream_protocol::{CopyBuffer, Frame, Message, MessageRef, Payload, Ref, SharedStr};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
 
@@ -342,11 +342,13 @@ impl Actor {
     ) -> bool {
         self.emit_together(|actor| {
             let conn_id = actor.conn_id;
+            // The short parts of the batch's frames are copied together, a chunk for dozens.
+            let mut copies = CopyBuffer::new();
             let mut next = Some(first);
             let mut handled = 0;
             while let Some(frame) = next.take() {
                 let last = frame.as_ref().is_none_or(|f| f.is_err());
-                actor.on_frame(frame);
+                actor.on_frame(frame, &mut copies);
                 handled += 1;
                 if last
                     || handled >= FRAME_BATCH

@@ -8,6 +8,7 @@
 //! frame from the start and reports precisely what is wrong. So this path never decides an
 //! outcome the exact one would not; it reaches the same message sooner.
 
+use crate::copy_buffer::CopyBuffer;
 use crate::shared_str::SharedStr;
 use serde_json::value::RawValue;
 
@@ -31,7 +32,7 @@ pub(super) struct Parts<'a> {
 pub(super) fn parse<'a>(
     text: &'a str,
     parse_replies: bool,
-    keep: impl Fn(&'a RawValue) -> JsonText,
+    keep: impl FnOnce(&'a RawValue) -> JsonText,
 ) -> Option<Parts<'a>> {
     let mut cursor = Cursor { text, pos: 0 };
     cursor.expect(b'[')?;
@@ -62,10 +63,13 @@ pub(super) fn parse<'a>(
     })
 }
 
-/// A `keep` for [`parse`] that takes the payload out of the shared `frame`: a copy when short,
-/// else a slice (see [`SharedStr::part_of_frame`]).
-pub(super) fn sliced(frame: &SharedStr) -> impl Fn(&RawValue) -> JsonText + '_ {
-    move |raw| JsonText::checked(frame.part_of_frame(raw.get()))
+/// A `keep` for [`parse`] that takes the payload out of the shared `frame`: a copy in `copies`
+/// when short, else a slice (see [`SharedStr::part_of_frame`]).
+pub(super) fn sliced<'f>(
+    frame: &'f SharedStr,
+    copies: &'f mut CopyBuffer,
+) -> impl FnOnce(&RawValue) -> JsonText + 'f {
+    move |raw| JsonText::checked(frame.part_of_frame(raw.get(), copies))
 }
 
 impl Parts<'_> {
@@ -82,12 +86,12 @@ impl Parts<'_> {
 
     /// The message, its topic and event taken out of `frame` (the text these parts were read
     /// from) as [`SharedStr::part_of_frame`] does; [`sliced`] does the same for the payload.
-    pub(super) fn into_shared(self, frame: &SharedStr) -> SharedMessage {
+    pub(super) fn into_shared(self, frame: &SharedStr, copies: &mut CopyBuffer) -> SharedMessage {
         SharedMessage {
             join_ref: self.join_ref.map(Ref::from),
             msg_ref: self.msg_ref.map(Ref::from),
-            topic: frame.part_of_frame(self.topic),
-            event: frame.part_of_frame(self.event),
+            topic: frame.part_of_frame(self.topic, copies),
+            event: frame.part_of_frame(self.event, copies),
             payload: self.payload,
         }
     }
@@ -149,6 +153,7 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
+    use crate::copy_buffer::CopyBuffer;
     use crate::json_text::JsonText;
     use crate::shared_str::SharedStr;
     use proptest::prelude::*;
@@ -241,9 +246,10 @@ mod tests {
         #[test]
         fn agrees_with_the_exact_decoder(text in frame(), parse_replies: bool) {
             let frame = SharedStr::from(text.clone());
-            if let Some(parts) = super::parse(&frame, parse_replies, super::sliced(&frame)) {
+            let mut copies = CopyBuffer::new();
+            if let Some(parts) = super::parse(&frame, parse_replies, super::sliced(&frame, &mut copies)) {
                 let exact = decode_exact(&text, parse_replies);
-                let shared = parts.into_shared(&frame).into_message();
+                let shared = parts.into_shared(&frame, &mut copies).into_message();
                 prop_assert_eq!(Ok(shared), exact.clone(), "frame {} (shared)", text);
                 let owned = super::parse(&text, parse_replies, JsonText::from).map(super::Parts::into_message);
                 prop_assert_eq!(owned.map(Ok), Some(exact), "frame {}", text);
